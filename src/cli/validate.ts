@@ -1,0 +1,59 @@
+/**
+ * `blob2pg validate`: everything that can be checked before a load, reported at once —
+ * both connections, the table, and the mapping against the table's real columns and the
+ * first matching blob's header.
+ */
+import { decodeBlob } from '../format/index.js';
+import { checkMapping } from '../pipeline/mapping.js';
+import type { PipelineSpec } from '../pipeline/spec.js';
+import { containerFor, listBlobs, openBlob, type BlobRef } from '../source/blobs.js';
+import { poolFor } from '../sink/index.js';
+import { displayTable } from '../sink/sql.js';
+import { describeTable, type TableInfo } from '../sink/tableInfo.js';
+import type { Env } from '../connections/settings.js';
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+export async function validatePipeline(spec: PipelineSpec, env: Env = process.env): Promise<string[]> {
+  const problems: string[] = [];
+  let firstBlob: BlobRef | undefined;
+  try {
+    const container = containerFor(spec, env);
+    if (!(await container.exists())) problems.push(`source: container "${spec.source.container}" does not exist`);
+    else {
+      for await (const blob of listBlobs(spec, { env })) {
+        firstBlob = blob;
+        break;
+      }
+      if (!firstBlob) problems.push(`source: no blob matches prefix "${spec.source.prefix}"${spec.source.wildcard ? ` and wildcard "${spec.source.wildcard}"` : ''} (a warning: the pipeline loads nothing yet)`);
+    }
+  } catch (err) {
+    problems.push(`source.connection ${spec.source.connection}: ${message(err)}`);
+  }
+
+  let table: TableInfo | undefined;
+  try {
+    const client = await poolFor(spec.sink.connection, env).connect();
+    try {
+      table = await describeTable(client, spec.sink.table);
+    } finally {
+      client.release();
+    }
+  } catch (err) {
+    problems.push(`sink: ${displayTable(spec.sink.table)}: ${message(err)}`);
+  }
+
+  if (table && firstBlob) {
+    try {
+      const raw = await openBlob(spec, firstBlob, { env });
+      const decoded = await decodeBlob(raw, spec.source.format, firstBlob.name);
+      decoded.body.destroy();
+      raw.destroy();
+      const { problems: mappingProblems } = checkMapping(spec.mapping, decoded.header, decoded.fieldCount, table.columns);
+      for (const p of mappingProblems) problems.push(`${p.path} (checked against ${firstBlob.name}): ${p.message}`);
+    } catch (err) {
+      problems.push(`source: ${firstBlob.name}: ${message(err)}`);
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,32 @@
+/**
+ * COPY … FROM STDIN, the one way bytes enter PostgreSQL. Always
+ * `await pipeline(source, client.query(copyFrom(sql)))` on a checked-out client: a failed
+ * source destroys the copy stream, which sends CopyFail and the server aborts the COPY.
+ */
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { CsvCopyOptions } from '../format/delimited.js';
+import { quoteIdentList, quoteLiteral } from './sql.js';
+
+/** `(FORMAT csv, DELIMITER ',', …)` — https://www.postgresql.org/docs/current/sql-copy.html */
+export function csvCopyOptionsSql(options: CsvCopyOptions): string {
+  return (
+    `(FORMAT csv, DELIMITER ${quoteLiteral(options.delimiter)}, QUOTE ${quoteLiteral(options.quote)}, ` +
+    `ESCAPE ${quoteLiteral(options.escape)}, NULL ${quoteLiteral(options.null)}, ENCODING ${quoteLiteral(options.encoding)})`
+  );
+}
+
+/** Streams `body` into `target (columns)`; returns the rows COPY reported. */
+export async function copyCsvInto(
+  client: pg.ClientBase,
+  target: string,
+  columns: readonly string[],
+  body: Readable,
+  options: CsvCopyOptions,
+): Promise<number> {
+  const copy = client.query(copyFrom(`COPY ${target} (${quoteIdentList(columns)}) FROM STDIN ${csvCopyOptionsSql(options)}`));
+  await pipeline(body, copy);
+  return copy.rowCount;
+}

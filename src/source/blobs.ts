@@ -1,0 +1,103 @@
+/**
+ * The source side: list the blobs a pipeline reads, and open one as a stream.
+ * Only small, serialisable `BlobRef`s leave this module; bytes only ever flow as streams.
+ */
+import type { Readable } from 'node:stream';
+import type { ContainerClient } from '@azure/storage-blob';
+import { blobServiceClientFor } from '../connections/blobServiceClient.js';
+import type { Env } from '../connections/settings.js';
+import { DataError } from '../errors.js';
+import type { PipelineSpec } from '../pipeline/spec.js';
+
+/** A reference to one version of one blob: what crosses the orchestrator boundary. */
+export interface BlobRef {
+  name: string;
+  etag: string;
+  size: number;
+  /** ISO 8601. */
+  lastModified: string;
+}
+
+export interface SourceOptions {
+  env?: Env;
+  abortSignal?: AbortSignal;
+}
+
+export function containerFor(spec: PipelineSpec, env: Env = process.env): ContainerClient {
+  return blobServiceClientFor(spec.source.connection, env).getContainerClient(spec.source.container);
+}
+
+/** `*.csv.gz` → /^[^/]*\.csv\.gz$/ ; `*` never crosses a `/`, `**` does, `?` is one character. */
+export function wildcardToRegExp(wildcard: string): RegExp {
+  let pattern = '';
+  for (let i = 0; i < wildcard.length; i++) {
+    const ch = wildcard[i]!;
+    if (ch === '*' && wildcard[i + 1] === '*') {
+      pattern += '.*';
+      i++;
+    } else if (ch === '*') pattern += '[^/]*';
+    else if (ch === '?') pattern += '[^/]';
+    else pattern += ch.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${pattern}$`);
+}
+
+/** Whether a listed blob belongs to the pipeline (prefix, wildcard, modified window). */
+export function blobMatches(spec: PipelineSpec, blob: { name: string; lastModified: Date | string }): boolean {
+  const { prefix, wildcard, modifiedAfter, modifiedBefore } = spec.source;
+  if (!blob.name.startsWith(prefix) || blob.name.endsWith('/')) return false;
+  if (wildcard) {
+    // A wildcard without "/" matches the file name, as ADF's wildcardFileName does.
+    const subject = wildcard.includes('/') ? blob.name : blob.name.slice(blob.name.lastIndexOf('/') + 1);
+    if (!wildcardToRegExp(wildcard).test(subject)) return false;
+  }
+  const modified = new Date(blob.lastModified).getTime();
+  if (modifiedAfter && modified < Date.parse(modifiedAfter)) return false;
+  if (modifiedBefore && modified >= Date.parse(modifiedBefore)) return false;
+  return true;
+}
+
+/** The pipeline's blobs, in listing (name) order, as an async iterator: never an array. */
+export async function* listBlobs(spec: PipelineSpec, options: SourceOptions = {}): AsyncIterableIterator<BlobRef> {
+  const container = containerFor(spec, options.env);
+  for await (const item of container.listBlobsFlat({ prefix: spec.source.prefix || undefined, abortSignal: options.abortSignal })) {
+    const lastModified = item.properties.lastModified;
+    if (!blobMatches(spec, { name: item.name, lastModified })) continue;
+    yield {
+      name: item.name,
+      etag: item.properties.etag,
+      size: item.properties.contentLength ?? 0,
+      lastModified: lastModified.toISOString(),
+    };
+  }
+}
+
+/** The blob's URL without any query string (a SAS must never reach the ledger or a log). */
+export function blobUrl(spec: PipelineSpec, blobName: string, env?: Env): string {
+  const url = new URL(containerFor(spec, env).getBlobClient(blobName).url);
+  url.search = '';
+  return url.toString();
+}
+
+/**
+ * Opens exactly the version named by `ref.etag` (If-Match), so the bytes loaded are the
+ * bytes the ledger row names. The SDK resumes a broken download from its offset.
+ */
+export async function openBlob(spec: PipelineSpec, ref: BlobRef, options: SourceOptions = {}): Promise<Readable> {
+  const blob = containerFor(spec, options.env).getBlobClient(ref.name);
+  try {
+    const response = await blob.download(0, undefined, {
+      conditions: { ifMatch: ref.etag },
+      abortSignal: options.abortSignal,
+      maxRetryRequests: 5,
+    });
+    return response.readableStreamBody as Readable;
+  } catch (err) {
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status === 412) {
+      throw new DataError('the blob was overwritten after it was listed (ETag changed); its new version loads on its own', {}, { cause: err });
+    }
+    if (status === 404) throw new DataError('the blob no longer exists', {}, { cause: err });
+    throw err;
+  }
+}
