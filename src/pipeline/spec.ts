@@ -124,8 +124,8 @@ function toSpecIssue(issue: z.core.$ZodIssue): SpecIssue {
       return { path, message: issue.input === undefined ? `required (${issue.expected})` : `expected ${issue.expected}${got}` };
     case 'unrecognized_keys':
       return { path, message: `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}` };
-    case 'invalid_union':
-      return { path, message: `${issue.message}${got}` };
+    case 'custom':
+      return { path, message: issue.message };
     default:
       return { path, message: `${issue.message}${got}` };
   }

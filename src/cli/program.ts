@@ -1,0 +1,105 @@
+/**
+ * blob2pg command line: run | validate | demo | schema.
+ * Exit codes: 0 no blob failed / spec valid; 1 a blob failed / a check failed;
+ * 2 bad spec or usage.
+ */
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { SpecError } from '../errors.js';
+import { parsePipelineJson, pipelineJsonSchema, type PipelineSpec } from '../pipeline/spec.js';
+import { runPipeline } from '../run/localRun.js';
+import { formatFileLine, formatRunSummary } from './report.js';
+import { validatePipeline } from './validate.js';
+
+const USAGE = `usage:
+  blob2pg run <pipeline.json> [--blob NAME]... [--json]   load the pipeline's blobs (or only the named ones)
+  blob2pg validate <pipeline.json>                         check the spec, connections, table and mapping
+  blob2pg demo                                             load sample blobs on an embedded Azurite + PostgreSQL
+  blob2pg schema                                           print the pipeline JSON Schema
+
+connections come from the environment, named as in the spec (defaults SOURCE_STORAGE, TARGET_POSTGRES)`;
+
+class UsageError extends Error {}
+
+async function loadSpec(file: string | undefined): Promise<PipelineSpec> {
+  if (!file) throw new UsageError('missing <pipeline.json>');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  return parsePipelineJson(text, file);
+}
+
+export interface CliIO {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: NodeJS.ProcessEnv;
+}
+
+const processIO: CliIO = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+  env: process.env,
+};
+
+/** Runs one command; resolves to the exit code. Never calls process.exit (tests call it in-process). */
+export async function runCli(argv: string[], io: CliIO = processIO): Promise<number> {
+  try {
+    return await dispatch(argv, io);
+  } catch (err) {
+    if (err instanceof SpecError) {
+      io.stderr(err.message + '\n');
+      return 2;
+    }
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.stderr(`${(err as Error).message}\n${USAGE}\n`);
+      return 2;
+    }
+    io.stderr(`blob2pg: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}
+
+async function dispatch(argv: string[], io: CliIO): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'run': {
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { blob: { type: 'string', multiple: true }, json: { type: 'boolean' } } });
+      const spec = await loadSpec(positionals[0]);
+      const output = await runPipeline(spec, {
+        blobs: values.blob,
+        env: io.env,
+        onFile: values.json ? undefined : (file) => io.stderr(formatFileLine(file) + '\n'),
+      });
+      if (values.json) io.stdout(JSON.stringify(output) + '\n');
+      else io.stdout(formatRunSummary(output) + '\n');
+      return output.filesFailed > 0 ? 1 : 0;
+    }
+    case 'validate': {
+      const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });
+      const spec = await loadSpec(positionals[0]);
+      const problems = await validatePipeline(spec, io.env);
+      for (const problem of problems) io.stdout(`${problem}\n`);
+      if (!problems.length) io.stdout(`${positionals[0]}: OK\n`);
+      return problems.length ? 1 : 0;
+    }
+    case 'demo': {
+      const { runDemo } = await import('./demo.js');
+      return runDemo(io.env);
+    }
+    case 'schema':
+      io.stdout(JSON.stringify(pipelineJsonSchema(), null, 2) + '\n');
+      return 0;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      io.stdout(USAGE + '\n');
+      return command ? 0 : 2;
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
