@@ -1,0 +1,144 @@
+import { describe, it, expect } from 'vitest';
+import type { AccessToken, TokenCredential } from '@azure/identity';
+import {
+  POSTGRES_ENTRA_SCOPE,
+  createEntraPasswordProvider,
+  credentialFor,
+  explainEntraAuthFailure,
+} from '../../src/connections/entraToken.js';
+
+const HOUR = 3_600_000;
+const MIN = 60_000;
+
+/** A fake credential that counts calls and hands out numbered tokens valid for `lifetimeMs`. */
+class CountingCredential implements TokenCredential {
+  calls = 0;
+  scopes: string[] = [];
+  failWith: Error | undefined;
+  delayMs = 0;
+  constructor(
+    private readonly clock: { now: number },
+    private readonly lifetimeMs = HOUR,
+  ) {}
+  async getToken(scopes: string | string[]): Promise<AccessToken | null> {
+    this.calls++;
+    this.scopes.push(...(Array.isArray(scopes) ? scopes : [scopes]));
+    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    if (this.failWith) throw this.failWith;
+    return { token: `token-${this.calls}`, expiresOnTimestamp: this.clock.now + this.lifetimeMs };
+  }
+}
+
+describe('createEntraPasswordProvider', () => {
+  it('asks for the ossrdbms-aad scope and caches the token', async () => {
+    const clock = { now: 1_000_000 };
+    const credential = new CountingCredential(clock);
+    const password = createEntraPasswordProvider({ credential, now: () => clock.now });
+    expect(await password()).toBe('token-1');
+    clock.now += 30 * MIN;
+    expect(await password()).toBe('token-1');
+    expect(await password()).toBe('token-1');
+    expect(credential.calls).toBe(1);
+    expect(credential.scopes).toEqual([POSTGRES_ENTRA_SCOPE]);
+    expect(POSTGRES_ENTRA_SCOPE).toBe('https://ossrdbms-aad.database.windows.net/.default');
+  });
+
+  it('refreshes within the margin (default 5 minutes) before expiry', async () => {
+    const clock = { now: 0 };
+    const credential = new CountingCredential(clock);
+    const password = createEntraPasswordProvider({ credential, now: () => clock.now });
+    await password();
+    clock.now = HOUR - 5 * MIN - 1; // just outside the margin
+    expect(await password()).toBe('token-1');
+    clock.now = HOUR - 5 * MIN + 1; // inside it
+    expect(await password()).toBe('token-2');
+    expect(credential.calls).toBe(2);
+  });
+
+  it('honours a custom margin', async () => {
+    const clock = { now: 0 };
+    const credential = new CountingCredential(clock);
+    const password = createEntraPasswordProvider({ credential, now: () => clock.now, refreshMarginMs: 20 * MIN });
+    await password();
+    clock.now = HOUR - 19 * MIN;
+    expect(await password()).toBe('token-2');
+  });
+
+  it('shares one refresh between concurrent connects', async () => {
+    const clock = { now: 0 };
+    const credential = new CountingCredential(clock);
+    credential.delayMs = 20;
+    const password = createEntraPasswordProvider({ credential, now: () => clock.now });
+    const tokens = await Promise.all(Array.from({ length: 10 }, () => password()));
+    expect(new Set(tokens)).toEqual(new Set(['token-1']));
+    expect(credential.calls).toBe(1);
+  });
+
+  it('keeps using a still-valid token when a refresh fails, and retries next time', async () => {
+    const clock = { now: 0 };
+    const credential = new CountingCredential(clock);
+    const password = createEntraPasswordProvider({ credential, now: () => clock.now });
+    await password();
+    clock.now = HOUR - MIN;
+    credential.failWith = new Error('network blip');
+    expect(await password()).toBe('token-1');
+    credential.failWith = undefined;
+    expect(await password()).toBe('token-3');
+    expect(credential.calls).toBe(3);
+  });
+
+  it('fails with an error naming the identity and the grant when there is no valid token', async () => {
+    const clock = { now: 0 };
+    const credential = new CountingCredential(clock);
+    credential.failWith = new Error('AADSTS700016: identity not found');
+    const password = createEntraPasswordProvider({ credential, now: () => clock.now, identityName: 'id-blob2pg-abc' });
+    const err = (await password().catch((e: unknown) => e)) as Error;
+    expect(err.name).toBe('EntraTokenError');
+    expect(err.message).toContain("'id-blob2pg-abc'");
+    expect(err.message).toContain("pgaadauth_create_principal('id-blob2pg-abc', false, false)");
+    expect(err.message).toMatch(/Microsoft Entra administrator/);
+    expect(err.message).toContain('AADSTS700016');
+    expect((err as Error & { cause?: unknown }).cause).toBe(credential.failWith);
+    // a failed refresh is not cached: the next call asks again
+    credential.failWith = undefined;
+    expect(await password()).toBe('token-2');
+  });
+
+  it('says what to do when no identity is available at all, without leaking secrets', async () => {
+    const clock = { now: 0 };
+    const credential = new CountingCredential(clock);
+    const unavailable = new Error('ManagedIdentityCredential: no endpoint; tried Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln');
+    unavailable.name = 'CredentialUnavailableError';
+    credential.failWith = unavailable;
+    const password = createEntraPasswordProvider({ credential, now: () => clock.now, identityName: 'id-x' });
+    const err = (await password().catch((e: unknown) => e)) as Error;
+    expect(err.message).toMatch(/az login/);
+    expect(err.message).toMatch(/TARGET_POSTGRES__clientId/);
+    expect(err.message).not.toContain('eyJ');
+  });
+
+  it('rejects an empty token', async () => {
+    const credential: TokenCredential = { getToken: async () => null };
+    const password = createEntraPasswordProvider({ credential });
+    await expect(password()).rejects.toThrow(/no token/);
+  });
+});
+
+describe('explainEntraAuthFailure', () => {
+  it('adds the grant to PostgreSQL auth failures (28000 / 28P01) only', () => {
+    const denied = Object.assign(new Error('password authentication failed for user "id-x"'), { code: '28P01' });
+    const explained = explainEntraAuthFailure(denied, 'id-x') as Error;
+    expect(explained.message).toContain("pgaadauth_create_principal('id-x', false, false)");
+    const other = Object.assign(new Error('relation does not exist'), { code: '42P01' });
+    expect(explainEntraAuthFailure(other, 'id-x')).toBe(other);
+  });
+});
+
+describe('credentialFor', () => {
+  it('uses ManagedIdentityCredential for a client ID on Azure compute, else DefaultAzureCredential', () => {
+    const id = '00000000-0000-0000-0000-000000000003';
+    expect(credentialFor(id, { IDENTITY_ENDPOINT: 'http://localhost:4141/msi/token' }).constructor.name).toBe('ManagedIdentityCredential');
+    expect(credentialFor(id, {}).constructor.name).toBe('DefaultAzureCredential');
+    expect(credentialFor(undefined, { IDENTITY_ENDPOINT: 'http://x' }).constructor.name).toBe('DefaultAzureCredential');
+  });
+});
