@@ -12,7 +12,7 @@ import { decodeBlob } from './format/index.js';
 import { resolveMapping } from './pipeline/mapping.js';
 import type { PipelineSpec } from './pipeline/spec.js';
 import type { FileResult } from './run/output.js';
-import { blobUrl, openBlob, type BlobRef } from './source/blobs.js';
+import { blobUrl, normalizeEtag, openBlob, type BlobRef } from './source/blobs.js';
 import { poolFor, writerFor } from './sink/index.js';
 import { claimIngestion, completeIngestion, ensureLedger, ledgerSchemaName, type LedgerKey } from './sink/ledger.js';
 import { displayTable } from './sink/sql.js';
@@ -29,7 +29,7 @@ export async function copyBlob(spec: PipelineSpec, ref: BlobRef, options: CopyBl
   const started = performance.now();
   const pool = poolFor(spec.sink.connection, env);
   const ledgerSchema = ledgerSchemaName(spec.sink.ledgerSchema, env);
-  const key: LedgerKey = { targetTable: displayTable(spec.sink.table), blobUrl: blobUrl(spec, ref.name, env), etag: ref.etag };
+  const key: LedgerKey = { targetTable: displayTable(spec.sink.table), blobUrl: blobUrl(spec, ref.name, env), etag: normalizeEtag(ref.etag) };
   const result = (status: FileResult['status'], counts: Partial<FileResult> = {}): FileResult => ({
     blob: ref.name,
     etag: ref.etag,

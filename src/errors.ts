@@ -9,6 +9,7 @@
  *                     goes on with the other blobs, never retried (it would fail again).
  *  - TransientError → the infrastructure hiccuped: thrown so Durable Functions retries.
  */
+import { redactSecrets } from './connections/redact.js';
 
 export interface ErrorLocation {
   pipeline?: string;
@@ -183,10 +184,11 @@ export interface FileErrorOutput {
   sqlstate?: string;
 }
 
+/** Secrets (passwords, keys, SAS, tokens) never reach the run output: redacted here. */
 export function toFileErrorOutput(err: unknown): FileErrorOutput {
   if (err instanceof DataError) {
     const { line, column, sqlstate } = err.location;
-    return { message: err.message, ...(line !== undefined && { line }), ...(column !== undefined && { column }), ...(sqlstate && { sqlstate }) };
+    return { message: redactSecrets(err.message), ...(line !== undefined && { line }), ...(column !== undefined && { column }), ...(sqlstate && { sqlstate }) };
   }
-  return { message: err instanceof Error ? err.message : String(err) };
+  return { message: redactSecrets(err instanceof Error ? err.message : String(err)) };
 }

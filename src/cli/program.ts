@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { redactSecrets } from '../connections/redact.js';
 import { SpecError } from '../errors.js';
 import { parsePipelineJson, pipelineJsonSchema, type PipelineSpec } from '../pipeline/spec.js';
 import { runPipeline } from '../run/localRun.js';
@@ -57,7 +58,7 @@ export async function runCli(argv: string[], io: CliIO = processIO): Promise<num
       io.stderr(`${(err as Error).message}\n${USAGE}\n`);
       return 2;
     }
-    io.stderr(`blob2pg: ${err instanceof Error ? err.message : String(err)}\n`);
+    io.stderr(`blob2pg: ${redactSecrets(err instanceof Error ? err.message : String(err))}\n`);
     return 1;
   }
 }
@@ -81,7 +82,7 @@ async function dispatch(argv: string[], io: CliIO): Promise<number> {
       const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });
       const spec = await loadSpec(positionals[0]);
       const problems = await validatePipeline(spec, io.env);
-      for (const problem of problems) io.stdout(`${problem}\n`);
+      for (const problem of problems) io.stdout(`${redactSecrets(problem)}\n`);
       if (!problems.length) io.stdout(`${positionals[0]}: OK\n`);
       return problems.length ? 1 : 0;
     }

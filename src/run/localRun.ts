@@ -7,7 +7,7 @@ import { copyBlob } from '../copyBlob.js';
 import type { Env } from '../connections/settings.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
 import { listBlobs, type BlobRef } from '../source/blobs.js';
-import { containerFor } from '../source/blobs.js';
+import { containerFor, normalizeEtag } from '../source/blobs.js';
 import { summarizeRun, type FileResult, type RunOutput } from './output.js';
 import { toFileErrorOutput } from '../errors.js';
 
@@ -26,7 +26,7 @@ async function* namedBlobs(spec: PipelineSpec, names: string[], env?: Env): Asyn
   const container = containerFor(spec, env);
   for (const name of names) {
     const props = await container.getBlobClient(name).getProperties();
-    yield { name, etag: props.etag!, size: props.contentLength ?? 0, lastModified: props.lastModified!.toISOString() };
+    yield { name, etag: normalizeEtag(props.etag!), size: props.contentLength ?? 0, lastModified: props.lastModified!.toISOString() };
   }
 }
 

@@ -42,6 +42,14 @@ export function wildcardToRegExp(wildcard: string): RegExp {
   return new RegExp(`^${pattern}$`);
 }
 
+/**
+ * ETags arrive quoted from HTTP headers (`"0x8D…"`) and bare from listings and Event Grid
+ * (`0x8D…`); the ledger must see one spelling or a re-run would load a blob twice.
+ */
+export function normalizeEtag(etag: string): string {
+  return etag.replace(/^(W\/)?"(.*)"$/, '$2');
+}
+
 /** Whether a listed blob belongs to the pipeline (prefix, wildcard, modified window). */
 export function blobMatches(spec: PipelineSpec, blob: { name: string; lastModified: Date | string }): boolean {
   const { prefix, wildcard, modifiedAfter, modifiedBefore } = spec.source;
@@ -65,7 +73,7 @@ export async function* listBlobs(spec: PipelineSpec, options: SourceOptions = {}
     if (!blobMatches(spec, { name: item.name, lastModified })) continue;
     yield {
       name: item.name,
-      etag: item.properties.etag,
+      etag: normalizeEtag(item.properties.etag),
       size: item.properties.contentLength ?? 0,
       lastModified: lastModified.toISOString(),
     };
@@ -87,7 +95,7 @@ export async function openBlob(spec: PipelineSpec, ref: BlobRef, options: Source
   const blob = containerFor(spec, options.env).getBlobClient(ref.name);
   try {
     const response = await blob.download(0, undefined, {
-      conditions: { ifMatch: ref.etag },
+      conditions: { ifMatch: `"${normalizeEtag(ref.etag)}"` },
       abortSignal: options.abortSignal,
       maxRetryRequests: 5,
     });
