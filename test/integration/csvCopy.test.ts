@@ -102,4 +102,64 @@ describe('CSV with CopyCommand', () => {
     const ledger = await h.query(`SELECT rows_copied::int, etag FROM "${h.env.BLOB2PG_LEDGER_SCHEMA}".ingestions WHERE target_table = $1 ORDER BY blob_url`, [`${h.schema}.rerun`]);
     expect(ledger.map((r) => r.rows_copied)).toEqual([2, 1]);
   });
+
+  it('goes through a staging table when the file has columns the table does not take, still naming the bad line', async () => {
+    const t = await table('staged', 'id int, amount numeric(8,2)');
+    const ok = await load(t, 'staged/ok.csv', 'id,ignored,amount\n1,zzz,1.50\n2,yyy,2.25\n');
+    expect(ok).toMatchObject({ status: 'Succeeded', rowsRead: 2, rowsCopied: 2 });
+    expect(await h.query(`SELECT id, amount::text FROM "${h.schema}".staged ORDER BY id`)).toEqual([
+      { id: 1, amount: '1.50' },
+      { id: 2, amount: '2.25' },
+    ]);
+    const bad = await load(t, 'staged/bad.csv', 'id,ignored,amount\n3,a,1\n4,b,x\n');
+    expect(bad.status).toBe('Failed');
+    expect(bad.error).toMatchObject({ line: 3, column: 'amount', sqlstate: '22P02' });
+    expect(await h.query(`SELECT count(*)::int AS n FROM "${h.schema}".staged`)).toEqual([{ n: 2 }]);
+  });
+
+  it('runs pre- and post-copy scripts in the blob transaction: a failing post script loads nothing', async () => {
+    const t = await table('scripted', 'id int');
+    await h.query(`CREATE TABLE "${h.schema}".audit (note text); INSERT INTO "${h.schema}".scripted VALUES (99)`);
+    const scripts = {
+      preCopyScript: `DELETE FROM "${h.schema}".scripted`,
+      postCopyScript: `INSERT INTO "${h.schema}".audit SELECT 'loaded ' || count(*) FROM "${h.schema}".scripted`,
+    };
+    const okSpec = h.spec({ source: { prefix: 'scripted/ok' }, sink: { table: t, ...scripts } });
+    const ref = await h.upload('scripted/ok.csv', 'id\n1\n2\n');
+    const ok = await copyBlob(okSpec, { ...ref, size: 0, lastModified: '' }, { runId: 'r', env: h.env });
+    expect(ok.status).toBe('Succeeded');
+    expect(await h.query(`SELECT id FROM "${h.schema}".scripted ORDER BY id`)).toEqual([{ id: 1 }, { id: 2 }]);
+    expect(await h.query(`SELECT note FROM "${h.schema}".audit`)).toEqual([{ note: 'loaded 2' }]);
+
+    const badSpec = h.spec({ source: { prefix: 'scripted/bad' }, sink: { table: t, preCopyScript: scripts.preCopyScript, postCopyScript: 'SELECT 1/0' } });
+    const badRef = await h.upload('scripted/bad.csv', 'id\n7\n');
+    const bad = await copyBlob(badSpec, { ...badRef, size: 0, lastModified: '' }, { runId: 'r', env: h.env });
+    expect(bad).toMatchObject({ status: 'Failed', error: { sqlstate: '22012' } });
+    expect(await h.query(`SELECT id FROM "${h.schema}".scripted ORDER BY id`)).toEqual([{ id: 1 }, { id: 2 }]);
+  });
+
+  it('loads a blob version once when two loads race: one Succeeded, one Skipped', async () => {
+    const t = await table('race', 'id int');
+    const ref = await h.upload('race/a.csv', 'id\n' + Array.from({ length: 20000 }, (_, i) => i).join('\n') + '\n');
+    const spec = h.spec({ source: { prefix: 'race/' }, sink: { table: t } });
+    const blob = { ...ref, size: 0, lastModified: '' };
+    const results = await Promise.all([copyBlob(spec, blob, { runId: 'a', env: h.env }), copyBlob(spec, blob, { runId: 'b', env: h.env })]);
+    expect(results.map((r) => r.status).sort()).toEqual(['Skipped', 'Succeeded']);
+    expect(await h.query(`SELECT count(*)::int AS n FROM "${h.schema}".race`)).toEqual([{ n: 20000 }]);
+  });
+
+  it('loads an overwritten blob as a new version, and refuses to load a version that is gone', async () => {
+    const t = await table('versions', 'id int');
+    const spec = h.spec({ source: { prefix: 'versions/' }, sink: { table: t } });
+    const v1 = await h.upload('versions/a.csv', 'id\n1\n');
+    expect((await copyBlob(spec, { ...v1, size: 0, lastModified: '' }, { runId: 'r', env: h.env })).status).toBe('Succeeded');
+    const v2 = await h.upload('versions/a.csv', 'id\n2\n');
+    expect((await copyBlob(spec, { ...v2, size: 0, lastModified: '' }, { runId: 'r', env: h.env })).status).toBe('Succeeded');
+    // v1 again (e.g. a late, duplicate event): already loaded.
+    expect((await copyBlob(spec, { ...v1, size: 0, lastModified: '' }, { runId: 'r', env: h.env })).status).toBe('Skipped');
+    const gone = await copyBlob(spec, { ...v1, etag: '0x8DEADBEEF', size: 0, lastModified: '' }, { runId: 'r', env: h.env });
+    expect(gone.status).toBe('Failed');
+    expect(gone.error?.message).toContain('overwritten after it was listed');
+    expect(await h.query(`SELECT id FROM "${h.schema}".versions ORDER BY id`)).toEqual([{ id: 1 }, { id: 2 }]);
+  });
 });
