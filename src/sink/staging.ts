@@ -94,12 +94,13 @@ export function castField(c: ResolvedColumn): string {
   return `${stageField(c.field)}::${c.column.type}`;
 }
 
-const ensuredTry = new WeakSet<object>();
-/** Creates the pg_temp helpers once per session when a plan needs them. */
+/**
+ * Creates the pg_temp helpers when a plan needs them. Every time, not once per session:
+ * created inside a load that then rolls back, they vanish with it. Only the diagnosis
+ * and skip paths call this.
+ */
 export async function ensureTryFunctions(client: pg.ClientBase, plan: SelectPlan): Promise<void> {
-  if (!plan.columns.some((c) => c.usesTryFunctions) || ensuredTry.has(client)) return;
-  await client.query(TRY_FUNCTIONS_SQL);
-  ensuredTry.add(client);
+  if (plan.columns.some((c) => c.usesTryFunctions)) await client.query(TRY_FUNCTIONS_SQL);
 }
 
 export interface RowChecks {
