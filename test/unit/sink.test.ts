@@ -77,8 +77,8 @@ async function tag(input: string[], fieldCount: number, lineOffset = 1): Promise
 
 describe('RecordTagger', () => {
   it('prefixes good records with their file line, flags wrong field counts, across chunk boundaries and quoted newlines', async () => {
-    const out = await tag(['1,"a\n', 'b"\n2\n3,"x""', '",y\n4,z'], 2);
-    expect(out).toBe('2,,,1,"a\nb"\n4,"expected 2 fields, found 1","2",,\n5,,,3,"x""",y\n6,,,4,z\n');
+    const out = await tag(['1,"a\n', 'b"\n2\n3,"x""', '"\n4,z'], 2);
+    expect(out).toBe('2,,,1,"a\nb"\n4,"expected 2 fields, found 1","2",,\n5,,,3,"x"""\n6,,,4,z\n');
   });
   it('keeps CRLF line ends consistent and flags an unterminated quote at EOF', async () => {
     expect(await tag(['1,a\r\n2,"b'], 2, 0)).toBe('1,,,1,a\r\n2,"unterminated quoted field at end of file","2,""b",,\r\n');
