@@ -8,9 +8,9 @@
  * Postgres); the stage path keeps values out of SQL text just the same and has no
  * parameter ceiling at all (ADF's multi-row VALUES fails past 65,535 parameters on wide
  * tables). Both fire row-level triggers per row, which is why users pick BulkInsert over
- * COPY. A BRIN index on the staged line (one cheap pass: rows are appended in line order)
- * lets each batch read only its own pages instead of scanning the whole stage.
- * Measured on the 5M-row narrow file: see bench/README.md.
+ * COPY. A btree index on the staged line (+ ANALYZE: temp tables get no autovacuum stats)
+ * lets each batch read only its own rows; a BRIN index was measured 2× slower overall
+ * (the planner kept seq-scanning the stage per batch). Measured: bench/README.md.
  */
 import { quoteIdent, quoteIdentList, quoteTable } from './sql.js';
 import { stageForWrite, stagedCounters } from './staged.js';
@@ -24,7 +24,10 @@ export const bulkInsertWriter: SinkWriter = {
     const { stage, plan } = load;
     const batchSize = request.spec.sink.writeBatchSize;
     const line = quoteIdent(STAGE_LINE_COLUMN);
-    if (stage.rows > batchSize) await client.query(`CREATE INDEX ON ${stage.name} USING brin (${line})`);
+    if (stage.rows > batchSize) {
+      await client.query(`CREATE INDEX ON ${stage.name} (${line})`);
+      await client.query(`ANALYZE ${stage.name}`);
+    }
     const lo = `$${plan.params.length + 1}`;
     const hi = `$${plan.params.length + 2}`;
     const sql = `INSERT INTO ${quoteTable(table.table)} (${quoteIdentList(plan.columns.map((c) => c.column.name))})
