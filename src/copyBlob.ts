@@ -16,7 +16,9 @@ import { blobUrl, normalizeEtag, openBlob, type BlobRef } from './source/blobs.j
 import { poolFor, writerFor } from './sink/index.js';
 import { claimIngestion, completeIngestion, ensureLedger, ledgerSchemaName, type LedgerKey } from './sink/ledger.js';
 import { displayTable } from './sink/sql.js';
+import { uploadSkipLog } from './sink/skipLog.js';
 import { describeTable } from './sink/tableInfo.js';
+import type { WriteCounters } from './sink/writer.js';
 
 export interface CopyBlobOptions {
   runId: string;
@@ -58,14 +60,17 @@ export async function copyBlob(spec: PipelineSpec, ref: BlobRef, options: CopyBl
         }
         if (spec.sink.preCopyScript) await client.query(spec.sink.preCopyScript);
         const table = await describeTable(client, spec.sink.table);
+        const writer = writerFor(spec.sink.writeMethod);
+        // Checks that need only the table (upsert keys, Citus) fail before the blob is read.
+        await writer.prepare?.({ client, spec, table });
         raw = await openBlob(spec, ref, { env, abortSignal: options.abortSignal });
         const decoded = await decodeBlob(raw.pipe(counter), spec.source.format, ref.name);
         raw.on('error', (err) => counter.destroy(err));
         lineOffset = decoded.lineOffset;
-        let counts = { rowsRead: 0, rowsCopied: 0, rowsSkipped: 0 };
+        let counts: WriteCounters = { rowsRead: 0, rowsCopied: 0, rowsSkipped: 0 };
         if (decoded.fieldCount > 0) {
           const mapping = resolveMapping(spec.mapping, decoded.header, decoded.fieldCount, table.columns);
-          counts = await writerFor(spec.sink.writeMethod).write({
+          counts = await writer.write({
             client,
             spec,
             table,
@@ -73,14 +78,20 @@ export async function copyBlob(spec: PipelineSpec, ref: BlobRef, options: CopyBl
             body: decoded.body,
             copyOptions: decoded.copyOptions,
             lineOffset,
+            blob: ref,
+            runId: options.runId,
           });
         } else {
           decoded.body.resume();
         }
         if (spec.sink.postCopyScript) await client.query(spec.sink.postCopyScript);
-        await completeIngestion(client, ledgerSchema, key, { ...counts, bytes: counter.bytes });
+        const { skippedRowsTable, ...rowCounts } = counts;
+        await completeIngestion(client, ledgerSchema, key, { ...rowCounts, bytes: counter.bytes });
+        // Skipped-row log: after the data, before COMMIT, so a log exists only for a load
+        // that got as far as committing (and a failed upload fails — and retries — the load).
+        if (skippedRowsTable) await uploadSkipLog(client, skippedRowsTable, spec, { runId: options.runId, blobName: ref.name, env, abortSignal: options.abortSignal });
         await client.query('COMMIT');
-        return result('Succeeded', { ...counts, dataRead: counter.bytes });
+        return result('Succeeded', { ...rowCounts, dataRead: counter.bytes });
       } catch (err) {
         raw?.destroy();
         await client.query('ROLLBACK').catch((rollbackErr: Error) => (broken = rollbackErr));

@@ -10,6 +10,7 @@ import { containerFor, listBlobs, openBlob, type BlobRef } from '../source/blobs
 import { poolFor } from '../sink/index.js';
 import { displayTable } from '../sink/sql.js';
 import { describeTable, type TableInfo } from '../sink/tableInfo.js';
+import { resolveUpsertKeys } from '../sink/upsert.js';
 import type { Env } from '../connections/settings.js';
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -43,13 +44,23 @@ export async function validatePipeline(spec: PipelineSpec, env: Env = process.en
     problems.push(`sink: ${displayTable(spec.sink.table)}: ${message(err)}`);
   }
 
+  // Upsert: the keys (named, or the primary key) must exist and be fed by the mapping.
+  let upsertKeys: string[] | undefined;
+  if (table && spec.sink.writeMethod === 'Upsert') {
+    try {
+      upsertKeys = resolveUpsertKeys(spec.sink.upsertSettings?.keys, table).keys;
+    } catch (err) {
+      problems.push(`sink.upsertSettings.keys: ${message(err)}`);
+    }
+  }
+
   if (table && firstBlob) {
     try {
       const raw = await openBlob(spec, firstBlob, { env });
       const decoded = await decodeBlob(raw, spec.source.format, firstBlob.name);
       decoded.body.destroy();
       raw.destroy();
-      const { problems: mappingProblems } = checkMapping(spec.mapping, decoded.header, decoded.fieldCount, table.columns);
+      const { problems: mappingProblems } = checkMapping(spec.mapping, decoded.header, decoded.fieldCount, table.columns, { keys: upsertKeys });
       for (const p of mappingProblems) problems.push(`${p.path} (checked against ${firstBlob.name}): ${p.message}`);
     } catch (err) {
       problems.push(`source: ${firstBlob.name}: ${message(err)}`);

@@ -16,9 +16,18 @@ export interface ResolvedColumn {
   column: TableColumn;
 }
 
+/** An ADF "additional column": a `$$` variable or a literal, the same for every row. */
+export interface ResolvedValue {
+  /** The spec's value: `$$FILEPATH` … or a literal. */
+  value: string;
+  column: TableColumn;
+}
+
 export interface ResolvedMapping {
   /** Mapped fields, in file order. */
   columns: ResolvedColumn[];
+  /** Additional columns (mapping entries with `value`). */
+  values: ResolvedValue[];
   /** Fields per record in the file. */
   fieldCount: number;
   /** Every file field lands in a column: the file can go straight into COPY. */
@@ -46,15 +55,22 @@ function findField(header: string[], name: string): number | 'ambiguous' | undef
   return folded[0];
 }
 
+export interface MappingCheckOptions {
+  /** Upsert key columns (exact names): each must be a table column fed by the mapping. */
+  keys?: readonly string[];
+}
+
 /** Every problem at once (for `blob2pg validate`); `resolveMapping` throws the first. */
 export function checkMapping(
   mapping: MappingEntry[] | undefined,
   header: string[] | null,
   fieldCount: number,
   tableColumns: TableColumn[],
+  options: MappingCheckOptions = {},
 ): { mapping?: ResolvedMapping; problems: MappingProblem[] } {
   const problems: MappingProblem[] = [];
   const resolved: ResolvedColumn[] = [];
+  const values: ResolvedValue[] = [];
   const writable = tableColumns.filter((c) => c.writable);
 
   if (mapping) {
@@ -66,6 +82,10 @@ export function checkMapping(
       }
       if (!column.writable) {
         problems.push({ path: `mapping[${i}].sink`, message: `column "${column.name}" is generated and cannot be written` });
+        return;
+      }
+      if ('value' in entry) {
+        values.push({ value: entry.value, column });
         return;
       }
       let field: number | 'ambiguous' | undefined;
@@ -99,6 +119,7 @@ export function checkMapping(
     if (seen.has(r.column.name)) problems.push({ path: 'mapping', message: `column "${r.column.name}" is fed by file columns ${seen.get(r.column.name)! + 1} and ${r.field + 1}` });
     seen.set(r.column.name, r.field);
   }
+  for (const v of values) seen.set(v.column.name, -1);
   resolved.sort((a, b) => a.field - b.field);
   const fields = new Set(resolved.map((r) => r.field));
   for (const column of tableColumns) {
@@ -106,9 +127,14 @@ export function checkMapping(
       problems.push({ path: 'mapping', message: `NOT NULL column "${column.name}" has no default and nothing maps to it` });
     }
   }
+  for (const key of options.keys ?? []) {
+    const column = tableColumns.find((c) => c.name === key);
+    if (!column) problems.push({ path: 'sink.upsertSettings.keys', message: `key column "${key}" is not a column of the table` });
+    else if (!seen.has(key)) problems.push({ path: 'sink.upsertSettings.keys', message: `key column "${key}" is not mapped: nothing in the file feeds it` });
+  }
   if (problems.length) return { problems };
   return {
-    mapping: { columns: resolved, fieldCount, allFieldsMapped: fields.size === fieldCount && resolved.length === fieldCount },
+    mapping: { columns: resolved, values, fieldCount, allFieldsMapped: fields.size === fieldCount && resolved.length === fieldCount },
     problems,
   };
 }

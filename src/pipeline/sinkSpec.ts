@@ -1,5 +1,6 @@
 /**
- * The `sink` and `mapping` parts of the pipeline spec (ADF sink and translator properties).
+ * The `sink`, `mapping`, `typeConversion` and `faultTolerance` parts of the pipeline spec
+ * (ADF sink, translator and fault-tolerance properties).
  */
 import { z } from 'zod';
 
@@ -11,24 +12,79 @@ export const tableRefSchema = z.union([
 ]);
 
 export const writeMethods = ['CopyCommand', 'BulkInsert', 'Upsert'] as const;
-export const supportedWriteMethods: readonly string[] = ['CopyCommand'];
 
-export const sinkSchema = z.strictObject({
-  connection: z.string().min(1).default('TARGET_POSTGRES'),
-  table: tableRefSchema,
-  writeMethod: z.enum(writeMethods).default('CopyCommand'),
-  /** SQL run inside the blob's transaction before the data (e.g. a DELETE or CALL). */
-  preCopyScript: z.string().min(1).optional(),
-  /** SQL run inside the blob's transaction after the data. */
-  postCopyScript: z.string().min(1).optional(),
-  /** Schema of the ingestion ledger; default BLOB2PG_LEDGER_SCHEMA or `blob2pg`. */
-  ledgerSchema: identifier.optional(),
+export const upsertSettingsSchema = z.strictObject({
+  /**
+   * ADF's key columns: all primary-key columns, or one or more unique columns (with or
+   * without a unique index). Omitted: the table's primary key.
+   */
+  keys: z.array(identifier).min(1).optional(),
 });
 
-export const mappingEntrySchema = z.strictObject({
-  /** A header name, or a 1-based column ordinal. */
-  source: z.union([z.string().min(1), z.int().min(1)]),
-  sink: identifier,
-});
+export const sinkSchema = z
+  .strictObject({
+    connection: z.string().min(1).default('TARGET_POSTGRES'),
+    table: tableRefSchema,
+    writeMethod: z.enum(writeMethods).default('CopyCommand'),
+    /** BulkInsert: rows per INSERT statement. */
+    writeBatchSize: z.int().min(1).max(10_000_000).default(10_000),
+    /** Upsert only. */
+    upsertSettings: upsertSettingsSchema.optional(),
+    /** SQL run inside the blob's transaction before the data (e.g. a DELETE or CALL). */
+    preCopyScript: z.string().min(1).optional(),
+    /** SQL run inside the blob's transaction after the data. */
+    postCopyScript: z.string().min(1).optional(),
+    /** Schema of the ingestion ledger; default BLOB2PG_LEDGER_SCHEMA or `blob2pg`. */
+    ledgerSchema: identifier.optional(),
+  })
+  .superRefine((sink, ctx) => {
+    if (sink.upsertSettings && sink.writeMethod !== 'Upsert') {
+      ctx.addIssue({ code: 'custom', path: ['upsertSettings'], message: `only used with writeMethod Upsert (writeMethod is ${sink.writeMethod})` });
+    }
+    const keys = sink.upsertSettings?.keys ?? [];
+    const dup = keys.find((k, i) => keys.indexOf(k) !== i);
+    if (dup) ctx.addIssue({ code: 'custom', path: ['upsertSettings', 'keys'], message: `key column "${dup}" is listed twice` });
+  });
+
+/** The variables ADF offers for "additional columns"; anything else is a literal string. */
+export const mappingVariables = ['$$FILEPATH', '$$FILENAME', '$$ETAG', '$$LASTMODIFIED', '$$RUNID'] as const;
+
+export const mappingEntrySchema = z.union([
+  z.strictObject({
+    /** A header name, or a 1-based column ordinal. */
+    source: z.union([z.string().min(1), z.int().min(1)]),
+    sink: identifier,
+  }),
+  z.strictObject({
+    sink: identifier,
+    /** ADF additional column: `$$FILEPATH`, `$$FILENAME`, `$$ETAG`, `$$LASTMODIFIED`, `$$RUNID`, or a literal. */
+    value: z.string(),
+  }),
+]);
 
 export type MappingEntry = z.output<typeof mappingEntrySchema>;
+
+/** For files whose values Postgres cannot read as they are. */
+export const typeConversionSchema = z.strictObject({
+  /** A Postgres `to_date` pattern, e.g. `DD/MM/YYYY`; applies to date columns. */
+  dateFormat: z.string().min(1).optional(),
+  /** A Postgres `to_timestamp` pattern; applies to timestamp and timestamptz columns. */
+  timestampFormat: z.string().min(1).optional(),
+  /** Extra spellings of true / false for boolean columns (compared trimmed, case-insensitively). */
+  booleanTrue: z.array(z.string()).min(1).optional(),
+  booleanFalse: z.array(z.string()).min(1).optional(),
+});
+
+export type TypeConversion = z.output<typeof typeConversionSchema>;
+
+export const faultToleranceSchema = z.strictObject({
+  /** Skip rows that cannot load (bad value, wrong field count, NULL in NOT NULL) instead of failing the blob. */
+  skipIncompatibleRows: z.boolean().default(false),
+  /** Container (in the source account) for skipped-row logs; default BLOB2PG_LOG_CONTAINER or `copy-logs`. */
+  logContainer: z
+    .string()
+    .regex(/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/, 'a container name: 3-63 lowercase letters, digits and single hyphens')
+    .optional(),
+});
+
+export type FaultTolerance = z.output<typeof faultToleranceSchema>;

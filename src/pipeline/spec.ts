@@ -7,10 +7,10 @@
 import { z } from 'zod';
 import { SpecError, type SpecIssue } from '../errors.js';
 import { defaultFormat, formatSchema } from './formatSpec.js';
-import { mappingEntrySchema, sinkSchema, supportedWriteMethods } from './sinkSpec.js';
+import { faultToleranceSchema, mappingEntrySchema, sinkSchema, typeConversionSchema } from './sinkSpec.js';
 
 export type { DelimitedTextFormat, SourceFormat } from './formatSpec.js';
-export type { MappingEntry } from './sinkSpec.js';
+export type { FaultTolerance, MappingEntry, TypeConversion } from './sinkSpec.js';
 
 const isoDateTime = z.iso.datetime({ offset: true });
 
@@ -41,17 +41,12 @@ export const pipelineSpecSchema = z
     source: sourceSchema,
     sink: sinkSchema,
     mapping: z.array(mappingEntrySchema).min(1).optional(),
+    typeConversion: typeConversionSchema.optional(),
+    faultTolerance: faultToleranceSchema.optional(),
     /** How many blobs load at once in one run. */
     maxParallelCopies: z.int().min(1).max(64).default(8),
   })
   .superRefine((spec, ctx) => {
-    if (!supportedWriteMethods.includes(spec.sink.writeMethod)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['sink', 'writeMethod'],
-        message: `${spec.sink.writeMethod} is not supported yet (supported: ${supportedWriteMethods.join(', ')})`,
-      });
-    }
     const sinks = new Set<string>();
     spec.mapping?.forEach((entry, i) => {
       if (sinks.has(entry.sink)) {

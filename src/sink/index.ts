@@ -1,9 +1,13 @@
+export { bulkInsertWriter } from './bulkInsert.js';
 export { copyCommandWriter } from './copyCommand.js';
 export { closePools, poolFor } from './pool.js';
-export type { SinkWriter, WriteCounters, WriteRequest } from './writer.js';
+export { upsertWriter } from './upsert.js';
+export type { PrepareRequest, SinkWriter, WriteCounters, WriteRequest } from './writer.js';
 
 import type { PipelineSpec } from '../pipeline/spec.js';
+import { bulkInsertWriter } from './bulkInsert.js';
 import { copyCommandWriter } from './copyCommand.js';
+import { upsertWriter } from './upsert.js';
 import type { SinkWriter } from './writer.js';
 
 /** One writer per write method. */
@@ -11,8 +15,9 @@ export function writerFor(method: PipelineSpec['sink']['writeMethod']): SinkWrit
   switch (method) {
     case 'CopyCommand':
       return copyCommandWriter;
-    default:
-      // The spec schema rejects the others until their writers exist.
-      throw new Error(`write method ${method} is not implemented`);
+    case 'BulkInsert':
+      return bulkInsertWriter;
+    case 'Upsert':
+      return upsertWriter;
   }
 }

@@ -17,6 +17,13 @@ export interface TableColumn {
 export interface TableInfo {
   table: TableName;
   columns: TableColumn[];
+  /** Primary-key columns in key order; empty when the table has none. */
+  primaryKey: string[];
+  /**
+   * Column sets of unique indexes an `ON CONFLICT (cols)` can use as arbiter: plain
+   * columns, no predicate, not deferrable (https://www.postgresql.org/docs/current/sql-insert.html#SQL-ON-CONFLICT).
+   */
+  uniqueKeys: string[][];
 }
 
 export async function describeTable(client: pg.ClientBase, table: TableName): Promise<TableInfo> {
@@ -36,8 +43,19 @@ export async function describeTable(client: pg.ClientBase, table: TableName): Pr
     }
     throw err;
   }
+  const keys = await client.query<{ primary: boolean; arbiter: boolean; columns: string[] }>(
+    `SELECT i.indisprimary AS primary,
+            i.indimmediate AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL AS arbiter,
+            array(SELECT a.attname::text FROM unnest(i.indkey) WITH ORDINALITY k(attnum, n)
+                    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.n) AS columns
+       FROM pg_index i
+      WHERE i.indrelid = $1::regclass AND i.indisunique`,
+    [quoteTable(table)],
+  );
   return {
     table,
+    primaryKey: keys.rows.find((k) => k.primary)?.columns ?? [],
+    uniqueKeys: keys.rows.filter((k) => k.arbiter).map((k) => k.columns),
     columns: result.rows.map((row) => ({
       name: row.name,
       type: row.type,

@@ -4,6 +4,7 @@ import type pg from 'pg';
 import type { CsvCopyOptions } from '../format/delimited.js';
 import type { ResolvedMapping } from '../pipeline/mapping.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
+import type { BlobRef } from '../source/blobs.js';
 import type { TableInfo } from './tableInfo.js';
 
 export interface WriteRequest {
@@ -17,14 +18,30 @@ export interface WriteRequest {
   copyOptions: CsvCopyOptions;
   /** File lines before `body`'s first byte: COPY's line N is file line N + lineOffset. */
   lineOffset: number;
+  /** The blob being loaded ($$FILEPATH, $$ETAG … additional columns). */
+  blob: BlobRef;
+  runId: string;
 }
 
 export interface WriteCounters {
   rowsRead: number;
   rowsCopied: number;
   rowsSkipped: number;
+  /**
+   * Skip mode: a temp table `(line, column, value, reason)` of the skipped rows, alive
+   * until the transaction ends; the caller writes it to the log container before COMMIT.
+   */
+  skippedRowsTable?: string;
+}
+
+export interface PrepareRequest {
+  client: pg.ClientBase;
+  spec: PipelineSpec;
+  table: TableInfo;
 }
 
 export interface SinkWriter {
+  /** Checks that need only the table, run before the blob is opened (fail before reading). */
+  prepare?(request: PrepareRequest): Promise<void>;
   write(request: WriteRequest): Promise<WriteCounters>;
 }

@@ -1,0 +1,103 @@
+import { BlobServiceClient } from '@azure/storage-blob';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { copyBlob } from '../../src/copyBlob.js';
+import { createHarness, type Harness } from '../support/harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await createHarness('skip');
+});
+afterAll(async () => h?.close());
+
+async function table(name: string, ddl: string): Promise<string> {
+  await h.query(`CREATE TABLE "${h.schema}"."${name}" (${ddl})`);
+  return `${h.schema}.${name}`;
+}
+
+const logContainer = `log-${Math.random().toString(36).slice(2, 10)}`;
+
+async function load(tableName: string, blob: string, body: string, sink: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) {
+  const ref = await h.upload(blob, body);
+  const spec = h.spec({
+    name: 'skippy',
+    source: { prefix: blob },
+    sink: { table: tableName, ...sink },
+    faultTolerance: { skipIncompatibleRows: true, logContainer },
+    ...extra,
+  });
+  return copyBlob(spec, { ...ref, size: 0, lastModified: new Date().toISOString() }, { runId: 'run-9', env: h.env });
+}
+
+/** The log lands in the SOURCE connection's account. */
+async function readLog(blob: string): Promise<string> {
+  const logs = BlobServiceClient.fromConnectionString(h.env.SOURCE_STORAGE!).getContainerClient(logContainer);
+  return (await logs.getBlobClient(`skippy/run-9/${blob}.csv`).downloadToBuffer()).toString('utf8');
+}
+
+const rows = (sql: string) => h.query(sql.replaceAll('S.', `"${h.schema}".`));
+
+// Line 1 header; line 3 bad int; line 4 too few fields; line 5 NULL in NOT NULL;
+// line 6 a quoted field spanning two lines (good); line 8 too many fields; line 9 bad date.
+const csv = [
+  'id,name,born',
+  '1,ann,2000-01-01',
+  'x2,bob,2000-01-02',
+  '3,carl',
+  '4,,2000-01-04',
+  '5,"multi',
+  'line",2000-01-05',
+  '6,dan,2000-01-06,extra',
+  '7,eve,2000-13-45',
+  '8,fay,2000-01-08',
+].join('\n') + '\n';
+
+const expectedLog = [
+  'line,column,value,reason',
+  '3,id,x2,"invalid input syntax for type integer: ""x2"""',
+  '4,,"3,carl","expected 3 fields, found 2"',
+  '5,name,,NULL in NOT NULL column name',
+  '8,,"6,dan,2000-01-06,extra","expected 3 fields, found 4"',
+  '9,born,2000-13-45,"date/time field value out of range: ""2000-13-45"""',
+].join('\n') + '\n';
+
+describe.each(['CopyCommand', 'BulkInsert', 'Upsert'] as const)('skipIncompatibleRows with %s', (writeMethod) => {
+  it('skips bad rows, loads the good ones, logs each skipped row with line, column, value and reason', async () => {
+    const name = `people_${writeMethod.toLowerCase()}`;
+    const t = await table(name, 'id int PRIMARY KEY, name text NOT NULL, born date');
+    const blob = `in/${name}.csv`;
+    const result = await load(t, blob, csv, { writeMethod, writeBatchSize: 2 });
+    expect(result).toMatchObject({ status: 'Succeeded', rowsRead: 8, rowsCopied: 3, rowsSkipped: 5 });
+    expect(await rows(`SELECT id, name FROM S.${name} ORDER BY id`)).toEqual([
+      { id: 1, name: 'ann' },
+      { id: 5, name: 'multi\nline' },
+      { id: 8, name: 'fay' },
+    ]);
+    expect(await readLog(blob)).toBe(expectedLog);
+  });
+});
+
+describe('skipIncompatibleRows', () => {
+  it('Upsert: a NULL key is skipped with its reason', async () => {
+    const t = await table('keys', 'email text UNIQUE, v int');
+    const result = await load(t, 'keys.csv', 'email,v\na@x,1\n,2\nb@x,zz\n', { writeMethod: 'Upsert', upsertSettings: { keys: ['email'] } });
+    expect(result).toMatchObject({ status: 'Succeeded', rowsCopied: 1, rowsSkipped: 2 });
+    expect(await readLog('keys.csv')).toBe('line,column,value,reason\n3,email,,NULL in key column email\n4,v,zz,"invalid input syntax for type integer: ""zz"""\n');
+  });
+
+  it('with nothing to skip, writes no log; off by default, the first bad row still fails the blob', async () => {
+    const t = await table('clean', 'id int');
+    expect(await load(t, 'clean.csv', 'id\n1\n2\n')).toMatchObject({ status: 'Succeeded', rowsSkipped: 0, rowsCopied: 2 });
+    await expect(readLog('clean.csv')).rejects.toThrow();
+    const ref = await h.upload('strict.csv', 'id\n1\nx\n');
+    const strict = await copyBlob(h.spec({ source: { prefix: 'strict.csv' }, sink: { table: t, writeMethod: 'BulkInsert' } }), { ...ref, size: 0, lastModified: '' }, { runId: 'r', env: h.env });
+    expect(strict.error).toMatchObject({ line: 3, column: 'id' });
+  });
+
+  it('a failed load leaves no log (post-copy script fails after the rows are skipped)', async () => {
+    const t = await table('nolog', 'id int');
+    const result = await load(t, 'nolog.csv', 'id\n1\nbad\n', { postCopyScript: 'SELECT 1/0' });
+    expect(result.status).toBe('Failed');
+    await expect(readLog('nolog.csv')).rejects.toThrow();
+    expect(await rows(`SELECT count(*)::int AS n FROM S.nolog`)).toEqual([{ n: 0 }]);
+  });
+});
