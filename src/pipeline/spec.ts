@@ -111,6 +111,12 @@ function describeInput(input: unknown): string {
 
 function toSpecIssue(issue: z.core.$ZodIssue): SpecIssue {
   const path = formatPath(issue.path);
+  if (issue.code === 'invalid_union' && issue.errors.length) {
+    // Report the alternative the input came closest to (fewest problems), with its own path.
+    const closest = issue.errors.reduce((best, branch) => (branch.length < best.length ? branch : best));
+    const first = closest[0];
+    if (first) return toSpecIssue({ ...first, path: [...issue.path, ...first.path] } as z.core.$ZodIssue);
+  }
   const got = 'input' in issue ? `, got ${describeInput(issue.input)}` : '';
   switch (issue.code) {
     case 'invalid_value':
