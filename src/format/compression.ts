@@ -106,6 +106,20 @@ export interface ArchiveEntry {
   body: Readable;
 }
 
+/** An entry's bytes as a Node stream whose errors say the archive is corrupt. */
+function guarded(entry: AsyncIterable<Buffer>, codec: string): Readable {
+  return Readable.from(
+    (async function* () {
+      try {
+        for await (const chunk of entry) yield chunk;
+      } catch (err) {
+        throw err instanceof DataError ? err : corrupt(codec, err);
+      }
+    })(),
+    { objectMode: false },
+  );
+}
+
 /**
  * The file entries of a zip or tar, one at a time, in archive order (directories and
  * links skipped). Zip is read from its local headers, front to back, never seeking to
@@ -121,8 +135,12 @@ export async function* archiveEntries(bytes: Readable, codec: ArchiveCodec): Asy
           item.autodrain();
           continue;
         }
-        yield { path: item.path, body: item };
-        if (!item.readableEnded) item.resume();
+        const body = guarded(item, 'zip');
+        yield { path: item.path, body };
+        if (!body.readableEnded) {
+          body.destroy();
+          item.autodrain();
+        }
       }
     } catch (err) {
       throw err instanceof DataError ? err : corrupt('zip', err);
@@ -140,7 +158,7 @@ export async function* archiveEntries(bytes: Readable, codec: ArchiveCodec): Asy
         continue;
       }
       // tar-stream entries are streamx streams: give the reader a Node one.
-      const body = Readable.from(entry as AsyncIterable<Buffer>, { objectMode: false });
+      const body = guarded(entry as AsyncIterable<Buffer>, codec === 'TarGzip' ? 'tar.gz' : 'tar');
       yield { path: entry.header.name, body };
       if (!body.readableEnded) {
         body.destroy();
