@@ -4,21 +4,21 @@
  * row. Returns the file's counters. Data errors come back as a Failed result (retrying
  * would fail again); transient errors throw TransientError so the caller retries.
  */
-import type { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { Env } from './connections/settings.js';
 import { isTransient, mapLoadError, toFileErrorOutput, TransientError } from './errors.js';
-import { ByteCounter } from './format/compression.js';
-import { decodeBlob } from './format/index.js';
+import { isArchive, resolveCodec } from './format/compression.js';
+import { sourceFiles } from './format/index.js';
 import { resolveMapping } from './pipeline/mapping.js';
 import type { PipelineSpec } from './pipeline/spec.js';
 import type { FileResult } from './run/output.js';
-import { blobUrl, normalizeEtag, openBlob, type BlobRef } from './source/blobs.js';
-import { poolFor, writerFor } from './sink/index.js';
+import { blobUrl, normalizeEtag, type BlobRef } from './source/blobs.js';
+import { blobSource } from './source/blobSource.js';
+import { poolFor, writerFor, type WriteCounters } from './sink/index.js';
 import { claimIngestion, completeIngestion, ensureLedger, ledgerSchemaName, type LedgerKey } from './sink/ledger.js';
 import { displayTable } from './sink/sql.js';
 import { uploadSkipLog } from './sink/skipLog.js';
 import { describeTable } from './sink/tableInfo.js';
-import type { WriteCounters } from './sink/writer.js';
 
 export interface CopyBlobOptions {
   runId: string;
@@ -44,9 +44,9 @@ export async function copyBlob(spec: PipelineSpec, ref: BlobRef, options: CopyBl
     ...counts,
   });
 
-  let lineOffset = 0;
-  let raw: Readable | undefined;
-  const counter = new ByteCounter();
+  // Where an error points: the file (archive entry) being loaded and its line mapping.
+  let at: { blob: string; lineOffset: number; lineOf?: (copyLine: number) => number } = { blob: ref.name, lineOffset: 0 };
+  const source = blobSource(spec, ref, { env, abortSignal: options.abortSignal });
   try {
     await ensureLedger(pool, ledgerSchema);
     const client = await pool.connect();
@@ -54,7 +54,10 @@ export async function copyBlob(spec: PipelineSpec, ref: BlobRef, options: CopyBl
     try {
       await client.query('BEGIN');
       try {
-        if (!(await claimIngestion(client, ledgerSchema, key, { pipeline: spec.name, runId: options.runId }))) {
+        // An archive is one transaction too: its entries each claim a ledger row
+        // (`<blob url>/<entry>`) inside it, so a corrupt entry k rolls back entries 1..k-1.
+        const archive = isArchive(resolveCodec(spec.source.format.compressionCodec, ref.name));
+        if (!archive && !(await claimIngestion(client, ledgerSchema, key, { pipeline: spec.name, runId: options.runId }))) {
           await client.query('ROLLBACK');
           return result('Skipped');
         }
@@ -63,37 +66,65 @@ export async function copyBlob(spec: PipelineSpec, ref: BlobRef, options: CopyBl
         const writer = writerFor(spec.sink.writeMethod);
         // Checks that need only the table (upsert keys, Citus) fail before the blob is read.
         await writer.prepare?.({ client, spec, table });
-        raw = await openBlob(spec, ref, { env, abortSignal: options.abortSignal });
-        const decoded = await decodeBlob(raw.pipe(counter), spec.source.format, ref.name);
-        raw.on('error', (err) => counter.destroy(err));
-        lineOffset = decoded.lineOffset;
-        let counts: WriteCounters = { rowsRead: 0, rowsCopied: 0, rowsSkipped: 0 };
-        if (decoded.fieldCount > 0) {
-          const mapping = resolveMapping(spec.mapping, decoded.header, decoded.fieldCount, table.columns);
-          counts = await writer.write({
-            client,
-            spec,
-            table,
-            mapping,
-            body: decoded.body,
-            copyOptions: decoded.copyOptions,
-            lineOffset,
-            blob: ref,
-            runId: options.runId,
-          });
-        } else {
-          decoded.body.resume();
+        const totals = { rowsRead: 0, rowsCopied: 0, rowsSkipped: 0 };
+        const entries: FileResult[] = [];
+        const skipLogs: Array<{ table: string; blobName: string }> = [];
+        for await (const file of sourceFiles(source, spec.source.format)) {
+          const fileStarted = performance.now();
+          const bytesBefore = source.bytesRead;
+          const fileKey = file.entry === undefined ? key : { ...key, blobUrl: `${key.blobUrl}/${file.entry}` };
+          at = { blob: file.entry === undefined ? ref.name : `${ref.name}/${file.entry}`, lineOffset: 0 };
+          if (file.entry !== undefined && !(await claimIngestion(client, ledgerSchema, fileKey, { pipeline: spec.name, runId: options.runId }))) {
+            // Entries commit together, so one already loaded means the whole archive was.
+            source.destroy();
+            await client.query('ROLLBACK');
+            return result('Skipped');
+          }
+          const decoded = await file.decode({ tableColumns: table.columns, mapping: spec.mapping });
+          at = { ...at, lineOffset: decoded.lineOffset, lineOf: decoded.lineOf };
+          let counts: WriteCounters = { rowsRead: 0, rowsCopied: 0, rowsSkipped: 0 };
+          if (decoded.fieldCount > 0) {
+            const mapping = resolveMapping(decoded.mapping ?? spec.mapping, decoded.header, decoded.fieldCount, table.columns);
+            counts = await writer.write({
+              client,
+              spec,
+              table,
+              mapping,
+              body: decoded.body,
+              copyOptions: decoded.copyOptions,
+              lineOffset: decoded.lineOffset,
+              // $$FILEPATH of an archive entry is `blob/entry`.
+              blob: file.entry === undefined ? ref : { ...ref, name: at.blob },
+              runId: options.runId,
+            });
+          } else {
+            decoded.body.resume();
+            await finished(decoded.body);
+          }
+          const bytes = source.bytesRead - bytesBefore;
+          const { skippedRowsTable, ...rowCounts } = counts;
+          counts = rowCounts;
+          await completeIngestion(client, ledgerSchema, fileKey, { ...counts, bytes });
+          if (skippedRowsTable) skipLogs.push({ table: skippedRowsTable, blobName: at.blob });
+          totals.rowsRead += counts.rowsRead;
+          totals.rowsCopied += counts.rowsCopied;
+          totals.rowsSkipped += counts.rowsSkipped;
+          if (file.entry !== undefined) {
+            entries.push({ ...result('Succeeded', { ...counts, dataRead: bytes }), blob: at.blob, durationMs: Math.round(performance.now() - fileStarted) });
+          }
         }
+        at = { blob: ref.name, lineOffset: 0 };
         if (spec.sink.postCopyScript) await client.query(spec.sink.postCopyScript);
-        const { skippedRowsTable, ...rowCounts } = counts;
-        await completeIngestion(client, ledgerSchema, key, { ...rowCounts, bytes: counter.bytes });
-        // Skipped-row log: after the data, before COMMIT, so a log exists only for a load
-        // that got as far as committing (and a failed upload fails — and retries — the load).
-        if (skippedRowsTable) await uploadSkipLog(client, skippedRowsTable, spec, { runId: options.runId, blobName: ref.name, env, abortSignal: options.abortSignal });
+        // Skipped-row logs: after the data and the post-copy script, before COMMIT, so a log
+        // exists only for a load that got as far as committing (a failed upload fails — and
+        // retries — the load).
+        for (const log of skipLogs) {
+          await uploadSkipLog(client, log.table, spec, { runId: options.runId, blobName: log.blobName, env, abortSignal: options.abortSignal });
+        }
         await client.query('COMMIT');
-        return result('Succeeded', { ...rowCounts, dataRead: counter.bytes });
+        return result('Succeeded', { ...totals, dataRead: source.bytesRead, ...(archive && { entries }) });
       } catch (err) {
-        raw?.destroy();
+        source.destroy();
         await client.query('ROLLBACK').catch((rollbackErr: Error) => (broken = rollbackErr));
         throw err;
       }
@@ -102,8 +133,8 @@ export async function copyBlob(spec: PipelineSpec, ref: BlobRef, options: CopyBl
       client.release(broken);
     }
   } catch (err) {
-    const mapped = mapLoadError(err, { pipeline: spec.name, blob: ref.name, lineOffset });
+    const mapped = mapLoadError(err, { pipeline: spec.name, ...at });
     if (mapped instanceof TransientError || isTransient(err)) throw mapped;
-    return result('Failed', { dataRead: counter.bytes, error: toFileErrorOutput(mapped) });
+    return result('Failed', { dataRead: source.bytesRead, error: toFileErrorOutput(mapped) });
   }
 }

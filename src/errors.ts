@@ -131,11 +131,12 @@ export function isTransient(err: unknown): boolean {
  * Transient failures are re-thrown as TransientError (the caller retries them);
  * everything else becomes a DataError naming pipeline, blob, line, column, SQLSTATE.
  * `lineOffset` converts Postgres' COPY line (counted from the first byte COPY saw) into
- * the line of the file (the header and skipped lines never reached COPY).
+ * the line of the file (the header and skipped lines never reached COPY); `lineOf` does
+ * it instead for record decoders (JSON, Parquet), whose COPY lines are records.
  */
 export function mapLoadError(
   err: unknown,
-  where: { pipeline: string; blob: string; lineOffset?: number },
+  where: { pipeline: string; blob: string; lineOffset?: number; lineOf?: (copyLine: number) => number },
 ): DataError | TransientError {
   if (err instanceof DataError) {
     // Already located by a lower layer; add what it could not know.
@@ -147,7 +148,8 @@ export function mapLoadError(
   }
   if (isPgError(err)) {
     const copyContext = parseCopyContext(err.where);
-    const line = copyContext?.line !== undefined ? copyContext.line + (where.lineOffset ?? 0) : undefined;
+    const copyLine = copyContext?.line;
+    const line = copyLine === undefined ? undefined : where.lineOf ? where.lineOf(copyLine) : copyLine + (where.lineOffset ?? 0);
     return new DataError(
       err.message,
       {

@@ -3,10 +3,11 @@
  * both connections, the table, and the mapping against the table's real columns and the
  * first matching blob's header.
  */
-import { decodeBlob } from '../format/index.js';
+import { sourceFiles } from '../format/index.js';
 import { checkMapping } from '../pipeline/mapping.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
-import { containerFor, listBlobs, openBlob, type BlobRef } from '../source/blobs.js';
+import { containerFor, listBlobs, type BlobRef } from '../source/blobs.js';
+import { blobSource } from '../source/blobSource.js';
 import { poolFor } from '../sink/index.js';
 import { displayTable } from '../sink/sql.js';
 import { describeTable, type TableInfo } from '../sink/tableInfo.js';
@@ -56,12 +57,20 @@ export async function validatePipeline(spec: PipelineSpec, env: Env = process.en
 
   if (table && firstBlob) {
     try {
-      const raw = await openBlob(spec, firstBlob, { env });
-      const decoded = await decodeBlob(raw, spec.source.format, firstBlob.name);
-      decoded.body.destroy();
-      raw.destroy();
-      const { problems: mappingProblems } = checkMapping(spec.mapping, decoded.header, decoded.fieldCount, table.columns, { keys: upsertKeys });
-      for (const p of mappingProblems) problems.push(`${p.path} (checked against ${firstBlob.name}): ${p.message}`);
+      // The first file of the blob (an archive's first entry) stands for the rest.
+      const source = blobSource(spec, firstBlob, { env });
+      try {
+        for await (const file of sourceFiles(source, spec.source.format)) {
+          const decoded = await file.decode({ tableColumns: table.columns, mapping: spec.mapping });
+          decoded.body.destroy();
+          const { problems: mappingProblems } = checkMapping(decoded.mapping ?? spec.mapping, decoded.header, decoded.fieldCount, table.columns, { keys: upsertKeys });
+          const name = file.entry === undefined ? firstBlob.name : `${firstBlob.name}/${file.entry}`;
+          for (const p of mappingProblems) problems.push(`${p.path} (checked against ${name}): ${p.message}`);
+          break;
+        }
+      } finally {
+        source.destroy();
+      }
     } catch (err) {
       problems.push(`source: ${firstBlob.name}: ${message(err)}`);
     }

@@ -3,18 +3,33 @@
  * header record — because the body goes to PostgreSQL's own CSV parser untouched
  * (DESIGN decision 1: let Postgres parse).
  */
+import { Transform } from 'node:stream';
 import { ConfigError, DataError } from '../errors.js';
 import type { DelimitedTextFormat } from '../pipeline/spec.js';
 import type { ByteReader } from './byteReader.js';
+import type { TextDecoding } from './encoding.js';
 
 const LF = 0x0a;
 const CR = 0x0d;
 const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 /** A header longer than this is not a header: fail instead of buffering the blob. */
 const MAX_HEADER_BYTES = 4 * 1024 * 1024;
+/** Bytes looked at to tell a lone-CR file from an LF one. */
+const MAX_SNIFF_BYTES = 64 * 1024;
+
+/**
+ * When `quoteChar` is empty there is no quoting. COPY CSV insists on a QUOTE, so we give
+ * it a control byte no text file holds (0x01) and fail the blob if one turns up
+ * (`guardNoQuote`); with escapeChar `\` (ADF: it escapes the delimiter and itself) the
+ * file is COPY's own text format instead, whose backslash rules are a superset — the
+ * caveat: `\n`, `\t`, `\r`, `\b`, `\f`, `\v`, `\digits` and `\x..` mean control bytes there.
+ */
+export const NO_QUOTE = '\x01';
 
 /** COPY … (FORMAT csv) options equivalent to the spec's delimited-text settings. */
 export interface CsvCopyOptions {
+  /** `text` only for unquoted files with a backslash escape; csv otherwise (the default). */
+  format?: 'csv' | 'text';
   delimiter: string;
   quote: string;
   escape: string;
@@ -38,14 +53,28 @@ function singleByte(name: string, value: string): number {
   return bytes[0]!;
 }
 
+export interface RecordOptions {
+  delimiter: number;
+  /** -1: no quoting. */
+  quote: number;
+  escape: number;
+  /** Line break: LF (with an optional CR before it) or a lone CR. */
+  cr?: boolean;
+  /** Unquoted files with a backslash escape: `\x` outside quotes is a literal x. */
+  escapeOutsideQuotes?: boolean;
+  decode?: (bytes: Buffer) => string;
+}
+
 /**
- * Parses one CSV record starting at `start`. Returns the fields and the offset just past
- * the record's line end, or undefined when the buffer ends inside the record.
+ * Parses one CSV record starting at `start`, by PostgreSQL's COPY CSV rules (so the
+ * header reads as COPY would read it): inside quotes, escape + quote or escape + escape
+ * is the second byte, any other escape is itself. Returns the fields and the offset just
+ * past the record's line end, or undefined when the buffer ends inside the record.
  */
 export function parseRecord(
   buf: Buffer,
   start: number,
-  options: { delimiter: number; quote: number; escape: number },
+  options: RecordOptions,
   atEof: boolean,
 ): { fields: string[]; end: number; lines: number } | undefined {
   const fields: string[] = [];
@@ -53,8 +82,10 @@ export function parseRecord(
   let inQuotes = false;
   let fieldStart = true;
   let lines = 1;
+  const eol = options.cr ? CR : LF;
+  const decode = options.decode ?? ((bytes: Buffer) => bytes.toString('utf8'));
   const finishField = () => {
-    fields.push(Buffer.from(field).toString('utf8'));
+    fields.push(decode(Buffer.from(field)));
     field = [];
     fieldStart = true;
   };
@@ -62,8 +93,16 @@ export function parseRecord(
     const byte = buf[i]!;
     if (inQuotes) {
       if (byte === options.escape && options.escape !== options.quote) {
-        if (i + 1 >= buf.length) return undefined; // need the escaped byte
-        field.push(buf[++i]!);
+        if (i + 1 >= buf.length) {
+          if (!atEof) return undefined; // need the next byte
+          field.push(byte);
+          continue;
+        }
+        const next = buf[i + 1]!;
+        if (next === options.quote || next === options.escape) {
+          field.push(next);
+          i++;
+        } else field.push(byte);
       } else if (byte === options.quote) {
         if (options.escape === options.quote) {
           if (i + 1 >= buf.length && !atEof) return undefined;
@@ -75,18 +114,26 @@ export function parseRecord(
         }
         inQuotes = false;
       } else {
-        if (byte === LF) lines++;
+        if (byte === eol) lines++;
         field.push(byte);
       }
       continue;
     }
-    if (byte === options.quote && fieldStart) {
+    if (options.escapeOutsideQuotes && byte === options.escape) {
+      if (i + 1 >= buf.length) {
+        if (!atEof) return undefined;
+        field.push(byte);
+        continue;
+      }
+      field.push(buf[++i]!);
+      fieldStart = false;
+    } else if (byte === options.quote && fieldStart) {
       inQuotes = true;
       fieldStart = false;
     } else if (byte === options.delimiter) {
       finishField();
-    } else if (byte === LF) {
-      if (field.length && field[field.length - 1] === CR) field.pop();
+    } else if (byte === eol) {
+      if (eol === LF && field.length && field[field.length - 1] === CR) field.pop();
       finishField();
       return { fields, end: i + 1, lines };
     } else {
@@ -100,30 +147,48 @@ export function parseRecord(
   return { fields, end: buf.length, lines };
 }
 
+/** `\r` alone ends the first line (a classic-Mac file); `\n` or `\r\n` otherwise. */
+function detectCr(buf: Buffer): boolean {
+  const lf = buf.indexOf(LF);
+  const cr = buf.indexOf(CR);
+  return cr >= 0 && (lf < 0 || cr < lf - 1);
+}
+
 /**
  * Consumes BOM, `skipLineCount` lines and the header (when `firstRowAsHeader`), leaving the
  * reader at the first data byte. Without a header, the first record is only peeked at to
  * count its fields.
  */
-export async function readDelimitedPrologue(reader: ByteReader, format: DelimitedTextFormat): Promise<DelimitedPrologue> {
+export async function readDelimitedPrologue(
+  reader: ByteReader,
+  format: DelimitedTextFormat,
+  text: Pick<TextDecoding, 'copyEncoding' | 'decode'> = { copyEncoding: 'UTF8', decode: (bytes) => bytes.toString('utf8') },
+): Promise<DelimitedPrologue> {
   const delimiter = singleByte('columnDelimiter', format.columnDelimiter);
-  const quote = singleByte('quoteChar', format.quoteChar);
-  const escape = singleByte('escapeChar', format.escapeChar);
+  const noQuote = format.quoteChar === '';
+  const textFormat = noQuote && format.escapeChar === '\\';
+  const quote = noQuote ? -1 : singleByte('quoteChar', format.quoteChar);
+  const escape = format.escapeChar === '' ? -1 : singleByte('escapeChar', format.escapeChar);
   const copyOptions: CsvCopyOptions = {
+    ...(textFormat && { format: 'text' as const }),
     delimiter: format.columnDelimiter,
-    quote: format.quoteChar,
-    escape: format.escapeChar,
+    quote: noQuote ? NO_QUOTE : format.quoteChar,
+    escape: noQuote ? NO_QUOTE : format.escapeChar,
     null: format.nullValue,
-    encoding: 'UTF8',
+    encoding: text.copyEncoding,
   };
 
   const head = await reader.ensure(UTF8_BOM.length);
   if (head.subarray(0, 3).equals(UTF8_BOM)) reader.consume(3);
+  await reader.ensure(MAX_SNIFF_BYTES);
+  const cr = format.rowDelimiter ? format.rowDelimiter === '\r' : detectCr(reader.buffer);
+  const eol = cr ? CR : LF;
+  const recordOptions: RecordOptions = { delimiter, quote, escape, cr, escapeOutsideQuotes: textFormat, decode: text.decode };
 
   let lineOffset = 0;
   for (let skipped = 0; skipped < format.skipLineCount; skipped++) {
-    let newline = reader.buffer.indexOf(LF);
-    while (newline < 0 && (await reader.fill())) newline = reader.buffer.indexOf(LF);
+    let newline = reader.buffer.indexOf(eol);
+    while (newline < 0 && (await reader.fill())) newline = reader.buffer.indexOf(eol);
     if (newline < 0) {
       reader.consume(reader.buffer.length);
       break;
@@ -132,7 +197,7 @@ export async function readDelimitedPrologue(reader: ByteReader, format: Delimite
     lineOffset++;
   }
 
-  const record = await readFirstRecord(reader, { delimiter, quote, escape });
+  const record = await readFirstRecord(reader, recordOptions);
   if (!record) return { header: format.firstRowAsHeader ? [] : null, fieldCount: 0, lineOffset, copyOptions };
   if (!format.firstRowAsHeader) return { header: null, fieldCount: record.fields.length, lineOffset, copyOptions };
 
@@ -146,7 +211,7 @@ export async function readDelimitedPrologue(reader: ByteReader, format: Delimite
 
 async function readFirstRecord(
   reader: ByteReader,
-  options: { delimiter: number; quote: number; escape: number },
+  options: RecordOptions,
 ): Promise<{ fields: string[]; end: number; lines: number } | undefined> {
   for (;;) {
     const buf = reader.buffer;
@@ -157,4 +222,19 @@ async function readFirstRecord(
     if (buf.length > MAX_HEADER_BYTES) throw new DataError(`the first record is longer than ${MAX_HEADER_BYTES} bytes: wrong columnDelimiter or quoteChar?`, { line: 1 });
     await reader.fill();
   }
+}
+
+/**
+ * For unquoted files loaded through COPY CSV with QUOTE 0x01 (see NO_QUOTE): fails the
+ * blob if the byte occurs, instead of letting COPY misread the file. Buffer.indexOf is a
+ * memchr, so this costs next to nothing.
+ */
+export function guardNoQuote(lineOffset: number): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      if (chunk.indexOf(0x01) >= 0) {
+        callback(new DataError('the file contains a 0x01 byte, which an unquoted (quoteChar "") file cannot carry through COPY', { line: lineOffset + 1 }));
+      } else callback(null, chunk);
+    },
+  });
 }

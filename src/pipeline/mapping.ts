@@ -39,7 +39,7 @@ export interface MappingProblem {
   message: string;
 }
 
-function findColumn(columns: TableColumn[], name: string): TableColumn | undefined | 'ambiguous' {
+export function findColumn(columns: TableColumn[], name: string): TableColumn | undefined | 'ambiguous' {
   const exact = columns.find((c) => c.name === name);
   if (exact) return exact;
   const folded = columns.filter((c) => c.name.toLowerCase() === name.toLowerCase());

@@ -63,6 +63,12 @@ export const mappingEntrySchema = z.union([
 ]);
 
 export type MappingEntry = z.output<typeof mappingEntrySchema>;
+/** A mapping entry fed from the file (not an additional `value` column). */
+export type SourceMappingEntry = Extract<MappingEntry, { source: unknown }>;
+
+export function sourceMappingEntries(mapping: MappingEntry[] | undefined): SourceMappingEntry[] | undefined {
+  return mapping?.filter((entry): entry is SourceMappingEntry => 'source' in entry);
+}
 
 /** For files whose values Postgres cannot read as they are. */
 export const typeConversionSchema = z.strictObject({

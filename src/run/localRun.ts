@@ -62,5 +62,7 @@ export async function runPipeline(spec: PipelineSpec, options: RunPipelineOption
     options.onFile?.(file);
     return file;
   });
-  return summarizeRun(spec.name, runId, files, Math.round(performance.now() - started));
+  // An archive's entries are files of their own in the run output (ADF lists each one).
+  const flat = files.flatMap((file) => (file.entries?.length ? file.entries : [file]));
+  return summarizeRun(spec.name, runId, flat, Math.round(performance.now() - started));
 }

@@ -18,6 +18,11 @@ export interface FileResult {
   dataRead: number;
   durationMs: number;
   error?: FileErrorOutput;
+  /**
+   * A zip / tar blob: one result per entry (`blob` = `archive/entry`), all loaded in the
+   * blob's one transaction; the blob's own result is their aggregate.
+   */
+  entries?: FileResult[];
 }
 
 export interface RunOutput {

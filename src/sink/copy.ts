@@ -12,6 +12,10 @@ import { quoteIdentList, quoteLiteral } from './sql.js';
 
 /** `(FORMAT csv, DELIMITER ',', …)` — https://www.postgresql.org/docs/current/sql-copy.html */
 export function csvCopyOptionsSql(options: CsvCopyOptions): string {
+  if (options.format === 'text') {
+    // Unquoted files with a backslash escape (see NO_QUOTE in format/delimited.ts).
+    return `(FORMAT text, DELIMITER ${quoteLiteral(options.delimiter)}, NULL ${quoteLiteral(options.null)}, ENCODING ${quoteLiteral(options.encoding)})`;
+  }
   return (
     `(FORMAT csv, DELIMITER ${quoteLiteral(options.delimiter)}, QUOTE ${quoteLiteral(options.quote)}, ` +
     `ESCAPE ${quoteLiteral(options.escape)}, NULL ${quoteLiteral(options.null)}, ENCODING ${quoteLiteral(options.encoding)})`

@@ -2,12 +2,14 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ByteReader } from '../../src/format/byteReader.js';
 import { parseRecord, readDelimitedPrologue } from '../../src/format/delimited.js';
-import { parsePipelineSpec } from '../../src/pipeline/spec.js';
+import { parsePipelineSpec, type DelimitedTextFormat } from '../../src/pipeline/spec.js';
 
 const rfc = { delimiter: 0x2c, quote: 0x22, escape: 0x22 };
 
-function format(overrides: Record<string, unknown> = {}) {
-  return parsePipelineSpec({ name: 'p', source: { container: 'abc', format: { type: 'DelimitedText', ...overrides } }, sink: { table: 't' } }).source.format;
+function format(overrides: Record<string, unknown> = {}): DelimitedTextFormat {
+  const parsed = parsePipelineSpec({ name: 'p', source: { container: 'abc', format: { type: 'DelimitedText', ...overrides } }, sink: { table: 't' } }).source.format;
+  if (parsed.type !== 'DelimitedText') throw new Error('expected DelimitedText');
+  return parsed;
 }
 
 /** Splits `text` into 1-byte chunks: the prologue must not depend on chunk boundaries. */

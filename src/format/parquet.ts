@@ -1,0 +1,257 @@
+/**
+ * Parquet, read with hyparquet (+ hyparquet-compressors for gzip/zstd/brotli/lz4; snappy
+ * is built in) row group by row group over ranged blob reads: only the footer and one row
+ * group's column chunks are in memory at a time, so a blob larger than memory loads.
+ * Rows become CSV for COPY (records.ts). Type rules:
+ *  - INT64 → bigint text, no loss; DECIMAL → exact text from the unscaled integer (hyparquet
+ *    would give a float, so its annotation is taken off and we scale the raw value).
+ *  - TIMESTAMP millis/micros/nanos and INT96 → ISO 8601 text at full precision with `Z`
+ *    (a timestamptz column gets the UTC instant; a timestamp column ignores the zone, so
+ *    local timestamps keep their wall time); DATE → `YYYY-MM-DD`; TIME → `HH:MM:SS.ffffff`.
+ *  - BYTE_ARRAY without a string annotation → bytea; UUID → text form.
+ *  - LIST → Postgres array (array column) or JSON; MAP / STRUCT → JSON.
+ */
+import { Readable } from 'node:stream';
+import { parquetMetadataAsync, parquetRead, parquetSchema, type AsyncBuffer, type FileMetaData, type SchemaElement, type SchemaTree } from 'hyparquet';
+import { compressors } from 'hyparquet-compressors';
+import { DataError } from '../errors.js';
+import { findColumn } from '../pipeline/mapping.js';
+import type { SourceMappingEntry as MappingEntry } from '../pipeline/sinkSpec.js';
+import type { TableColumn } from '../sink/tableInfo.js';
+import { parseJsonPath } from './json.js';
+import { CsvChunker, csvField, kindOf, RECORD_CSV_OPTIONS, type ValueKind } from './records.js';
+
+export { RECORD_CSV_OPTIONS };
+
+/** Random access to the file's bytes (a blob read by ranges). */
+export type ParquetFile = AsyncBuffer;
+
+function pad(n: bigint | number, width: number): string {
+  return String(n).padStart(width, '0');
+}
+
+/** Whole-precision ISO text from a count of `unitsPerSecond` since the epoch. */
+function isoFromUnits(units: bigint, unitsPerSecond: bigint, digits: number): string {
+  let seconds = units / unitsPerSecond;
+  let fraction = units % unitsPerSecond;
+  if (fraction < 0n) {
+    fraction += unitsPerSecond;
+    seconds -= 1n;
+  }
+  const iso = new Date(Number(seconds) * 1000).toISOString(); // 2026-01-02T03:04:05.000Z
+  return digits ? `${iso.slice(0, 19)}.${pad(fraction, digits)}Z` : `${iso.slice(0, 19)}Z`;
+}
+
+const parsers = {
+  timestampFromMilliseconds: (v: bigint) => isoFromUnits(BigInt(v), 1000n, 3),
+  timestampFromMicroseconds: (v: bigint) => isoFromUnits(BigInt(v), 1000000n, 6),
+  timestampFromNanoseconds: (v: bigint) => isoFromUnits(BigInt(v), 1000000000n, 9),
+  dateFromDays: (days: number) => new Date(days * 86400000).toISOString().slice(0, 10),
+};
+
+/** Big-endian two's complement bytes → bigint. */
+function bigintFromBytes(bytes: Uint8Array): bigint {
+  let value = 0n;
+  for (const byte of bytes) value = (value << 8n) | BigInt(byte);
+  const bits = BigInt(bytes.length * 8);
+  return bytes.length && bytes[0]! & 0x80 ? value - (1n << bits) : value;
+}
+
+export function decimalText(raw: unknown, scale: number): string {
+  const unscaled = raw instanceof Uint8Array ? bigintFromBytes(raw) : BigInt(raw as number | bigint);
+  if (!scale) return unscaled.toString();
+  const negative = unscaled < 0n;
+  const digits = (negative ? -unscaled : unscaled).toString().padStart(scale + 1, '0');
+  return `${negative ? '-' : ''}${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
+}
+
+function timeText(raw: unknown, unitsPerSecond: bigint, digits: number): string {
+  const units = BigInt(raw as number | bigint);
+  const seconds = units / unitsPerSecond;
+  const fraction = units % unitsPerSecond;
+  return `${pad(seconds / 3600n, 2)}:${pad((seconds / 60n) % 60n, 2)}:${pad(seconds % 60n, 2)}.${pad(fraction, digits)}`;
+}
+
+type Formatter = (raw: unknown) => unknown;
+
+/** Top-level leaves whose raw value we format ourselves (DECIMAL, TIME). */
+function leafFormatter(element: SchemaElement): Formatter | undefined {
+  const ltype = element.logical_type;
+  if (element.converted_type === 'DECIMAL' || ltype?.type === 'DECIMAL') {
+    const scale = element.scale ?? (ltype?.type === 'DECIMAL' ? ltype.scale : 0);
+    return (raw) => (raw === null || raw === undefined ? raw : decimalText(raw, scale));
+  }
+  let unit: 'MILLIS' | 'MICROS' | 'NANOS' | undefined;
+  if (element.converted_type === 'TIME_MILLIS') unit = 'MILLIS';
+  else if (element.converted_type === 'TIME_MICROS') unit = 'MICROS';
+  else if (ltype?.type === 'TIME') unit = ltype.unit;
+  if (unit) {
+    const [per, digits] = unit === 'MILLIS' ? [1000n, 3] : unit === 'MICROS' ? [1000000n, 6] : [1000000000n, 9];
+    return (raw) => (raw === null || raw === undefined ? raw : timeText(raw, per, digits));
+  }
+  return undefined;
+}
+
+/**
+ * hyparquet converts DECIMAL to a float: drop the annotation on top-level decimal leaves
+ * so it hands over the unscaled integer (or bytes), which leafFormatter scales exactly.
+ */
+function withRawDecimals(metadata: FileMetaData): FileMetaData {
+  return {
+    ...metadata,
+    schema: metadata.schema.map((element, i) => {
+      if (i === 0 || element.num_children) return element;
+      if (element.converted_type !== 'DECIMAL' && element.logical_type?.type !== 'DECIMAL') return element;
+      const { converted_type: _c, logical_type: _l, ...rest } = element;
+      return rest;
+    }),
+  };
+}
+
+interface ParquetField {
+  /** Top-level column read. */
+  column: string;
+  /** Path inside its (assembled) value. */
+  path: Array<string | number>;
+  kind: ValueKind;
+  format?: Formatter;
+}
+
+function topLevel(children: SchemaTree[], name: string): SchemaTree | undefined {
+  return children.find((c) => c.element.name === name) ?? children.find((c) => c.element.name.toLowerCase() === name.toLowerCase());
+}
+
+function parquetFields(tree: SchemaTree, tableColumns: TableColumn[], mapping: MappingEntry[] | undefined): { header: string[]; fields: ParquetField[] } {
+  const header: string[] = [];
+  const fields: ParquetField[] = [];
+  const top = tree.children;
+  const add = (name: string, node: SchemaTree, path: Array<string | number>, column: TableColumn | undefined) => {
+    header.push(name);
+    fields.push({
+      column: node.element.name,
+      path,
+      kind: kindOf(column),
+      format: !path.length && !node.children.length ? leafFormatter(node.element) : undefined,
+    });
+  };
+  if (mapping) {
+    for (const entry of mapping) {
+      if (typeof entry.source === 'number') {
+        const node = top[entry.source - 1];
+        if (!node) throw new DataError(`mapping source ${entry.source} is past the file's ${top.length} columns`, {});
+        // Resolved by position in copyBlob: the header name is the column's own.
+        const column = findColumn(tableColumns, entry.sink);
+        add(node.element.name, node, [], column === 'ambiguous' ? undefined : column);
+        continue;
+      }
+      const steps = entry.source.startsWith('$') ? parseJsonPath(entry.source) : topLevel(top, entry.source) ? [entry.source] : entry.source.split('.');
+      const node = typeof steps[0] === 'string' ? topLevel(top, steps[0]) : undefined;
+      if (!node) throw new DataError(`the Parquet file has no column "${String(steps[0])}" (columns: ${top.map((c) => c.element.name).join(', ')})`, {});
+      const column = findColumn(tableColumns, entry.sink);
+      add(entry.source, node, steps.slice(1), column === 'ambiguous' ? undefined : column);
+    }
+    return { header, fields };
+  }
+  const writable = tableColumns.filter((c) => c.writable);
+  for (const node of top) {
+    const column = findColumn(writable, node.element.name);
+    if (column && column !== 'ambiguous') add(node.element.name, node, [], column);
+  }
+  if (!header.length) {
+    throw new DataError(`no Parquet column matches a table column (file: ${top.map((c) => c.element.name).join(', ')}; table: ${writable.map((c) => c.name).join(', ')}); add a mapping`, {});
+  }
+  return { header, fields };
+}
+
+function follow(value: unknown, path: Array<string | number>): unknown {
+  for (const step of path) {
+    if (value === null || value === undefined) return undefined;
+    if (typeof step === 'number') value = Array.isArray(value) ? value[step] : undefined;
+    else if (typeof value === 'object') {
+      const o = value as Record<string, unknown>;
+      value = step in o ? o[step] : Object.entries(o).find(([k]) => k.toLowerCase() === step.toLowerCase())?.[1];
+    } else return undefined;
+  }
+  return value;
+}
+
+export interface ParquetDecodeResult {
+  header: string[];
+  fieldCount: number;
+  body: Readable;
+  /** COPY's record N is row N of the file (1-based). */
+  lineOf(record: number): number;
+}
+
+export async function decodeParquet(file: ParquetFile, tableColumns: TableColumn[], mapping: MappingEntry[] | undefined): Promise<ParquetDecodeResult> {
+  let metadata: FileMetaData;
+  try {
+    metadata = await parquetMetadataAsync(file);
+  } catch (err) {
+    throw new DataError(`not a readable Parquet file: ${(err as Error).message}`, {}, { cause: err });
+  }
+  const raw = withRawDecimals(metadata);
+  const { header, fields } = parquetFields(parquetSchema(metadata), tableColumns, mapping);
+  const columns = [...new Set(fields.map((f) => f.column))];
+  const columnIndex = new Map(columns.map((c, i) => [c, i]));
+  const fieldColumn = fields.map((f) => columnIndex.get(f.column)!);
+
+  async function* rows(): AsyncGenerator<Buffer> {
+    const out = new CsvChunker();
+    let groupStart = 0;
+    for (const group of metadata.row_groups) {
+      const groupRows = Number(group.num_rows);
+      const chunks: Array<Array<{ rowStart: number; values: ArrayLike<unknown> }>> = columns.map(() => []);
+      try {
+        await parquetRead({
+          file,
+          metadata: raw,
+          columns,
+          rowStart: groupStart,
+          rowEnd: groupStart + groupRows,
+          compressors,
+          utf8: false,
+          parsers,
+          onChunk: (chunk) => {
+            const i = columnIndex.get(chunk.columnName);
+            if (i !== undefined) chunks[i]!.push({ rowStart: chunk.rowStart, values: chunk.columnData as ArrayLike<unknown> });
+          },
+        });
+      } catch (err) {
+        throw new DataError(`Parquet row group starting at row ${groupStart + 1} cannot be read: ${(err as Error).message}`, { line: groupStart + 1 }, { cause: err });
+      }
+      // One array per column, covering exactly this group's rows.
+      const values = chunks.map((list) => {
+        list.sort((a, b) => a.rowStart - b.rowStart);
+        if (list.length === 1 && list[0]!.rowStart === groupStart) return list[0]!.values;
+        const merged: unknown[] = new Array(groupRows);
+        for (const { rowStart, values: part } of list) {
+          for (let r = 0; r < part.length; r++) {
+            const at = rowStart - groupStart + r;
+            if (at >= 0 && at < groupRows) merged[at] = part[r];
+          }
+        }
+        return merged;
+      });
+      for (let r = 0; r < groupRows; r++) {
+        let text = '';
+        for (let f = 0; f < fields.length; f++) {
+          const field = fields[f]!;
+          let value = values[fieldColumn[f]!]![r];
+          if (field.path.length) value = follow(value, field.path);
+          else if (field.format) value = field.format(value);
+          if (f) text += ',';
+          text += csvField(value, field.kind);
+        }
+        out.push(text + '\n');
+        const chunk = out.take();
+        if (chunk) yield chunk;
+      }
+      groupStart += groupRows;
+    }
+    const last = out.take(true);
+    if (last) yield last;
+  }
+
+  return { header, fieldCount: Number(metadata.num_rows) > 0 ? header.length : 0, body: Readable.from(rows(), { objectMode: false }), lineOf: (record) => record };
+}

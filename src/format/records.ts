@@ -1,0 +1,155 @@
+/**
+ * Records (JSON objects, Parquet rows) → CSV bytes for COPY. Every writer consumes CSV
+ * (DecodedBlob), so record formats are re-encoded here, in Node, knowing each target
+ * column's type: the decoders take the table's columns (decodeBlob's DecodeContext) rather
+ * than emitting JSON text for a staging table to cast, because the fast path (COPY straight
+ * into the table) then stays open to them, and Postgres casts each field as it parses it.
+ *  - json/jsonb column: the value's JSON text (an object is stored as JSON, not a string).
+ *  - array column (`text[]`, `int[]` …): a Postgres array literal `{…}`.
+ *  - bytea: `\x` hex. Dates and timestamps arrive as ISO text from the decoders.
+ */
+import type { TableColumn } from '../sink/tableInfo.js';
+import { MIN_CHUNK_BYTES } from './byteReader.js';
+import type { CsvCopyOptions } from './delimited.js';
+
+export type ValueKind = 'json' | 'array' | 'bytea' | 'scalar';
+
+/** The CSV dialect record decoders write (RFC 4180, empty unquoted = NULL). */
+export const RECORD_CSV_OPTIONS: CsvCopyOptions = { delimiter: ',', quote: '"', escape: '"', null: '', encoding: 'UTF8' };
+
+export function kindOf(column: TableColumn | undefined): ValueKind {
+  if (!column) return 'scalar';
+  if (column.type === 'json' || column.type === 'jsonb') return 'json';
+  if (column.type.endsWith('[]')) return 'array';
+  if (column.type === 'bytea') return 'bytea';
+  return 'scalar';
+}
+
+const NEEDS_QUOTES = /[",\r\n]|^$|^\\\.$/;
+
+function quoteCsv(text: string): string {
+  return NEEDS_QUOTES.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/** JSON.stringify that survives bigint (Parquet INT64 inside structs) and bytes. */
+export function toJsonText(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (typeof v === 'bigint') return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
+    if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
+    return v;
+  });
+}
+
+function hex(bytes: Uint8Array): string {
+  return '\\x' + Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
+/** Text of a scalar as Postgres reads it. */
+function scalarText(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return value;
+    case 'number':
+    case 'bigint':
+      return String(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    default:
+      if (value instanceof Date) return value.toISOString();
+      if (value instanceof Uint8Array) return hex(value);
+      return toJsonText(value);
+  }
+}
+
+/** `{1,2,NULL}`, `{"a b","c\"d"}`, nested `{{1,2},{3,4}}` — https://www.postgresql.org/docs/current/arrays.html#ARRAYS-IO */
+export function pgArrayLiteral(values: ArrayLike<unknown>): string {
+  const parts: string[] = [];
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v === null || v === undefined) parts.push('NULL');
+    else if (Array.isArray(v)) parts.push(pgArrayLiteral(v));
+    else parts.push(`"${scalarText(v).replace(/[\\"]/g, '\\$&')}"`);
+  }
+  return `{${parts.join(',')}}`;
+}
+
+/** One CSV field (quoted where needed); NULL is the empty unquoted field. */
+export function csvField(value: unknown, kind: ValueKind): string {
+  if (value === null || value === undefined) return '';
+  switch (kind) {
+    case 'json':
+      return quoteCsv(toJsonText(value));
+    case 'array':
+      if (Array.isArray(value) || ArrayBuffer.isView(value)) {
+        if (value instanceof Uint8Array && !Array.isArray(value)) return quoteCsv(pgArrayLiteral(Array.from(value)));
+        return quoteCsv(pgArrayLiteral(value as ArrayLike<unknown>));
+      }
+      return quoteCsv(scalarText(value));
+    default:
+      if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return scalarText(value);
+      if (Array.isArray(value) || (typeof value === 'object' && !(value instanceof Date) && !(value instanceof Uint8Array))) {
+        return quoteCsv(toJsonText(value));
+      }
+      return quoteCsv(scalarText(value));
+  }
+}
+
+/** Collects CSV lines and hands them out as ≥ 64 KB buffers (never one write per row). */
+export class CsvChunker {
+  private parts: string[] = [];
+  private length = 0;
+  records = 0;
+
+  push(line: string): void {
+    this.parts.push(line);
+    this.length += line.length;
+    this.records++;
+  }
+
+  /** A chunk once MIN_CHUNK_BYTES have gathered (or whatever is left, when `force`). */
+  take(force = false): Buffer | undefined {
+    if (!this.length || (!force && this.length < MIN_CHUNK_BYTES)) return undefined;
+    const chunk = Buffer.from(this.parts.join(''), 'utf8');
+    this.parts = [];
+    this.length = 0;
+    return chunk;
+  }
+}
+
+/**
+ * Record number → file line, stored as runs of constant stride (JSON Lines with no blank
+ * line is one run; a pretty-printed array of same-shaped objects too), so a 20M-record
+ * file does not keep 20M numbers.
+ */
+export class LineIndex {
+  private readonly runs: Array<{ record: number; line: number; stride: number; last: number }> = [];
+
+  /** Records must be added in order, 1-based. */
+  add(record: number, line: number): void {
+    const run = this.runs[this.runs.length - 1];
+    if (run) {
+      const expected = run.line + (record - run.record) * run.stride;
+      if (record === run.last + 1 && (run.last === run.record ? true : expected === line)) {
+        if (run.last === run.record) run.stride = line - run.line;
+        if (run.line + (record - run.record) * run.stride === line) {
+          run.last = record;
+          return;
+        }
+      }
+    }
+    this.runs.push({ record, line, stride: 1, last: record });
+  }
+
+  lineOf(record: number): number {
+    let lo = 0;
+    let hi = this.runs.length - 1;
+    if (hi < 0) return record;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.runs[mid]!.record <= record) lo = mid;
+      else hi = mid - 1;
+    }
+    const run = this.runs[lo]!;
+    return run.line + (record - run.record) * run.stride;
+  }
+}
