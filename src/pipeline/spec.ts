@@ -31,6 +31,20 @@ export const sourceSchema = z.strictObject({
   format: formatSchema.default(defaultFormat),
 });
 
+/**
+ * How the Functions app starts the pipeline on its own (functions/). The CLI ignores it.
+ * Schedule uses the Functions timer's six-field NCRONTAB: second minute hour day month weekday.
+ */
+export const triggerSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('BlobCreated') }),
+  z.strictObject({
+    type: z.literal('Schedule'),
+    schedule: z.string().regex(/^\s*\S+(\s+\S+){5}\s*$/, 'a six-field NCRONTAB expression, e.g. "0 */15 * * * *"'),
+  }),
+]);
+export const triggersSchema = z.array(triggerSchema).default([]);
+export type PipelineTrigger = z.output<typeof triggerSchema>;
+
 export const pipelineSpecSchema = z
   .strictObject({
     $schema: z.string().optional(),
@@ -45,6 +59,7 @@ export const pipelineSpecSchema = z
     faultTolerance: faultToleranceSchema.optional(),
     /** How many blobs load at once in one run. */
     maxParallelCopies: z.int().min(1).max(64).default(8),
+    triggers: triggersSchema,
   })
   .superRefine((spec, ctx) => {
     const sinks = new Set<string>();

@@ -1,0 +1,8 @@
+/** The activities: thin registrations of src/app/activities.ts. */
+import * as df from 'durable-functions';
+import { copyBlobActivity, listBlobsActivity } from '../src/app/activities.js';
+import type { CopyBlobInput, ListBlobsInput } from '../src/app/plan.js';
+import { COPY_BLOB_ACTIVITY, LIST_BLOBS_ACTIVITY } from './orchestrator.js';
+
+df.app.activity(LIST_BLOBS_ACTIVITY, { handler: (input: ListBlobsInput) => listBlobsActivity(input) });
+df.app.activity(COPY_BLOB_ACTIVITY, { handler: (input: CopyBlobInput) => copyBlobActivity(input) });

@@ -1,0 +1,25 @@
+/**
+ * Blob upload: Event Grid delivers Microsoft.Storage.BlobCreated events from the source
+ * account to a storage queue (BLOB2PG_EVENTS_QUEUE, default blob-created, in the host
+ * storage account). A queue rather than an Event Grid trigger: it deploys in one pass (no
+ * webhook key handshake), retries, and keeps a poison queue.
+ */
+import { app, type InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import { appPipelines } from '../src/app/pipelines.js';
+import { starterFor } from '../src/app/starter.js';
+import { handleBlobCreatedMessage, pipelineTargets } from '../src/app/triggers.js';
+
+export const BLOB_EVENTS_FUNCTION = 'blobCreated';
+
+export async function blobCreatedHandler(message: unknown, context: InvocationContext): Promise<void> {
+  const pipelines = appPipelines();
+  await handleBlobCreatedMessage(message, starterFor(context), pipelineTargets(pipelines.pipelines.values()), context);
+}
+
+app.storageQueue(BLOB_EVENTS_FUNCTION, {
+  queueName: process.env.BLOB2PG_EVENTS_QUEUE || 'blob-created',
+  connection: 'AzureWebJobsStorage',
+  extraInputs: [df.input.durableClient()],
+  handler: blobCreatedHandler,
+});

@@ -1,0 +1,38 @@
+/**
+ * The two activities' bodies. functions/activities.ts registers them; the local durable
+ * runtime runs the same registrations in-process.
+ *  - listBlobs returns references (name, ETag, size, lastModified), never data.
+ *  - copyBlob is the CLI's copy step: data errors come back as a Failed file result,
+ *    TransientError is thrown so callActivityWithRetry retries it.
+ */
+import { copyBlob } from '../copyBlob.js';
+import type { Env } from '../connections/settings.js';
+import { isTransient, TransientError } from '../errors.js';
+import type { FileResult } from '../run/output.js';
+import { containerFor, listBlobs, type BlobRef } from '../source/blobs.js';
+import type { CopyBlobInput, ListBlobsInput, ListBlobsOutput } from './plan.js';
+
+export async function listBlobsActivity(input: ListBlobsInput, env: Env = process.env): Promise<ListBlobsOutput> {
+  try {
+    const blobs: BlobRef[] = [];
+    if (input.names?.length) {
+      // Named blobs bypass prefix / wildcard: the caller asked for them.
+      const container = containerFor(input.spec, env);
+      for (const name of input.names) {
+        const props = await container.getBlobClient(name).getProperties();
+        blobs.push({ name, etag: props.etag!, size: props.contentLength ?? 0, lastModified: props.lastModified!.toISOString() });
+      }
+    } else {
+      // A run's references are small (about 150 bytes a blob); the batches bound the history.
+      for await (const ref of listBlobs(input.spec, { env })) blobs.push(ref);
+    }
+    return { blobs };
+  } catch (err) {
+    if (isTransient(err)) throw new TransientError(`listing blobs for pipeline ${input.spec.name}: ${(err as Error).message}`, { cause: err });
+    return { error: `listing blobs for pipeline ${input.spec.name}: ${(err as Error).message}` };
+  }
+}
+
+export async function copyBlobActivity(input: CopyBlobInput, env: Env = process.env): Promise<FileResult> {
+  return copyBlob(input.spec, input.ref, { runId: input.runId, env });
+}

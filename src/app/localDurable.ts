@@ -1,0 +1,429 @@
+/**
+ * A small in-process Durable Functions runtime: the local stand-in for the Durable
+ * extension, so `blob2pg run`, `blob2pg watch` and the tests run the real orchestrator
+ * through durable-functions' own replay.
+ *
+ * Per episode it does what the extension does: build the history (OrchestratorStarted,
+ * ExecutionStarted, TaskScheduled / TaskCompleted / TaskFailed, TimerCreated / TimerFired,
+ * SubOrchestrationInstanceCreated / Completed / Failed, OrchestratorCompleted), call the
+ * registered orchestration callback with the binding payload the extension sends
+ * (history, input, instanceId …), read back the state (actions, custom status, output),
+ * run the new work in-process (activities through their registered callbacks, timers,
+ * sub-orchestrations), append the results and replay until the orchestration is done.
+ *
+ * Event IDs: the durable-functions executor numbers tasks as it replays (including the
+ * timers and attempts of callActivityWithRetry), so the runtime takes each open task's ID
+ * from the executor after the episode, the one place that numbering is defined.
+ */
+import { randomUUID } from 'node:crypto';
+import { InvocationContext, type HttpRequest } from '@azure/functions';
+import type { FunctionCallback, RegisteredFunction } from './localHost.js';
+import { retryDelayMs } from './plan.js';
+import type { DurableStarter, InstanceStatus, ManagementUrls, RuntimeStatus } from './starter.js';
+
+/** Numeric event types, as the Durable Task Framework serialises them. */
+export const EventType = {
+  ExecutionStarted: 0,
+  ExecutionCompleted: 1,
+  ExecutionFailed: 2,
+  TaskScheduled: 4,
+  TaskCompleted: 5,
+  TaskFailed: 6,
+  SubOrchestrationInstanceCreated: 7,
+  SubOrchestrationInstanceCompleted: 8,
+  SubOrchestrationInstanceFailed: 9,
+  TimerCreated: 10,
+  TimerFired: 11,
+  OrchestratorStarted: 12,
+  OrchestratorCompleted: 13,
+  EventRaised: 15,
+} as const;
+
+/** durable-functions' ActionType. */
+export const ActionType = {
+  CallActivity: 0,
+  CallActivityWithRetry: 1,
+  CallSubOrchestrator: 2,
+  CallSubOrchestratorWithRetry: 3,
+  ContinueAsNew: 4,
+  CreateTimer: 5,
+  WhenAny: 11,
+  WhenAll: 12,
+} as const;
+
+export interface HistoryEvent {
+  EventType: number;
+  EventId: number;
+  IsPlayed: boolean;
+  Timestamp: string;
+  [field: string]: unknown;
+}
+
+/** Builders for the history events a test or the runtime appends. */
+export const history = {
+  event(type: number, fields: Record<string, unknown> = {}, timestamp: Date = new Date()): HistoryEvent {
+    return { EventType: type, EventId: -1, IsPlayed: false, Timestamp: timestamp.toISOString(), ...fields };
+  },
+  orchestratorStarted: (at?: Date) => history.event(EventType.OrchestratorStarted, {}, at),
+  orchestratorCompleted: (at?: Date) => history.event(EventType.OrchestratorCompleted, {}, at),
+  executionStarted: (name: string, input: unknown, at?: Date, parentInstanceId?: string) =>
+    history.event(EventType.ExecutionStarted, { Name: name, Input: JSON.stringify(input), ...(parentInstanceId && { ParentInstance: { OrchestrationInstance: { InstanceId: parentInstanceId } } }) }, at),
+  taskScheduled: (id: number, name: string, input?: unknown, at?: Date) =>
+    history.event(EventType.TaskScheduled, { EventId: id, Name: name, Input: JSON.stringify(input ?? null) }, at),
+  taskCompleted: (id: number, result: unknown, at?: Date) => history.event(EventType.TaskCompleted, { TaskScheduledId: id, Result: JSON.stringify(result ?? null) }, at),
+  taskFailed: (id: number, reason: string, details = '', at?: Date) => history.event(EventType.TaskFailed, { TaskScheduledId: id, Reason: reason, Details: details }, at),
+  timerCreated: (id: number, fireAt: Date, at?: Date) => history.event(EventType.TimerCreated, { EventId: id, FireAt: fireAt.toISOString() }, at),
+  timerFired: (id: number, fireAt: Date, at?: Date) => history.event(EventType.TimerFired, { TimerId: id, FireAt: fireAt.toISOString() }, at),
+  subOrchestrationCreated: (id: number, name: string, instanceId: string, input?: unknown, at?: Date) =>
+    history.event(EventType.SubOrchestrationInstanceCreated, { EventId: id, Name: name, InstanceId: instanceId, Input: JSON.stringify(input ?? null) }, at),
+  subOrchestrationCompleted: (id: number, result: unknown, at?: Date) =>
+    history.event(EventType.SubOrchestrationInstanceCompleted, { TaskScheduledId: id, Result: JSON.stringify(result ?? null) }, at),
+  subOrchestrationFailed: (id: number, reason: string, details = '', at?: Date) =>
+    history.event(EventType.SubOrchestrationInstanceFailed, { TaskScheduledId: id, Reason: reason, Details: details }, at),
+};
+
+/** The OrchestratorState durable-functions returns (or carries in OrchestrationFailureError). */
+export interface OrchestratorState {
+  isDone: boolean;
+  actions: unknown[][];
+  output?: unknown;
+  error?: string;
+  customStatus?: unknown;
+}
+
+/** Work the episode left open, with the event ID the executor gave it. */
+export type OpenWork =
+  | { kind: 'activity'; id: number; name: string; input: unknown; attempt: number; retry?: RetryPolicy }
+  | { kind: 'subOrchestration'; id: number; name: string; input: unknown; instanceId?: string }
+  | { kind: 'timer'; id: number; fireAt?: Date; delayMs?: number };
+
+interface RetryPolicy {
+  firstRetryIntervalInMilliseconds: number;
+  maxNumberOfAttempts: number;
+  backoffCoefficient?: number;
+  maxRetryIntervalInMilliseconds?: number;
+}
+
+export interface EpisodeResult {
+  state: OrchestratorState;
+  /** Orchestration failed (the orchestrator threw). */
+  failed: boolean;
+  open: OpenWork[];
+}
+
+interface ExecutorTask {
+  id: number | false;
+  action?: unknown;
+  actionObj?: { actionType?: number; functionName?: string; input?: unknown; instanceId?: string; fireAt?: Date; retryOptions?: RetryPolicy } | string;
+  parent?: ExecutorTask & { isWaitingOnTimer?: boolean; attemptNumber?: number; retryOptions?: RetryPolicy };
+}
+
+function classify(id: number, task: ExecutorTask): OpenWork | undefined {
+  const action = task.actionObj;
+  if (action === 'noOp' || action === undefined) {
+    // A callActivityWithRetry attempt or its back-off timer (RetryableTask in durable-functions).
+    const parent = task.parent;
+    const parentAction = parent?.actionObj;
+    if (!parent || typeof parentAction !== 'object' || !parent.retryOptions) return undefined;
+    if (parent.isWaitingOnTimer) {
+      const exhausted = (parent.attemptNumber ?? 1) > parent.retryOptions.maxNumberOfAttempts;
+      return { kind: 'timer', id, delayMs: exhausted ? 0 : retryDelayMs(parent.retryOptions, parent.attemptNumber ?? 2) };
+    }
+    if (parentAction.actionType === ActionType.CallSubOrchestratorWithRetry) {
+      return { kind: 'subOrchestration', id, name: parentAction.functionName!, input: parentAction.input, instanceId: parentAction.instanceId };
+    }
+    return { kind: 'activity', id, name: parentAction.functionName!, input: parentAction.input, attempt: parent.attemptNumber ?? 1, retry: parent.retryOptions };
+  }
+  if (typeof action !== 'object') return undefined;
+  switch (action.actionType) {
+    case ActionType.CallActivity:
+    case ActionType.CallActivityWithRetry:
+      return { kind: 'activity', id, name: action.functionName!, input: action.input, attempt: 1, retry: action.retryOptions };
+    case ActionType.CallSubOrchestrator:
+    case ActionType.CallSubOrchestratorWithRetry:
+      return { kind: 'subOrchestration', id, name: action.functionName!, input: action.input, instanceId: action.instanceId };
+    case ActionType.CreateTimer:
+      return { kind: 'timer', id, fireAt: new Date(action.fireAt!) };
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * One episode: calls the orchestration callback with `events` as the history (sent as
+ * JSON, as the extension sends it) and returns its state and the work left open.
+ */
+export async function runEpisode(
+  callback: FunctionCallback,
+  options: { instanceId: string; name: string; input: unknown; history: HistoryEvent[]; parentInstanceId?: string; log?: (level: string, message: string) => void },
+): Promise<EpisodeResult> {
+  const context = new InvocationContext({
+    functionName: options.name,
+    invocationId: randomUUID(),
+    logHandler: (level, ...args) => options.log?.(level, args.map(String).join(' ')),
+  }) as InvocationContext & { df?: { taskOrchestratorExecutor?: { openTasks?: Record<string, ExecutorTask> } } };
+  const trigger = {
+    history: JSON.parse(JSON.stringify(options.history)) as unknown[],
+    input: options.input === undefined ? undefined : JSON.parse(JSON.stringify(options.input)),
+    instanceId: options.instanceId,
+    parentInstanceId: options.parentInstanceId,
+    isReplaying: options.history.filter((e) => e.EventType === EventType.OrchestratorStarted).length > 1,
+    upperSchemaVersion: 2,
+    upperSchemaVersionNew: 3,
+  };
+  let state: OrchestratorState;
+  let failed = false;
+  try {
+    state = (await callback(trigger, context)) as OrchestratorState;
+  } catch (err) {
+    // OrchestrationFailureError carries the state after the message's JSON marker.
+    const message = (err as Error).message;
+    const marker = message.indexOf('$OutOfProcData$:');
+    state = marker >= 0 ? (JSON.parse(message.slice(marker + '$OutOfProcData$:'.length)) as OrchestratorState) : { isDone: false, actions: [], error: message };
+    state.error ??= message;
+    failed = true;
+  }
+  const open: OpenWork[] = [];
+  const openTasks = context.df?.taskOrchestratorExecutor?.openTasks;
+  if (!failed && !state.isDone) {
+    if (!openTasks) throw new Error('durable-functions did not expose its open tasks: this runtime supports durable-functions 3.x');
+    for (const [key, task] of Object.entries(openTasks)) {
+      const work = classify(Number(key), task);
+      if (work) open.push(work);
+    }
+  }
+  return { state, failed, open };
+}
+
+export interface LocalDurableOptions {
+  /** Registered functions (see localHost.ts): orchestrations and activities by name. */
+  functions: Map<string, RegisteredFunction>;
+  /** Activities running at once across all instances (host.json maxConcurrentActivityFunctions). */
+  maxConcurrentActivities?: number;
+  /** Multiplies timer and retry delays (tests: 0). */
+  timerScale?: number;
+  log?: (level: string, message: string) => void;
+  /** Base URL for the management URLs (no request, e.g. the CLI). */
+  baseUrl?: string;
+}
+
+interface Instance {
+  id: string;
+  name: string;
+  input: unknown;
+  parentInstanceId?: string;
+  status: RuntimeStatus;
+  customStatus?: unknown;
+  output?: unknown;
+  createdTime: string;
+  lastUpdatedTime: string;
+  history: HistoryEvent[];
+  done: Promise<InstanceStatus>;
+}
+
+/** A counting semaphore for activities. */
+class Slots {
+  private waiting: Array<() => void> = [];
+  private used = 0;
+  constructor(private readonly size: number) {}
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.used >= this.size) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.used++;
+    try {
+      return await work();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.used--;
+    }
+  }
+}
+
+export class LocalDurableRuntime implements DurableStarter {
+  private readonly instances = new Map<string, Instance>();
+  private readonly slots: Slots;
+  /** Activity calls in the order they started (tests assert on it). */
+  readonly activityLog: Array<{ instanceId: string; name: string; id: number; attempt: number }> = [];
+  /** Most activities in flight at once. */
+  peakActivities = 0;
+  private inFlight = 0;
+
+  constructor(private readonly options: LocalDurableOptions) {
+    this.slots = new Slots(options.maxConcurrentActivities ?? 16);
+  }
+
+  async startNew(orchestrator: string, options: { instanceId?: string; input?: unknown } = {}): Promise<string> {
+    return this.start(orchestrator, options.instanceId ?? randomUUID().replace(/-/g, ''), options.input);
+  }
+
+  private start(name: string, id: string, input: unknown, parentInstanceId?: string): string {
+    const existing = this.instances.get(id);
+    if (existing && ['Pending', 'Running'].includes(existing.status)) {
+      throw new Error(`an instance with ID ${id} is already ${existing.status.toLowerCase()}`);
+    }
+    const fn = this.options.functions.get(name);
+    if (!fn || fn.triggerType !== 'orchestrationTrigger') throw new Error(`no orchestration named ${name} is registered`);
+    const now = new Date().toISOString();
+    const instance: Instance = { id, name, input, parentInstanceId, status: 'Pending', createdTime: now, lastUpdatedTime: now, history: [], done: undefined as never };
+    this.instances.set(id, instance);
+    instance.done = this.drive(instance, fn.callback);
+    return id;
+  }
+
+  async getStatus(instanceId: string): Promise<InstanceStatus | undefined> {
+    const instance = this.instances.get(instanceId);
+    return instance && this.view(instance);
+  }
+
+  /** Resolves when the instance has finished (Completed or Failed). */
+  async waitForCompletion(instanceId: string): Promise<InstanceStatus> {
+    const instance = this.instances.get(instanceId);
+    if (!instance) throw new Error(`no instance ${instanceId}`);
+    return instance.done;
+  }
+
+  historyOf(instanceId: string): HistoryEvent[] {
+    return this.instances.get(instanceId)?.history ?? [];
+  }
+
+  managementUrls(request: HttpRequest | undefined, instanceId: string): ManagementUrls {
+    const origin = request ? new URL(request.url).origin : (this.options.baseUrl ?? 'http://localhost:7071');
+    const base = `${origin}/runtime/webhooks/durabletask/instances/${encodeURIComponent(instanceId)}`;
+    const query = '?taskHub=local&connection=Storage';
+    return {
+      id: instanceId,
+      statusQueryGetUri: base + query,
+      sendEventPostUri: `${base}/raiseEvent/{eventName}${query}`,
+      terminatePostUri: `${base}/terminate${query}&reason={text}`,
+      rewindPostUri: `${base}/rewind${query}&reason={text}`,
+      purgeHistoryDeleteUri: base + query,
+      restartPostUri: `${base}/restart${query}`,
+      suspendPostUri: `${base}/suspend${query}&reason={text}`,
+      resumePostUri: `${base}/resume${query}&reason={text}`,
+    };
+  }
+
+  private view(instance: Instance): InstanceStatus {
+    return {
+      instanceId: instance.id,
+      name: instance.name,
+      runtimeStatus: instance.status,
+      customStatus: instance.customStatus,
+      output: instance.output,
+      createdTime: instance.createdTime,
+      lastUpdatedTime: instance.lastUpdatedTime,
+    };
+  }
+
+  private async drive(instance: Instance, callback: FunctionCallback): Promise<InstanceStatus> {
+    await Promise.resolve();
+    const { history: events } = instance;
+    events.push(history.orchestratorStarted(), history.executionStarted(instance.name, instance.input, undefined, instance.parentInstanceId));
+    instance.status = 'Running';
+    const ready: HistoryEvent[] = [];
+    let wake: (() => void) | undefined;
+    const deliver = (event: HistoryEvent) => {
+      ready.push(event);
+      wake?.();
+    };
+    const started = new Set<number>();
+    let pending = 0;
+    for (;;) {
+      const episode = await runEpisode(callback, {
+        instanceId: instance.id,
+        name: instance.name,
+        input: instance.input,
+        history: events,
+        parentInstanceId: instance.parentInstanceId,
+        log: this.options.log,
+      });
+      instance.lastUpdatedTime = new Date().toISOString();
+      if (episode.state.customStatus !== undefined) instance.customStatus = episode.state.customStatus;
+      if (episode.failed) {
+        events.push(history.orchestratorCompleted(), history.event(EventType.ExecutionFailed, { Reason: episode.state.error }));
+        instance.status = 'Failed';
+        instance.output = episode.state.error;
+        break;
+      }
+      if (episode.state.isDone) {
+        events.push(history.orchestratorCompleted(), history.event(EventType.ExecutionCompleted, { Result: JSON.stringify(episode.state.output ?? null) }));
+        instance.status = 'Completed';
+        instance.output = episode.state.output;
+        break;
+      }
+      for (const work of episode.open) {
+        if (started.has(work.id)) continue;
+        started.add(work.id);
+        pending++;
+        this.dispatch(instance, work, events).then(deliver, (err: unknown) => deliver(history.taskFailed(work.id, String(err))));
+      }
+      events.push(history.orchestratorCompleted());
+      if (pending === 0) {
+        events.push(history.event(EventType.ExecutionFailed, { Reason: 'the orchestrator is waiting on nothing this runtime can deliver' }));
+        instance.status = 'Failed';
+        instance.output = 'the orchestrator is waiting on nothing this runtime can deliver';
+        break;
+      }
+      if (!ready.length) await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+      // Everything that completed meanwhile goes into one episode, as the extension batches.
+      const batch = ready.splice(0);
+      pending -= batch.length;
+      events.push(history.orchestratorStarted(), ...batch);
+    }
+    instance.lastUpdatedTime = new Date().toISOString();
+    return this.view(instance);
+  }
+
+  /** Starts one piece of work; resolves with the history event that completes it. */
+  private dispatch(instance: Instance, work: OpenWork, events: HistoryEvent[]): Promise<HistoryEvent> {
+    const scale = this.options.timerScale ?? 1;
+    switch (work.kind) {
+      case 'activity': {
+        events.push(history.taskScheduled(work.id, work.name, work.input));
+        return this.runActivity(instance, work);
+      }
+      case 'timer': {
+        const delay = work.delayMs ?? Math.max(0, (work.fireAt?.getTime() ?? Date.now()) - Date.now());
+        const fireAt = new Date(Date.now() + delay);
+        events.push(history.timerCreated(work.id, fireAt));
+        return new Promise((resolve) => setTimeout(() => resolve(history.timerFired(work.id, fireAt)), delay * scale));
+      }
+      case 'subOrchestration': {
+        const childId = work.instanceId ?? `${instance.id}:${work.id}`;
+        events.push(history.subOrchestrationCreated(work.id, work.name, childId, work.input));
+        const fn = this.options.functions.get(work.name);
+        if (!fn) return Promise.resolve(history.subOrchestrationFailed(work.id, `no orchestration named ${work.name} is registered`));
+        this.start(work.name, childId, work.input, instance.id);
+        return this.waitForCompletion(childId).then((status) =>
+          status.runtimeStatus === 'Completed' ? history.subOrchestrationCompleted(work.id, status.output) : history.subOrchestrationFailed(work.id, String(status.output)),
+        );
+      }
+    }
+  }
+
+  private async runActivity(instance: Instance, work: Extract<OpenWork, { kind: 'activity' }>): Promise<HistoryEvent> {
+    const fn = this.options.functions.get(work.name);
+    if (!fn || fn.triggerType !== 'activityTrigger') return history.taskFailed(work.id, `no activity named ${work.name} is registered`);
+    return this.slots.run(async () => {
+      this.activityLog.push({ instanceId: instance.id, name: work.name, id: work.id, attempt: work.attempt });
+      this.inFlight++;
+      this.peakActivities = Math.max(this.peakActivities, this.inFlight);
+      try {
+        const context = new InvocationContext({
+          functionName: work.name,
+          invocationId: randomUUID(),
+          logHandler: (level, ...args) => this.options.log?.(level, args.map(String).join(' ')),
+        });
+        // The extension hands the activity its input after a JSON round trip.
+        const input = work.input === undefined ? undefined : JSON.parse(JSON.stringify(work.input));
+        const result = await fn.callback(input, context);
+        return history.taskCompleted(work.id, result);
+      } catch (err) {
+        return history.taskFailed(work.id, (err as Error).message ?? String(err), (err as Error).stack ?? '');
+      } finally {
+        this.inFlight--;
+      }
+    });
+  }
+}
