@@ -6,6 +6,7 @@
  */
 import { app, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
+import { appEnv } from '../src/app/appEnv.js';
 import { appPipelines } from '../src/app/pipelines.js';
 import { starterFor } from '../src/app/starter.js';
 import { handleBlobCreatedMessage, pipelineTargets } from '../src/app/triggers.js';
@@ -14,7 +15,7 @@ export const BLOB_EVENTS_FUNCTION = 'blobCreated';
 
 export async function blobCreatedHandler(message: unknown, context: InvocationContext): Promise<void> {
   const pipelines = appPipelines();
-  await handleBlobCreatedMessage(message, starterFor(context), pipelineTargets(pipelines.pipelines.values()), context);
+  await handleBlobCreatedMessage(message, starterFor(context), pipelineTargets(pipelines.pipelines.values(), appEnv()), context);
 }
 
 app.storageQueue(BLOB_EVENTS_FUNCTION, {

@@ -205,6 +205,8 @@ export interface LocalDurableOptions {
   log?: (level: string, message: string) => void;
   /** Base URL for the management URLs (no request, e.g. the CLI). */
   baseUrl?: string;
+  /** Called as each activity returns (the CLI prints each file as it finishes). */
+  onActivityResult?: (name: string, result: unknown) => void;
 }
 
 interface Instance {
@@ -418,6 +420,7 @@ export class LocalDurableRuntime implements DurableStarter {
         // The extension hands the activity its input after a JSON round trip.
         const input = work.input === undefined ? undefined : JSON.parse(JSON.stringify(work.input));
         const result = await fn.callback(input, context);
+        this.options.onActivityResult?.(work.name, result);
         return history.taskCompleted(work.id, result);
       } catch (err) {
         return history.taskFailed(work.id, (err as Error).message ?? String(err), (err as Error).stack ?? '');

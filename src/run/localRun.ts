@@ -1,15 +1,18 @@
 /**
- * Runs a pipeline in-process: list the blobs, copy them with bounded parallelism,
- * summarise. Used by `blob2pg run`, the demo and the benchmark.
+ * Runs a pipeline in-process through the Functions app's own orchestrator: the real
+ * registrations (functions/orchestrator.ts, functions/activities.ts) driven by the local
+ * durable runtime (src/app/localDurable.ts), so what runs locally is what runs in Azure.
+ * Used by `blob2pg run`, the demo, the tests and the benchmark.
  */
 import { randomUUID } from 'node:crypto';
-import { copyBlob } from '../copyBlob.js';
 import type { Env } from '../connections/settings.js';
+import { withAppEnv } from '../app/appEnv.js';
+import { LocalDurableRuntime } from '../app/localDurable.js';
+import { loadDurableFunctions, registeredFunctions } from '../app/localHost.js';
+import type { RunInput } from '../app/plan.js';
+import { RUN_ORCHESTRATOR } from '../app/triggers.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
-import { listBlobs, type BlobRef } from '../source/blobs.js';
-import { containerFor, normalizeEtag } from '../source/blobs.js';
-import { summarizeRun, type FileResult, type RunOutput } from './output.js';
-import { toFileErrorOutput } from '../errors.js';
+import type { FileResult, RunOutput } from './output.js';
 
 export interface RunPipelineOptions {
   /** Only these blob names (still subject to nothing else: the user named them). */
@@ -18,51 +21,34 @@ export interface RunPipelineOptions {
   env?: Env;
   /** Called as each file finishes, in completion order. */
   onFile?: (file: FileResult) => void;
-  abortSignal?: AbortSignal;
+  /** Multiplies the retry back-off delays (tests). */
+  timerScale?: number;
 }
 
-/** Looks up named blobs' current ETags (an explicit `--blob` bypasses prefix/wildcard). */
-async function* namedBlobs(spec: PipelineSpec, names: string[], env?: Env): AsyncIterableIterator<BlobRef> {
-  const container = containerFor(spec, env);
-  for (const name of names) {
-    const props = await container.getBlobClient(name).getProperties();
-    yield { name, etag: normalizeEtag(props.etag!), size: props.contentLength ?? 0, lastModified: props.lastModified!.toISOString() };
-  }
-}
-
-/** Runs `work` over `items` with at most `limit` in flight; results in input order. */
-export async function mapBounded<T, R>(items: AsyncIterable<T>, limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = [];
-  const iterator = items[Symbol.asyncIterator]();
-  let index = 0;
-  const worker = async () => {
-    for (;;) {
-      const next = await iterator.next();
-      if (next.done) return;
-      const slot = index++;
-      results[slot] = await work(next.value);
-    }
-  };
-  await Promise.all(Array.from({ length: limit }, worker));
-  return results;
+/** Starts a local durable runtime over the app's registered orchestrations and activities. */
+export async function localRuntime(options: { onFile?: (file: FileResult) => void; timerScale?: number } = {}): Promise<LocalDurableRuntime> {
+  await loadDurableFunctions();
+  return new LocalDurableRuntime({
+    functions: registeredFunctions(),
+    // The orchestrator bounds copies per run (maxParallelCopies); this bounds the process.
+    maxConcurrentActivities: 64,
+    timerScale: options.timerScale,
+    onActivityResult: options.onFile && ((name, result) => name === 'copyBlob' && options.onFile!(result as FileResult)),
+  });
 }
 
 export async function runPipeline(spec: PipelineSpec, options: RunPipelineOptions = {}): Promise<RunOutput> {
-  const runId = options.runId ?? randomUUID();
-  const started = performance.now();
-  const blobs = options.blobs?.length ? namedBlobs(spec, options.blobs, options.env) : listBlobs(spec, { env: options.env, abortSignal: options.abortSignal });
-  const files = await mapBounded(blobs, spec.maxParallelCopies, async (ref) => {
-    let file: FileResult;
-    try {
-      file = await copyBlob(spec, ref, { runId, env: options.env, abortSignal: options.abortSignal });
-    } catch (err) {
-      // Transient failures: the Functions app retries them; a local run reports them.
-      file = { blob: ref.name, etag: ref.etag, status: 'Failed', rowsRead: 0, rowsCopied: 0, rowsSkipped: 0, dataRead: 0, durationMs: 0, error: toFileErrorOutput(err) };
-    }
-    options.onFile?.(file);
-    return file;
+  const reported = new Set<string>();
+  const onFile = options.onFile && ((file: FileResult) => (reported.add(`${file.blob}\0${file.etag}`), options.onFile!(file)));
+  const runtime = await localRuntime({ onFile, timerScale: options.timerScale });
+  const input: RunInput = { spec, ...(options.blobs?.length && { blobNames: options.blobs }) };
+  const status = await withAppEnv(options.env, async () => {
+    const id = await runtime.startNew(RUN_ORCHESTRATOR, { instanceId: options.runId ?? randomUUID(), input });
+    return runtime.waitForCompletion(id);
   });
-  // An archive's entries are files of their own in the run output (ADF lists each one).
-  const flat = files.flatMap((file) => (file.entries?.length ? file.entries : [file]));
-  return summarizeRun(spec.name, runId, flat, Math.round(performance.now() - started));
+  if (status.runtimeStatus !== 'Completed') throw new Error(`run ${status.instanceId} ${status.runtimeStatus}: ${String(status.output)}`);
+  const output = status.output as RunOutput;
+  // Files that never returned from an activity (retries exhausted) are reported last.
+  for (const file of output.files) if (onFile && !reported.has(`${file.blob}\0${file.etag}`)) options.onFile!(file);
+  return output;
 }
