@@ -32,8 +32,15 @@ export interface RegisteredFunction {
   trigger: BindingMetadata;
 }
 
-const registry = new Map<string, RegisteredFunction>();
-let installed = false;
+/**
+ * Kept on globalThis: @azure/functions caches the core module for the life of the process,
+ * so every copy of this module (test isolation re-evaluates it) must share one registry.
+ */
+const shared = ((globalThis as Record<symbol, unknown>)[Symbol.for('blob2pg.localHost')] ??= {
+  registry: new Map<string, RegisteredFunction>(),
+  installed: false,
+}) as { registry: Map<string, RegisteredFunction>; installed: boolean };
+const registry = shared.registry;
 
 function triggerOf(metadata: FunctionMetadata): BindingMetadata {
   const trigger = Object.values(metadata.bindings).find((b) => b.type.endsWith('Trigger'));
@@ -60,14 +67,14 @@ const coreApi = {
 
 /** Makes `require('@azure/functions-core')` return the recording API (idempotent). */
 export function installLocalHost(): Map<string, RegisteredFunction> {
-  if (installed) return registry;
+  if (shared.installed) return registry;
   const Module = createRequire(import.meta.url)('node:module') as { _load: (request: string, ...rest: unknown[]) => unknown };
   const load = Module._load;
   Module._load = function (request: string, ...rest: unknown[]) {
     if (request === '@azure/functions-core') return coreApi;
     return load.call(this, request, ...rest);
   };
-  installed = true;
+  shared.installed = true;
   return registry;
 }
 

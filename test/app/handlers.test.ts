@@ -1,0 +1,186 @@
+/**
+ * The registered trigger handlers, called as the host calls them (a real InvocationContext
+ * / HttpRequest), starting orchestrations on the local durable runtime, against Azurite
+ * and PostgreSQL: queue message → orchestration → rows in the table.
+ */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventInstanceId, scheduledInstanceId } from '../../src/app/events.js';
+import type { LocalDurableRuntime } from '../../src/app/localDurable.js';
+import { installLocalHost, registeredFunction } from '../../src/app/localHost.js';
+import { setAppPipelines } from '../../src/app/pipelines.js';
+import { setStarterFactory } from '../../src/app/starter.js';
+import type { RunOutput } from '../../src/run/output.js';
+import { localRuntime } from '../../src/run/localRun.js';
+import { createHarness, type Harness } from '../support/harness.js';
+
+let h: Harness;
+let runtime: LocalDurableRuntime;
+const logs: string[] = [];
+
+function context(functionName: string): InvocationContext {
+  return new InvocationContext({ functionName, invocationId: `${functionName}-${logs.length}`, logHandler: (level, ...args) => logs.push(`${level}: ${args.join(' ')}`) });
+}
+
+async function call(functionName: string, ...args: unknown[]): Promise<unknown> {
+  return registeredFunction(functionName).callback(...args, context(functionName));
+}
+
+async function http(functionName: string, init: { method: string; path: string; body?: string; params?: Record<string, string> }): Promise<HttpResponseInit> {
+  const request = new HttpRequest({ method: init.method, url: `http://localhost:7071/api/${init.path}`, body: init.body === undefined ? undefined : { string: init.body }, params: init.params });
+  return (await call(functionName, request)) as HttpResponseInit;
+}
+
+function blobCreatedEvent(blob: string, etag: string, size: number) {
+  return {
+    id: `evt-${blob}`,
+    topic: '/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/devstoreaccount1',
+    subject: `/blobServices/default/containers/${h.container.containerName}/blobs/${blob}`,
+    eventType: 'Microsoft.Storage.BlobCreated',
+    eventTime: new Date().toISOString(),
+    dataVersion: '',
+    metadataVersion: '1',
+    data: { api: 'PutBlob', eTag: etag.replace(/"/g, ''), contentType: 'text/csv', contentLength: size, blobType: 'BlockBlob', url: h.container.getBlobClient(blob).url },
+  };
+}
+
+beforeAll(async () => {
+  h = await createHarness('app');
+  Object.assign(process.env, h.env);
+  await h.query(`CREATE TABLE "${h.schema}".events (id int, name text)`);
+  const dir = await mkdtemp(path.join(tmpdir(), 'blob2pg-pipelines-'));
+  const sink = { table: `${h.schema}.events` };
+  const container = h.container.containerName;
+  await writeFile(path.join(dir, 'events.json'), JSON.stringify({ name: 'events', source: { container, prefix: 'ev/', wildcard: '*.csv' }, sink, triggers: [{ type: 'BlobCreated' }] }));
+  await writeFile(path.join(dir, 'sched.json'), JSON.stringify({ name: 'sched', source: { container, prefix: 'sched/' }, sink, triggers: [{ type: 'Schedule', schedule: '0 0 * * * *' }] }));
+  await writeFile(path.join(dir, 'invalid.json'), '{ "name": "invalid", "source": {} ');
+  process.env.BLOB2PG_PIPELINES = dir;
+  setAppPipelines(undefined);
+  installLocalHost();
+  await import('../../functions/index.js');
+  runtime = await localRuntime({ timerScale: 0 });
+  setStarterFactory(() => runtime);
+});
+
+afterAll(async () => {
+  setStarterFactory(undefined);
+  await h?.close();
+});
+
+describe('blob-created queue trigger', () => {
+  it('loads the blob of an Event Grid BlobCreated message end to end; a duplicate starts nothing', async () => {
+    const body = 'id,name\n1,one\n2,two\n';
+    const { etag } = await h.upload('ev/a.csv', body);
+    const message = blobCreatedEvent('ev/a.csv', etag, body.length);
+    await call('blobCreated', message);
+    const id = eventInstanceId('events', h.container.containerName, 'ev/a.csv', etag);
+    const status = await runtime.waitForCompletion(id);
+    expect(status.runtimeStatus).toBe('Completed');
+    expect(status.output).toMatchObject({ pipeline: 'events', runId: id, status: 'Succeeded', filesRead: 1, rowsCopied: 2 } satisfies Partial<RunOutput>);
+    expect(status.customStatus).toEqual({ filesTotal: 1, filesDone: 1, filesFailed: 0, rowsCopied: 2 });
+    expect(await h.query(`SELECT id, name FROM "${h.schema}".events ORDER BY id`)).toEqual([
+      { id: 1, name: 'one' },
+      { id: 2, name: 'two' },
+    ]);
+
+    // Event Grid delivers at least once: the same event again (here base64-encoded, as a
+    // queue holds it when the host does not decode it) starts no orchestration.
+    const copies = runtime.activityLog.length;
+    await call('blobCreated', Buffer.from(JSON.stringify(message)).toString('base64'));
+    expect(runtime.activityLog.length).toBe(copies);
+    expect(logs.some((l) => l.includes(`duplicate event for ${h.container.containerName}/ev/a.csv`))).toBe(true);
+    expect(await h.query(`SELECT count(*)::int AS n FROM "${h.schema}".events`)).toEqual([{ n: 2 }]);
+  });
+
+  it('drops events for blobs no pipeline matches, logged at debug level', async () => {
+    const before = runtime.activityLog.length;
+    await call('blobCreated', blobCreatedEvent('other/x.csv', '"0x1"', 10));
+    await call('blobCreated', blobCreatedEvent('ev/x.txt', '"0x2"', 10));
+    expect(runtime.activityLog.length).toBe(before);
+    expect(logs.filter((l) => l.startsWith('debug: no pipeline loads'))).toHaveLength(2);
+  });
+
+  it('a message that is not an event fails the invocation (the queue retries, then poisons it)', async () => {
+    await expect(call('blobCreated', 'not json at all')).rejects.toThrow(/cannot parse the queue message/);
+  });
+});
+
+describe('HTTP API', () => {
+  it('POST /api/pipelines/{name}/runs → 202 with check-status URLs; GET /api/runs/{id} → status, progress, output', async () => {
+    await h.upload('ev/b.csv', 'id,name\n10,ten\n');
+    await h.upload('ev/c.csv', 'id,name\n11,eleven\n');
+    const response = await http('startPipelineRun', { method: 'POST', path: 'pipelines/events/runs', body: JSON.stringify({ blobs: ['ev/b.csv'] }), params: { name: 'events' } });
+    expect(response.status).toBe(202);
+    const body = response.jsonBody as { id: string; statusQueryGetUri: string };
+    expect(body.statusQueryGetUri).toMatch(new RegExp(`^http://localhost:7071/runtime/webhooks/durabletask/instances/${body.id}\\?`));
+    expect((response.headers as Record<string, string>).Location).toBe(body.statusQueryGetUri);
+    await runtime.waitForCompletion(body.id);
+    const run = await http('getRun', { method: 'GET', path: `runs/${body.id}`, params: { id: body.id } });
+    expect(run.status).toBe(200);
+    expect(run.jsonBody).toMatchObject({
+      id: body.id,
+      runtimeStatus: 'Completed',
+      progress: { filesTotal: 1, filesDone: 1, filesFailed: 0, rowsCopied: 1 },
+      output: { status: 'Succeeded', filesRead: 1, rowsCopied: 1, files: [{ blob: 'ev/b.csv' }] },
+    });
+  });
+
+  it('POST /api/runs runs a spec from the body once (Debug); invalid specs and bad JSON → 400 with field errors', async () => {
+    await h.upload('debug/d.csv', 'id,name\n20,twenty\n');
+    const spec = { name: 'debug', source: { container: h.container.containerName, prefix: 'debug/' }, sink: { table: `${h.schema}.events` } };
+    const ok = await http('debugRun', { method: 'POST', path: 'runs', body: JSON.stringify(spec) });
+    expect(ok.status).toBe(202);
+    const status = await runtime.waitForCompletion((ok.jsonBody as { id: string }).id);
+    expect(status.output).toMatchObject({ pipeline: 'debug', status: 'Succeeded', rowsCopied: 1 });
+
+    const invalid = await http('debugRun', { method: 'POST', path: 'runs', body: JSON.stringify({ ...spec, sink: { table: 'x', writeMethod: 'Teleport' }, maxParallelCopies: 0 }) });
+    expect(invalid.status).toBe(400);
+    const paths = (invalid.jsonBody as { errors: Array<{ path: string }> }).errors.map((e) => e.path);
+    expect(paths).toEqual(expect.arrayContaining(['sink.writeMethod', 'maxParallelCopies']));
+    const badJson = await http('debugRun', { method: 'POST', path: 'runs', body: '{"name": ' });
+    expect(badJson.status).toBe(400);
+    expect((badJson.jsonBody as { error: string }).error).toMatch(/not valid JSON/);
+    const badBody = await http('startPipelineRun', { method: 'POST', path: 'pipelines/events/runs', body: '{"blobs": "ev/b.csv"}', params: { name: 'events' } });
+    expect(badBody).toMatchObject({ status: 400, jsonBody: { errors: [{ path: 'blobs' }] } });
+  });
+
+  it('unknown pipeline or run → 404', async () => {
+    const missing = await http('startPipelineRun', { method: 'POST', path: 'pipelines/nope/runs', params: { name: 'nope' } });
+    expect(missing.status).toBe(404);
+    expect((missing.jsonBody as { pipelines: string[] }).pipelines.sort()).toEqual(['events', 'sched']);
+    expect((await http('getRun', { method: 'GET', path: 'runs/nope', params: { id: 'nope' } })).status).toBe(404);
+  });
+
+  it('GET /api/pipelines lists the loaded pipelines and the invalid files', async () => {
+    const response = await http('listPipelines', { method: 'GET', path: 'pipelines' });
+    const body = response.jsonBody as { pipelines: Array<{ name: string; triggers: unknown[] }>; errors: Array<{ file: string; issues: Array<{ message: string }> }> };
+    expect(body.pipelines.map((p) => p.name).sort()).toEqual(['events', 'sched']);
+    expect(body.pipelines.find((p) => p.name === 'sched')!.triggers).toEqual([{ type: 'Schedule', schedule: '0 0 * * * *' }]);
+    expect(body.errors).toHaveLength(1);
+    expect(body.errors[0]!.file).toBe('invalid.json');
+    expect(body.errors[0]!.issues[0]!.message).toMatch(/not valid JSON/);
+  });
+});
+
+describe('schedule timer', () => {
+  it('starts a run listing the pipeline blobs; a tick while it runs is skipped, never overlapped', async () => {
+    await h.upload('sched/1.csv', 'id,name\n30,thirty\n');
+    await h.upload('sched/2.csv', 'id,name\n31,thirty-one\n');
+    const timer = { isPastDue: false, scheduleStatus: undefined };
+    await call('schedule-sched-0', timer);
+    await call('schedule-sched-0', timer);
+    expect(logs.some((l) => l.includes('pipeline sched: the previous scheduled run') && l.includes('tick skipped'))).toBe(true);
+    const status = await runtime.waitForCompletion(scheduledInstanceId('sched'));
+    expect(status.output).toMatchObject({ pipeline: 'sched', status: 'Succeeded', filesRead: 2, rowsCopied: 2 });
+    expect(runtime.activityLog.filter((a) => a.instanceId === scheduledInstanceId('sched') && a.name === 'listBlobs')).toHaveLength(1);
+
+    // Finished: the next tick runs again; the ledger skips what is already loaded.
+    await call('schedule-sched-0', timer);
+    const again = await runtime.waitForCompletion(scheduledInstanceId('sched'));
+    expect(again.output).toMatchObject({ status: 'Succeeded', filesRead: 0, filesSkipped: 2 });
+    expect(await h.query(`SELECT count(*)::int AS n FROM "${h.schema}".events WHERE id >= 30`)).toEqual([{ n: 2 }]);
+  });
+});
