@@ -163,7 +163,10 @@ export async function runEpisode(
     logHandler: (level, ...args) => options.log?.(level, args.map(String).join(' ')),
   }) as InvocationContext & { df?: { taskOrchestratorExecutor?: { openTasks?: Record<string, ExecutorTask> } } };
   const trigger = {
-    history: JSON.parse(JSON.stringify(options.history)) as unknown[],
+    // Shallow copies: durable-functions turns each Timestamp string into a Date in place.
+    // (The events are flat, so this equals the JSON the extension sends, without
+    // re-serialising a history that grows with every episode.)
+    history: options.history.map((e) => ({ ...e })),
     input: options.input === undefined ? undefined : JSON.parse(JSON.stringify(options.input)),
     instanceId: options.instanceId,
     parentInstanceId: options.parentInstanceId,
@@ -284,6 +287,15 @@ export class LocalDurableRuntime implements DurableStarter {
     return instance.done;
   }
 
+  /** Resolves when every instance started so far (and any they start) has finished. */
+  async idle(): Promise<void> {
+    for (;;) {
+      const running = [...this.instances.values()].filter((i) => i.status === 'Pending' || i.status === 'Running');
+      if (!running.length) return;
+      await Promise.all(running.map((i) => i.done));
+    }
+  }
+
   historyOf(instanceId: string): HistoryEvent[] {
     return this.instances.get(instanceId)?.history ?? [];
   }
@@ -368,6 +380,8 @@ export class LocalDurableRuntime implements DurableStarter {
       }
       if (!ready.length) await new Promise<void>((resolve) => (wake = resolve));
       wake = undefined;
+      // Let completions that land in the same turn join this episode.
+      await new Promise((resolve) => setImmediate(resolve));
       // Everything that completed meanwhile goes into one episode, as the extension batches.
       const batch = ready.splice(0);
       pending -= batch.length;
@@ -382,7 +396,8 @@ export class LocalDurableRuntime implements DurableStarter {
     const scale = this.options.timerScale ?? 1;
     switch (work.kind) {
       case 'activity': {
-        events.push(history.taskScheduled(work.id, work.name, work.input));
+        // Without Input: the orchestrator never reads it back, and it is the bulk of the history.
+        events.push(history.taskScheduled(work.id, work.name));
         return this.runActivity(instance, work);
       }
       case 'timer': {

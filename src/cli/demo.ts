@@ -42,7 +42,7 @@ function gzipSample(): Buffer {
   return gzipSync(csv);
 }
 
-export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function runDemo(env: NodeJS.ProcessEnv = process.env, options: { watch?: boolean } = {}): Promise<number> {
   let services: LocalServices | undefined;
   const runEnv = { ...env };
   if (!runEnv.SOURCE_STORAGE || !runEnv.TARGET_POSTGRES) {
@@ -72,10 +72,34 @@ export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<num
     const { rows } = await client.query<{ count: string }>('SELECT count(*) FROM public.demo_orders');
     process.stdout.write(`public.demo_orders now holds ${rows[0]!.count} rows. Run \`npm run demo\` again: every blob is Skipped.\n`);
     await client.end();
+    if (options.watch) await watchDemo(runEnv);
     return output.filesFailed > 0 ? 1 : 0;
   } finally {
     const { closePools } = await import('../sink/index.js');
     await closePools();
     await services?.stop();
   }
+}
+
+/**
+ * `npm run demo -- --watch`: watch the demo container the way Event Grid would report
+ * uploads, upload one new sample blob a moment later, and keep loading new uploads until
+ * Ctrl-C. The blob goes through the queue-trigger handler and the orchestrator.
+ */
+async function watchDemo(env: NodeJS.ProcessEnv): Promise<void> {
+  const { mkdtemp, writeFile } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { watch } = await import('./watch.js');
+  const folder = await mkdtemp(path.join(tmpdir(), 'blob2pg-demo-pipelines-'));
+  await writeFile(path.join(folder, 'demo-orders.json'), JSON.stringify({ ...demoPipeline, triggers: [{ type: 'BlobCreated' }] }));
+  const stop = new AbortController();
+  process.once('SIGINT', () => stop.abort());
+  const stamp = new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15);
+  const name = `orders/live-${stamp}.csv`;
+  setTimeout(() => {
+    process.stderr.write(`uploading ${name} …\n`);
+    const body = `order_id,customer,amount,ordered_at\n${Date.now()},Live Upload,1.00,${new Date().toISOString()}\n`;
+    blobServiceClientFor('SOURCE_STORAGE', env).getContainerClient(demoPipeline.source.container).getBlockBlobClient(name).uploadData(Buffer.from(body)).catch((err: Error) => process.stderr.write(`upload failed: ${err.message}\n`));
+  }, 1500).unref();
+  await watch({ folder, env, intervalMs: 500, abortSignal: stop.signal, onFile: (file) => process.stderr.write(formatFileLine(file) + '\n') });
 }

@@ -15,7 +15,9 @@ import { validatePipeline } from './validate.js';
 const USAGE = `usage:
   blob2pg run <pipeline.json> [--blob NAME]... [--json]   load the pipeline's blobs (or only the named ones)
   blob2pg validate <pipeline.json>                         check the spec, connections, table and mapping
-  blob2pg demo                                             load sample blobs on an embedded Azurite + PostgreSQL
+  blob2pg watch <pipelines folder> [--interval MS] [--initial]
+                                                           load each new blob as it lands (local stand-in for Event Grid)
+  blob2pg demo [--watch]                                   load sample blobs on an embedded Azurite + PostgreSQL
   blob2pg schema                                           print the pipeline JSON Schema
 
 connections come from the environment, named as in the spec (defaults SOURCE_STORAGE, TARGET_POSTGRES)`;
@@ -86,9 +88,28 @@ async function dispatch(argv: string[], io: CliIO): Promise<number> {
       if (!problems.length) io.stdout(`${positionals[0]}: OK\n`);
       return problems.length ? 1 : 0;
     }
+    case 'watch': {
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { interval: { type: 'string' }, initial: { type: 'boolean' } } });
+      if (!positionals[0]) throw new UsageError('missing <pipelines folder>');
+      const { watch } = await import('./watch.js');
+      const stop = new AbortController();
+      process.once('SIGINT', () => stop.abort());
+      let failed = 0;
+      const loaded = await watch({
+        folder: positionals[0],
+        env: io.env,
+        intervalMs: values.interval ? Number(values.interval) : undefined,
+        initial: values.initial,
+        abortSignal: stop.signal,
+        onFile: (file) => (file.status === 'Failed' && failed++, io.stderr(formatFileLine(file) + '\n')),
+        log: (line) => io.stderr(line + '\n'),
+      });
+      return loaded.errors.length || failed ? 1 : 0;
+    }
     case 'demo': {
+      const { values } = parseArgs({ args: rest, allowPositionals: false, options: { watch: { type: 'boolean' } } });
       const { runDemo } = await import('./demo.js');
-      return runDemo(io.env);
+      return runDemo(io.env, { watch: values.watch });
     }
     case 'schema':
       io.stdout(JSON.stringify(pipelineJsonSchema(), null, 2) + '\n');

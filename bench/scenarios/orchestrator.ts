@@ -1,0 +1,63 @@
+/**
+ * 1,000 blobs × 1,000 rows through the Functions app's orchestrator (local durable
+ * runtime: sub-orchestrations of 500, waves of maxParallelCopies = 8, one transaction and
+ * ledger row per blob) against one blob of the same 1,000,000 rows through the same
+ * orchestrator. Target: the many-blob run takes at most 3× the time of the single blob.
+ * BENCH_ORCH_BLOBS / BENCH_ORCH_ROWS scale it down for a quick look.
+ */
+import { parsePipelineSpec } from '../../src/pipeline/spec.js';
+import { runPipeline } from '../../src/run/localRun.js';
+import type { BenchContext, BenchRow, BenchScenario } from '../types.js';
+
+function csv(first: number, rows: number): string {
+  const lines = ['id,ts,x,label,flag'];
+  for (let id = first; id < first + rows; id++) lines.push(`${id},2026-11-20 10:${String(id % 60).padStart(2, '0')}:00,${(id * 0.37).toFixed(3)},label ${id},${id % 2 === 0}`);
+  return lines.join('\n') + '\n';
+}
+
+const orchestrator: BenchScenario = async (ctx: BenchContext): Promise<BenchRow[]> => {
+  const blobs = Number(process.env.BENCH_ORCH_BLOBS ?? 1000);
+  const rowsPerBlob = Number(process.env.BENCH_ORCH_ROWS ?? 1000);
+  const total = blobs * rowsPerBlob;
+  const run = `orch${Date.now().toString(36)}`;
+  await ctx.pg.query(`CREATE TABLE public.${run}_many ${ctx.narrowColumns}`);
+  await ctx.pg.query(`CREATE TABLE public.${run}_one ${ctx.narrowColumns}`);
+  try {
+    ctx.log(`orchestrator: uploading ${blobs} blobs × ${rowsPerBlob} rows and one blob of ${total} rows`);
+    let next = 0;
+    const upload = async () => {
+      while (next < blobs) {
+        const b = next++;
+        await ctx.container.getBlockBlobClient(`${run}/many/${String(b).padStart(5, '0')}.csv`).uploadData(Buffer.from(csv(b * rowsPerBlob, rowsPerBlob)));
+      }
+    };
+    await Promise.all(Array.from({ length: 32 }, upload));
+    let big = 'id,ts,x,label,flag\n';
+    for (let b = 0; b < blobs; b++) big += csv(b * rowsPerBlob, rowsPerBlob).slice('id,ts,x,label,flag\n'.length);
+    await ctx.container.getBlockBlobClient(`${run}/one/all.csv`).uploadData(Buffer.from(big), { concurrency: 8, blockSize: 8 * 1024 * 1024 });
+
+    const spec = (what: 'many' | 'one') =>
+      parsePipelineSpec({ name: `bench-${what}`, source: { container: ctx.container.containerName, prefix: `${run}/${what}/` }, sink: { table: `public.${run}_${what}` }, maxParallelCopies: 8 });
+    let manyOutput, oneOutput;
+    const baselineSeconds = await ctx.time(async () => (oneOutput = await runPipeline(spec('one'), { env: ctx.env })));
+    const seconds = await ctx.time(async () => (manyOutput = await runPipeline(spec('many'), { env: ctx.env })));
+    if (manyOutput!.rowsCopied !== total || oneOutput!.rowsCopied !== total) {
+      throw new Error(`rows copied: many ${manyOutput!.rowsCopied}, one ${oneOutput!.rowsCopied}, expected ${total}`);
+    }
+    return [
+      {
+        case: `${blobs} blobs × ${rowsPerBlob} rows through the orchestrator`,
+        baseline: `one blob of ${total} rows through the orchestrator`,
+        seconds,
+        baselineSeconds,
+        ratio: baselineSeconds / seconds,
+        target: '≥ 0.33× (≤ 3× the time)',
+        notes: `${Math.round(blobs / seconds)} blobs/s, ${Math.round(total / seconds)} rows/s vs ${Math.round(total / baselineSeconds)} rows/s`,
+      },
+    ];
+  } finally {
+    await ctx.pg.query(`DROP TABLE IF EXISTS public.${run}_many, public.${run}_one`);
+  }
+};
+
+export default orchestrator;

@@ -1,0 +1,43 @@
+/**
+ * `blob2pg watch`: new uploads reach the queue-trigger handler as Event Grid messages and
+ * load through the orchestrator; blobs already there at start are left alone (as with
+ * Event Grid, which only reports new uploads).
+ */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { watch } from '../../src/cli/watch.js';
+import type { FileResult } from '../../src/run/output.js';
+import { createHarness, type Harness } from '../support/harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await createHarness('watch');
+});
+afterAll(async () => h?.close());
+
+it('loads each blob uploaded while watching, once', async () => {
+  await h.query(`CREATE TABLE "${h.schema}".w (id int)`);
+  await h.upload('in/before.csv', 'id\n1\n');
+  const folder = await mkdtemp(path.join(tmpdir(), 'blob2pg-watch-'));
+  await writeFile(path.join(folder, 'w.json'), JSON.stringify({ name: 'w', source: { container: h.container.containerName, prefix: 'in/' }, sink: { table: `${h.schema}.w` }, triggers: [{ type: 'BlobCreated' }] }));
+  const stop = new AbortController();
+  const files: FileResult[] = [];
+  const lines: string[] = [];
+  const done = watch({ folder, env: h.env, intervalMs: 100, abortSignal: stop.signal, onFile: (f) => files.push(f), log: (l) => lines.push(l) });
+  await new Promise((r) => setTimeout(r, 400));
+  await h.upload('in/new-1.csv', 'id\n2\n3\n');
+  await h.upload('in/new-2.csv', 'id\n4\n');
+  const deadline = Date.now() + 20_000;
+  while (files.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 300)); // a few more polls: nothing may load twice
+  stop.abort();
+  await done;
+  expect(files.map((f) => [f.blob, f.status, f.rowsCopied]).sort()).toEqual([
+    ['in/new-1.csv', 'Succeeded', 2],
+    ['in/new-2.csv', 'Succeeded', 1],
+  ]);
+  expect(await h.query(`SELECT id FROM "${h.schema}".w ORDER BY id`)).toEqual([{ id: 2 }, { id: 3 }, { id: 4 }]);
+  expect(lines.some((l) => l.startsWith('watching '))).toBe(true);
+});
