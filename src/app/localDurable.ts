@@ -208,6 +208,8 @@ export interface LocalDurableOptions {
   log?: (level: string, message: string) => void;
   /** Base URL for the management URLs (no request, e.g. the CLI). */
   baseUrl?: string;
+  /** How long completions may wait for the others in flight before the orchestrator replays (default 25 ms). */
+  batchWindowMs?: number;
   /** Called as each activity returns (the CLI prints each file as it finishes). */
   onActivityResult?: (name: string, result: unknown) => void;
 }
@@ -379,9 +381,16 @@ export class LocalDurableRuntime implements DurableStarter {
         break;
       }
       if (!ready.length) await new Promise<void>((resolve) => (wake = resolve));
+      // Batch as the extension does: replay once everything in flight has finished, or
+      // after a short window (a wave of copies wakes the orchestrator once, not per copy).
+      const deadline = Date.now() + (this.options.batchWindowMs ?? 25);
+      while (ready.length < pending && Date.now() < deadline) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, Math.max(1, deadline - Date.now()));
+        });
+      }
       wake = undefined;
-      // Let completions that land in the same turn join this episode.
-      await new Promise((resolve) => setImmediate(resolve));
       // Everything that completed meanwhile goes into one episode, as the extension batches.
       const batch = ready.splice(0);
       pending -= batch.length;
