@@ -10,17 +10,19 @@ import type { Env } from '../connections/settings.js';
 import { isTransient, TransientError } from '../errors.js';
 import type { FileResult } from '../run/output.js';
 import { containerFor, listBlobs, type BlobRef } from '../source/blobs.js';
+import { normalizeEtag } from './events.js';
 import type { CopyBlobInput, ListBlobsInput, ListBlobsOutput } from './plan.js';
 
 export async function listBlobsActivity(input: ListBlobsInput, env: Env = process.env): Promise<ListBlobsOutput> {
   try {
     const blobs: BlobRef[] = [];
     if (input.names?.length) {
-      // Named blobs bypass prefix / wildcard: the caller asked for them.
+      // Named blobs bypass prefix / wildcard: the caller asked for them. The ETag in the
+      // form listing gives, so the ledger sees one key per blob version.
       const container = containerFor(input.spec, env);
       for (const name of input.names) {
         const props = await container.getBlobClient(name).getProperties();
-        blobs.push({ name, etag: props.etag!, size: props.contentLength ?? 0, lastModified: props.lastModified!.toISOString() });
+        blobs.push({ name, etag: normalizeEtag(props.etag!), size: props.contentLength ?? 0, lastModified: props.lastModified!.toISOString() });
       }
     } else {
       // A run's references are small (about 150 bytes a blob); the batches bound the history.

@@ -18,7 +18,7 @@ export interface BlobCreated {
   container: string;
   /** Blob name inside the container (decoded). */
   blob: string;
-  /** In the SDK's quoted form (`"0x…"`), so it matches what listing returns. */
+  /** Unquoted (`0x…`), the form List Blobs returns, so the ledger key matches a listed run's. */
   etag: string;
   size: number;
   /** ISO 8601: the event time, the closest the event has to Last-Modified. */
@@ -27,9 +27,13 @@ export interface BlobCreated {
 
 export class EventParseError extends Error {}
 
-/** `0x8D…` (Event Grid) and `"0x8D…"` (SDK) are the same ETag; the ledger keys on the quoted form. */
+/**
+ * `0x8D…` and `"0x8D…"` are the same ETag: List Blobs and Event Grid give it bare, response
+ * headers (getProperties, upload) quoted. The ledger keys on it, so one form everywhere:
+ * bare, as listing returns it (a quoted one would load the same blob version twice).
+ */
 export function normalizeEtag(etag: string): string {
-  return etag.startsWith('"') ? etag : `"${etag}"`;
+  return etag.replace(/^"(.*)"$/, '$1');
 }
 
 function decodeMessage(message: unknown): unknown {

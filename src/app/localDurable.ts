@@ -16,10 +16,13 @@
  * from the executor after the episode, the one place that numbering is defined.
  */
 import { randomUUID } from 'node:crypto';
-import { InvocationContext, type HttpRequest } from '@azure/functions';
+import azureFunctions, { type HttpRequest } from '@azure/functions';
 import type { FunctionCallback, RegisteredFunction } from './localHost.js';
 import { retryDelayMs } from './plan.js';
 import type { DurableStarter, InstanceStatus, ManagementUrls, RuntimeStatus } from './starter.js';
+
+// @azure/functions is a CommonJS bundle whose classes Node's ESM loader cannot name-import.
+const { InvocationContext } = azureFunctions;
 
 /** Numeric event types, as the Durable Task Framework serialises them. */
 export const EventType = {
@@ -161,7 +164,7 @@ export async function runEpisode(
     functionName: options.name,
     invocationId: randomUUID(),
     logHandler: (level, ...args) => options.log?.(level, args.map(String).join(' ')),
-  }) as InvocationContext & { df?: { taskOrchestratorExecutor?: { openTasks?: Record<string, ExecutorTask> } } };
+  }) as InstanceType<typeof InvocationContext> & { df?: { taskOrchestratorExecutor?: { openTasks?: Record<string, ExecutorTask> } } };
   const trigger = {
     // Shallow copies: durable-functions turns each Timestamp string into a Date in place.
     // (The events are flat, so this equals the JSON the extension sends, without

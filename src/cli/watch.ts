@@ -5,7 +5,7 @@
  * Event Grid path uses in Azure (functions/blobEvents.ts), which starts the orchestrator
  * on the local durable runtime.
  */
-import { InvocationContext } from '@azure/functions';
+import azureFunctions from '@azure/functions';
 import type { Env } from '../connections/settings.js';
 import { withAppEnv } from '../app/appEnv.js';
 import { BLOB_CREATED } from '../app/events.js';
@@ -16,6 +16,9 @@ import type { PipelineSpec } from '../pipeline/spec.js';
 import type { FileResult } from '../run/output.js';
 import { localRuntime } from '../run/localRun.js';
 import { containerFor } from '../source/blobs.js';
+
+// @azure/functions is a CommonJS bundle whose classes Node's ESM loader cannot name-import.
+const { InvocationContext } = azureFunctions;
 
 export interface WatchOptions {
   folder: string;
@@ -43,8 +46,13 @@ export function blobCreatedMessage(container: string, blob: string, etag: string
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
   });
 
 /** Watches until the signal aborts; returns the loaded pipelines (for the caller's report). */

@@ -93,6 +93,13 @@ describe('blob-created queue trigger', () => {
     expect(runtime.activityLog.length).toBe(copies);
     expect(logs.some((l) => l.includes(`duplicate event for ${h.container.containerName}/ev/a.csv`))).toBe(true);
     expect(await h.query(`SELECT count(*)::int AS n FROM "${h.schema}".events`)).toEqual([{ n: 2 }]);
+
+    // The ledger knows that blob version whichever way it is reached next: listed, or named.
+    for (const body of [undefined, JSON.stringify({ blobs: ['ev/a.csv'] })]) {
+      const response = await http('startPipelineRun', { method: 'POST', path: 'pipelines/events/runs', body, params: { name: 'events' } });
+      const rerun = await runtime.waitForCompletion((response.jsonBody as { id: string }).id);
+      expect(rerun.output).toMatchObject({ status: 'Succeeded', filesRead: 0, filesSkipped: 1, rowsCopied: 0 });
+    }
   });
 
   it('drops events for blobs no pipeline matches, logged at debug level', async () => {

@@ -22,11 +22,11 @@ function target(overrides: Record<string, unknown> = {}, containerUrl: string | 
 }
 
 describe('parseBlobEvents', () => {
-  it('reads the Event Grid schema from an object, JSON text, or base64 JSON; quotes the ETag as the SDK does', () => {
+  it('reads the Event Grid schema from an object, JSON text, or base64 JSON; ETag bare, as listing gives it', () => {
     const event = gridEvent('orders/a b.csv');
     for (const message of [event, JSON.stringify(event), Buffer.from(JSON.stringify([event])).toString('base64')]) {
       expect(parseBlobEvents(message).events).toEqual([
-        { url: `${ACCOUNT}/incoming/orders/a b.csv`, container: 'incoming', blob: 'orders/a b.csv', etag: '"0x8DE1"', size: 42, eventTime: '2026-11-20T10:00:00Z' },
+        { url: `${ACCOUNT}/incoming/orders/a b.csv`, container: 'incoming', blob: 'orders/a b.csv', etag: '0x8DE1', size: 42, eventTime: '2026-11-20T10:00:00Z' },
       ]);
     }
   });
@@ -81,6 +81,7 @@ describe('instance IDs', () => {
     ]).size).toBe(4);
     expect(eventInstanceId('x'.repeat(120), 'c', 'b', 'e').length).toBeLessThanOrEqual(100);
     expect(scheduledInstanceId('orders')).toBe('orders-scheduled');
-    expect(normalizeEtag('"a"')).toBe('"a"');
+    expect(normalizeEtag('"0x1"')).toBe('0x1');
+    expect(normalizeEtag('0x1')).toBe('0x1');
   });
 });
