@@ -22,6 +22,7 @@ import {
   chunk,
   failedFile,
   failureMessage,
+  flattenFiles,
   planBatches,
   startProgress,
   type BatchInput,
@@ -119,7 +120,7 @@ export const runOrchestrator: OrchestrationHandler = function* (context) {
       context.df.setCustomStatus(progress.value);
     }
   }
-  return summarizeRun(spec.name, runId, files, context.df.currentUtcDateTime.getTime() - started);
+  return summarizeRun(spec.name, runId, flattenFiles(files), context.df.currentUtcDateTime.getTime() - started);
 };
 
 export const batchOrchestrator: OrchestrationHandler = function* (context) {

@@ -9,8 +9,7 @@ import { copyBlob } from '../copyBlob.js';
 import type { Env } from '../connections/settings.js';
 import { isTransient, TransientError } from '../errors.js';
 import type { FileResult } from '../run/output.js';
-import { containerFor, listBlobs, type BlobRef } from '../source/blobs.js';
-import { normalizeEtag } from './events.js';
+import { containerFor, listBlobs, normalizeEtag, type BlobRef } from '../source/blobs.js';
 import type { CopyBlobInput, ListBlobsInput, ListBlobsOutput } from './plan.js';
 
 export async function listBlobsActivity(input: ListBlobsInput, env: Env = process.env): Promise<ListBlobsOutput> {

@@ -7,7 +7,9 @@
  * accepted. https://learn.microsoft.com/azure/event-grid/event-schema-blob-storage
  */
 import { createHash } from 'node:crypto';
-import { blobMatches, type BlobRef } from '../source/blobs.js';
+import { blobMatches, normalizeEtag, type BlobRef } from '../source/blobs.js';
+
+export { normalizeEtag };
 import type { PipelineSpec } from '../pipeline/spec.js';
 
 export const BLOB_CREATED = 'Microsoft.Storage.BlobCreated';
@@ -26,15 +28,6 @@ export interface BlobCreated {
 }
 
 export class EventParseError extends Error {}
-
-/**
- * `0x8D…` and `"0x8D…"` are the same ETag: List Blobs and Event Grid give it bare, response
- * headers (getProperties, upload) quoted. The ledger keys on it, so one form everywhere:
- * bare, as listing returns it (a quoted one would load the same blob version twice).
- */
-export function normalizeEtag(etag: string): string {
-  return etag.replace(/^"(.*)"$/, '$1');
-}
 
 function decodeMessage(message: unknown): unknown {
   if (typeof message !== 'string' && !Buffer.isBuffer(message)) return message;

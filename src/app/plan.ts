@@ -72,11 +72,10 @@ export function startProgress(filesTotal: number): RunProgress {
   return { filesTotal, filesDone: 0, filesFailed: 0, rowsCopied: 0 };
 }
 
-/** Flattens archive entries (a FileResult may carry `entries`) into the files they are. */
+/** Archive entries are files of their own in the run output and progress (ADF lists each one). */
 export function flattenFiles(files: readonly FileResult[]): FileResult[] {
   return files.flatMap((f) => {
-    const entries = (f as FileResult & { entries?: FileResult[] }).entries;
-    return entries?.length ? flattenFiles(entries) : [f];
+    return f.entries?.length ? flattenFiles(f.entries) : [f];
   });
 }
 

@@ -96,10 +96,15 @@ async function watchDemo(env: NodeJS.ProcessEnv): Promise<void> {
   process.once('SIGINT', () => stop.abort());
   const stamp = new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15);
   const name = `orders/live-${stamp}.csv`;
-  setTimeout(() => {
+  const upload = () => {
     process.stderr.write(`uploading ${name} …\n`);
     const body = `order_id,customer,amount,ordered_at\n${Date.now()},Live Upload,1.00,${new Date().toISOString()}\n`;
     blobServiceClientFor('SOURCE_STORAGE', env).getContainerClient(demoPipeline.source.container).getBlockBlobClient(name).uploadData(Buffer.from(body)).catch((err: Error) => process.stderr.write(`upload failed: ${err.message}\n`));
-  }, 1500).unref();
-  await watch({ folder, env, intervalMs: 500, abortSignal: stop.signal, onFile: (file) => process.stderr.write(formatFileLine(file) + '\n') });
+  };
+  const log = (line: string) => {
+    process.stderr.write(line + '\n');
+    // Once the watcher knows what was there before, upload one blob to show it loading.
+    if (line.startsWith('watching ')) setTimeout(upload, 1000).unref();
+  };
+  await watch({ folder, env, intervalMs: 500, abortSignal: stop.signal, log, onFile: (file) => process.stderr.write(formatFileLine(file) + '\n') });
 }

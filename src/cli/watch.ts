@@ -78,7 +78,6 @@ export async function watch(options: WatchOptions): Promise<LoadedPipelines> {
   for (const spec of watched) sources.set(`${spec.source.connection}\0${spec.source.container}\0${spec.source.prefix}`, spec);
   const seen = new Set<string>();
   let first = true;
-  log(`watching ${[...sources.values()].map((s) => `${s.source.container}/${s.source.prefix}`).join(', ')} for ${watched.map((s) => s.name).join(', ')} (Ctrl-C stops)`);
   try {
     await withAppEnv(env, async () => {
       while (!options.abortSignal?.aborted) {
@@ -98,7 +97,11 @@ export async function watch(options: WatchOptions): Promise<LoadedPipelines> {
             log(`listing ${spec.source.container}: ${(err as Error).message}`);
           }
         }
-        first = false;
+        if (first) {
+          // Only now is the baseline known: what lands from here on is new.
+          log(`watching ${[...sources.values()].map((s) => `${s.source.container}/${s.source.prefix}`).join(', ')} for ${watched.map((s) => s.name).join(', ')} (Ctrl-C stops)`);
+          first = false;
+        }
         await sleep(options.intervalMs ?? 2000, options.abortSignal);
       }
     });

@@ -26,7 +26,8 @@ it('loads each blob uploaded while watching, once', async () => {
   const files: FileResult[] = [];
   const lines: string[] = [];
   const done = watch({ folder, env: h.env, intervalMs: 100, abortSignal: stop.signal, onFile: (f) => files.push(f), log: (l) => lines.push(l) });
-  await new Promise((r) => setTimeout(r, 400));
+  // The watcher says "watching" once it knows what was there before it started.
+  for (const until = Date.now() + 20_000; !lines.some((l) => l.startsWith('watching ')) && Date.now() < until; ) await new Promise((r) => setTimeout(r, 20));
   await h.upload('in/new-1.csv', 'id\n2\n3\n');
   await h.upload('in/new-2.csv', 'id\n4\n');
   const deadline = Date.now() + 20_000;
