@@ -4,8 +4,9 @@
  * and validated once at start-up. An invalid file is reported (log, GET /api/pipelines)
  * and does not stop the others.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Env } from '../connections/settings.js';
 import { SpecError, type SpecIssue } from '../errors.js';
 import { parsePipelineJson, type PipelineSpec } from '../pipeline/spec.js';
@@ -21,8 +22,20 @@ export interface LoadedPipelines {
   errors: PipelineLoadError[];
 }
 
+/** The app's root (the folder holding package.json and host.json), found from this file. */
+function appRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) return process.cwd();
+    dir = parent;
+  }
+  return dir;
+}
+
+/** BLOB2PG_PIPELINES, relative to the app root (not the worker's working directory). */
 export function pipelinesFolder(env: Env = process.env): string {
-  return path.resolve(env.BLOB2PG_PIPELINES || 'pipelines');
+  return path.resolve(appRoot(), env.BLOB2PG_PIPELINES || 'pipelines');
 }
 
 /** Synchronous on purpose: Functions registers triggers (timers) while the module loads. */

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { addProgress, chunk, failedFile, failureMessage, flattenFiles, planBatches, retryDelayMs, startProgress, ACTIVITY_RETRY } from '../../src/app/plan.js';
-import { loadPipelineFolder } from '../../src/app/pipelines.js';
+import { loadPipelineFolder, pipelinesFolder } from '../../src/app/pipelines.js';
 import { parsePipelineSpec } from '../../src/pipeline/spec.js';
 import type { FileResult } from '../../src/run/output.js';
 
@@ -52,6 +52,8 @@ describe('triggers in the spec', () => {
   });
 });
 
+const dir0 = path.join(tmpdir(), 'elsewhere');
+
 describe('pipelines folder', () => {
   it('loads the valid files and reports each invalid one without stopping the others', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'blob2pg-folder-'));
@@ -65,5 +67,12 @@ describe('pipelines folder', () => {
     expect([...loaded.pipelines.keys()]).toEqual(['a', 'b']);
     expect(loaded.errors.map((e) => [e.file, e.issues[0]!.path])).toEqual([['bad.json', 'source.container'], ['dup.json', 'name']]);
     expect(loadPipelineFolder(path.join(dir, 'missing')).errors[0]!.issues[0]!.message).toMatch(/cannot read the pipelines folder/);
+  });
+
+  it('BLOB2PG_PIPELINES is relative to the app root (where package.json is), default pipelines/', () => {
+    const root = path.resolve(import.meta.dirname, '../..');
+    expect(pipelinesFolder({})).toBe(path.join(root, 'pipelines'));
+    expect(pipelinesFolder({ BLOB2PG_PIPELINES: 'conf/p' })).toBe(path.join(root, 'conf/p'));
+    expect(pipelinesFolder({ BLOB2PG_PIPELINES: dir0 })).toBe(dir0);
   });
 });
