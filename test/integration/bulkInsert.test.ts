@@ -8,11 +8,6 @@ beforeAll(async () => {
 });
 afterAll(async () => h?.close());
 
-async function table(name: string, ddl: string): Promise<string> {
-  await h.query(`CREATE TABLE "${h.schema}"."${name}" (${ddl})`);
-  return `${h.schema}.${name}`;
-}
-
 async function load(tableName: string, blob: string, body: string, sink: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) {
   const ref = await h.upload(blob, body);
   const spec = h.spec({ source: { prefix: blob }, sink: { table: tableName, writeMethod: 'BulkInsert', ...sink }, ...extra });
@@ -23,7 +18,7 @@ const rows = (sql: string) => h.query(sql.replaceAll('S.', `"${h.schema}".`));
 
 describe('BulkInsert', () => {
   it('fires a row-level trigger once per row, in batches of writeBatchSize statements', async () => {
-    const t = await table('trig', 'id int, v text');
+    const t = await h.table('trig', 'id int, v text');
     await rows(`CREATE TABLE S.audit (id int, stmt bigint)`);
     // statement_timestamp() is per statement; txid per transaction: count statements via a statement-level trigger too.
     await rows(`CREATE TABLE S.stmts (n int)`);
@@ -43,7 +38,7 @@ describe('BulkInsert', () => {
 
   it('a wide table (300 columns × 300 rows, 90,000 values) loads: no parameter ceiling', async () => {
     const cols = Array.from({ length: 300 }, (_, i) => `c${i}`);
-    const t = await table('wide', cols.map((c) => `${c} int`).join(', '));
+    const t = await h.table('wide', cols.map((c) => `${c} int`).join(', '));
     const csv = cols.join(',') + '\n' + Array.from({ length: 300 }, (_, r) => cols.map((_, c) => r * 1000 + c).join(',')).join('\n') + '\n';
     const result = await load(t, 'wide.csv', csv);
     expect(result).toMatchObject({ status: 'Succeeded', rowsCopied: 300 });
@@ -51,7 +46,7 @@ describe('BulkInsert', () => {
   });
 
   it('a bad value in a later batch fails the blob: table unchanged, error names line and column', async () => {
-    const t = await table('bad', 'id int, amount numeric');
+    const t = await h.table('bad', 'id int, amount numeric');
     await rows(`INSERT INTO S.bad VALUES (0, 0)`);
     const lines = ['id,amount'];
     for (let i = 1; i <= 50; i++) lines.push(i === 37 ? `${i},oops` : `${i},${i}`);
@@ -62,7 +57,7 @@ describe('BulkInsert', () => {
   });
 
   it('a record with the wrong number of fields fails the blob naming its line', async () => {
-    const t = await table('short', 'a int, b int');
+    const t = await h.table('short', 'a int, b int');
     const result = await load(t, 'short.csv', 'a,b\n1,2\n3\n');
     expect(result.status).toBe('Failed');
     expect(result.error).toMatchObject({ line: 3, sqlstate: '22P04' });
@@ -70,7 +65,7 @@ describe('BulkInsert', () => {
   });
 
   it('a NOT NULL violation names the line and column', async () => {
-    const t = await table('nn', 'a int NOT NULL DEFAULT 0, b int');
+    const t = await h.table('nn', 'a int NOT NULL DEFAULT 0, b int');
     const result = await load(t, 'nn.csv', 'a,b\n1,2\n,3\n');
     expect(result.status).toBe('Failed');
     expect(result.error).toMatchObject({ line: 3, column: 'a', sqlstate: '23502' });

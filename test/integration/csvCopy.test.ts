@@ -10,12 +10,6 @@ beforeAll(async () => {
 });
 afterAll(async () => h?.close());
 
-async function table(name: string, ddl: string): Promise<string> {
-  const qualified = `"${h.schema}"."${name}"`;
-  await h.query(`CREATE TABLE ${qualified} (${ddl})`);
-  return `${h.schema}.${name}`;
-}
-
 async function load(tableName: string, blob: string, body: string | Buffer, source: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) {
   const ref = await h.upload(blob, body);
   const spec = h.spec({ source: { prefix: blob, ...source }, sink: { table: tableName }, ...extra });
@@ -24,7 +18,7 @@ async function load(tableName: string, blob: string, body: string | Buffer, sour
 
 describe('CSV with CopyCommand', () => {
   it('loads RFC 4180 edge cases: quoted delimiters, quoted newlines, doubled quotes, empty vs NULL, non-ASCII', async () => {
-    const t = await table('edge', 'id int, name text, note text');
+    const t = await h.table('edge', 'id int, name text, note text');
     const csv = 'id,name,note\n1,"Smith, John","line one\nline two"\n2,"say ""hi""",\n3,"",Zoë — 東京 🚀\n';
     const result = await load(t, 'edge.csv', csv);
     expect(result).toMatchObject({ status: 'Succeeded', rowsCopied: 3, rowsRead: 3 });
@@ -37,7 +31,7 @@ describe('CSV with CopyCommand', () => {
   });
 
   it('handles CRLF, a UTF-8 BOM, and a header in another order than the table', async () => {
-    const t = await table('crlf', 'a int, b text, c date');
+    const t = await h.table('crlf', 'a int, b text, c date');
     const csv = '\uFEFFc,a,b\r\n2026-01-02,1,x\r\n2026-01-03,2,y\r\n';
     expect(await load(t, 'crlf.csv', csv)).toMatchObject({ status: 'Succeeded', rowsCopied: 2 });
     const rows = await h.query(`SELECT a, b, c::text FROM "${h.schema}".crlf ORDER BY a`);
@@ -48,7 +42,7 @@ describe('CSV with CopyCommand', () => {
   });
 
   it('maps by position without a header, after skipLineCount lines', async () => {
-    const t = await table('nohead', 'a int, b text');
+    const t = await h.table('nohead', 'a int, b text');
     const csv = 'exported by tool X\nsecond junk line\n1,one\n2,two\n';
     const result = await load(t, 'nohead.csv', csv, { format: { type: 'DelimitedText', firstRowAsHeader: false, skipLineCount: 2 } });
     expect(result).toMatchObject({ status: 'Succeeded', rowsCopied: 2 });
@@ -59,7 +53,7 @@ describe('CSV with CopyCommand', () => {
   });
 
   it('decompresses gzip chosen from the .gz name', async () => {
-    const t = await table('gz', 'n int');
+    const t = await h.table('gz', 'n int');
     const csv = 'n\n' + Array.from({ length: 1000 }, (_, i) => i).join('\n') + '\n';
     const result = await load(t, 'gz.csv.gz', gzipSync(csv));
     expect(result).toMatchObject({ status: 'Succeeded', rowsCopied: 1000 });
@@ -68,7 +62,7 @@ describe('CSV with CopyCommand', () => {
   });
 
   it('fails a blob with a bad value in the middle: table unchanged, error names blob, line, column, SQLSTATE', async () => {
-    const t = await table('bad', 'id int, amount numeric');
+    const t = await h.table('bad', 'id int, amount numeric');
     await h.query(`INSERT INTO "${h.schema}".bad VALUES (0, 1)`);
     const lines = ['id,amount'];
     for (let i = 1; i <= 100; i++) lines.push(i === 48 ? `${i},"12,5"` : `${i},${i}.5`);
@@ -89,7 +83,7 @@ describe('CSV with CopyCommand', () => {
   });
 
   it('loads each blob version once: a re-run reports Skipped and adds no rows', async () => {
-    const t = await table('rerun', 'id int');
+    const t = await h.table('rerun', 'id int');
     await h.upload('rerun/a.csv', 'id\n1\n2\n');
     await h.upload('rerun/b.csv', 'id\n3\n');
     const spec = h.spec({ source: { prefix: 'rerun/' }, sink: { table: t } });
@@ -104,7 +98,7 @@ describe('CSV with CopyCommand', () => {
   });
 
   it('goes through a staging table when the file has columns the table does not take, still naming the bad line', async () => {
-    const t = await table('staged', 'id int, amount numeric(8,2)');
+    const t = await h.table('staged', 'id int, amount numeric(8,2)');
     const ok = await load(t, 'staged/ok.csv', 'id,ignored,amount\n1,zzz,1.50\n2,yyy,2.25\n');
     expect(ok).toMatchObject({ status: 'Succeeded', rowsRead: 2, rowsCopied: 2 });
     expect(await h.query(`SELECT id, amount::text FROM "${h.schema}".staged ORDER BY id`)).toEqual([
@@ -118,7 +112,7 @@ describe('CSV with CopyCommand', () => {
   });
 
   it('runs pre- and post-copy scripts in the blob transaction: a failing post script loads nothing', async () => {
-    const t = await table('scripted', 'id int');
+    const t = await h.table('scripted', 'id int');
     await h.query(`CREATE TABLE "${h.schema}".audit (note text); INSERT INTO "${h.schema}".scripted VALUES (99)`);
     const scripts = {
       preCopyScript: `DELETE FROM "${h.schema}".scripted`,
@@ -139,7 +133,7 @@ describe('CSV with CopyCommand', () => {
   });
 
   it('loads a blob version once when two loads race: one Succeeded, one Skipped', async () => {
-    const t = await table('race', 'id int');
+    const t = await h.table('race', 'id int');
     const ref = await h.upload('race/a.csv', 'id\n' + Array.from({ length: 20000 }, (_, i) => i).join('\n') + '\n');
     const spec = h.spec({ source: { prefix: 'race/' }, sink: { table: t } });
     const blob = { ...ref, size: 0, lastModified: '' };
@@ -149,7 +143,7 @@ describe('CSV with CopyCommand', () => {
   });
 
   it('loads an overwritten blob as a new version, and refuses to load a version that is gone', async () => {
-    const t = await table('versions', 'id int');
+    const t = await h.table('versions', 'id int');
     const spec = h.spec({ source: { prefix: 'versions/' }, sink: { table: t } });
     const v1 = await h.upload('versions/a.csv', 'id\n1\n');
     expect((await copyBlob(spec, { ...v1, size: 0, lastModified: '' }, { runId: 'r', env: h.env })).status).toBe('Succeeded');

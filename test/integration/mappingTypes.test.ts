@@ -9,11 +9,6 @@ beforeAll(async () => {
 });
 afterAll(async () => h?.close());
 
-async function table(name: string, ddl: string): Promise<string> {
-  await h.query(`CREATE TABLE "${h.schema}"."${name}" (${ddl})`);
-  return `${h.schema}.${name}`;
-}
-
 async function load(tableName: string, blob: string, body: string, sink: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) {
   const ref = await h.upload(blob, body);
   const spec = h.spec({ source: { prefix: blob }, sink: { table: tableName, ...sink }, ...extra });
@@ -26,7 +21,7 @@ const rows = (sql: string) => h.query(sql.replaceAll('S.', `"${h.schema}".`));
 describe.each(['CopyCommand', 'BulkInsert', 'Upsert'] as const)('mapping and types with %s', (writeMethod) => {
   it('additional columns: $$FILEPATH, $$FILENAME, $$ETAG, $$LASTMODIFIED, $$RUNID and a literal', async () => {
     const name = `extra_${writeMethod.toLowerCase()}`;
-    const t = await table(name, 'id int PRIMARY KEY, loaded_from text, file text, etag text, modified timestamptz, run text, tag text');
+    const t = await h.table(name, 'id int PRIMARY KEY, loaded_from text, file text, etag text, modified timestamptz, run text, tag text');
     const mapping = [
       { source: 'id', sink: 'id' },
       { sink: 'loaded_from', value: '$$FILEPATH' },
@@ -45,7 +40,7 @@ describe.each(['CopyCommand', 'BulkInsert', 'Upsert'] as const)('mapping and typ
 
   it('every text-input type: jsonb, arrays, wide numeric, uuid, timestamptz offsets, interval, bytea, booleans', async () => {
     const name = `types_${writeMethod.toLowerCase()}`;
-    const t = await table(name, 'id int PRIMARY KEY, j jsonb, a int[], n numeric, u uuid, ts timestamptz, iv interval, b bytea, f bool');
+    const t = await h.table(name, 'id int PRIMARY KEY, j jsonb, a int[], n numeric, u uuid, ts timestamptz, iv interval, b bytea, f bool');
     const csv = [
       'id,j,a,n,u,ts,iv,b,f',
       `1,"{""k"": [1, 2]}","{1,2}",1234567890123456789012345678901234.5678,a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11,2026-01-02 03:04:05+05:30,1 day 02:00,\\x0102ff,true`,
@@ -60,7 +55,7 @@ describe.each(['CopyCommand', 'BulkInsert', 'Upsert'] as const)('mapping and typ
 
   it('typeConversion: dateFormat, timestampFormat, extra boolean spellings', async () => {
     const name = `conv_${writeMethod.toLowerCase()}`;
-    const t = await table(name, 'id int PRIMARY KEY, d date, ts timestamp, ok boolean');
+    const t = await h.table(name, 'id int PRIMARY KEY, d date, ts timestamp, ok boolean');
     const csv = 'id,d,ts,ok\n1,31/12/2025,31/12/2025 23:59:58,Oui\n2,01/02/2026,01/02/2026 00:00:01,non\n3,,,yes\n';
     const { result } = await load(t, `${name}.csv`, csv, { writeMethod }, {
       typeConversion: { dateFormat: 'DD/MM/YYYY', timestampFormat: 'DD/MM/YYYY HH24:MI:SS', booleanTrue: ['oui'], booleanFalse: ['Non'] },
@@ -75,7 +70,7 @@ describe.each(['CopyCommand', 'BulkInsert', 'Upsert'] as const)('mapping and typ
 
   it('a value that does not convert under typeConversion names its line and column', async () => {
     const name = `convbad_${writeMethod.toLowerCase()}`;
-    const t = await table(name, 'id int PRIMARY KEY, d date');
+    const t = await h.table(name, 'id int PRIMARY KEY, d date');
     const { result } = await load(t, `${name}.csv`, 'id,d\n1,31/12/2025\n2,31/02/2025\n', { writeMethod }, { typeConversion: { dateFormat: 'DD/MM/YYYY' } });
     expect(result.status).toBe('Failed');
     expect(result.error).toMatchObject({ line: 3, column: 'd' });
@@ -85,7 +80,7 @@ describe.each(['CopyCommand', 'BulkInsert', 'Upsert'] as const)('mapping and typ
 
 describe('blob2pg validate: mapping against the live table', () => {
   it('reports an unknown column, an unmapped NOT NULL column without default, and an unmapped key column', async () => {
-    const t = await table('val', 'id int, code text NOT NULL, v text, UNIQUE (id, v)');
+    const t = await h.table('val', 'id int, code text NOT NULL, v text, UNIQUE (id, v)');
     await h.upload('val/a.csv', 'id,other\n1,x\n');
     const spec = h.spec({
       source: { prefix: 'val/' },
@@ -102,7 +97,7 @@ describe('blob2pg validate: mapping against the live table', () => {
   });
 
   it('reports an Upsert into a table with no primary key and no keys', async () => {
-    const t = await table('val2', 'id int');
+    const t = await h.table('val2', 'id int');
     await h.upload('val2/a.csv', 'id\n1\n');
     const spec = h.spec({ source: { prefix: 'val2/' }, sink: { table: t, writeMethod: 'Upsert' } });
     expect((await validatePipeline(spec, h.env)).join('\n')).toMatch(/no primary key/);

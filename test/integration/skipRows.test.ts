@@ -9,11 +9,6 @@ beforeAll(async () => {
 });
 afterAll(async () => h?.close());
 
-async function table(name: string, ddl: string): Promise<string> {
-  await h.query(`CREATE TABLE "${h.schema}"."${name}" (${ddl})`);
-  return `${h.schema}.${name}`;
-}
-
 const logContainer = `log-${Math.random().toString(36).slice(2, 10)}`;
 
 async function load(tableName: string, blob: string, body: string, sink: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) {
@@ -63,7 +58,7 @@ const expectedLog = [
 describe.each(['CopyCommand', 'BulkInsert', 'Upsert'] as const)('skipIncompatibleRows with %s', (writeMethod) => {
   it('skips bad rows, loads the good ones, logs each skipped row with line, column, value and reason', async () => {
     const name = `people_${writeMethod.toLowerCase()}`;
-    const t = await table(name, 'id int PRIMARY KEY, name text NOT NULL, born date');
+    const t = await h.table(name, 'id int PRIMARY KEY, name text NOT NULL, born date');
     const blob = `in/${name}.csv`;
     const result = await load(t, blob, csv, { writeMethod, writeBatchSize: 2 });
     expect(result).toMatchObject({ status: 'Succeeded', rowsRead: 8, rowsCopied: 3, rowsSkipped: 5 });
@@ -78,14 +73,14 @@ describe.each(['CopyCommand', 'BulkInsert', 'Upsert'] as const)('skipIncompatibl
 
 describe('skipIncompatibleRows', () => {
   it('Upsert: a NULL key is skipped with its reason', async () => {
-    const t = await table('keys', 'email text UNIQUE, v int');
+    const t = await h.table('keys', 'email text UNIQUE, v int');
     const result = await load(t, 'keys.csv', 'email,v\na@x,1\n,2\nb@x,zz\n', { writeMethod: 'Upsert', upsertSettings: { keys: ['email'] } });
     expect(result).toMatchObject({ status: 'Succeeded', rowsCopied: 1, rowsSkipped: 2 });
     expect(await readLog('keys.csv')).toBe('line,column,value,reason\n3,email,,NULL in key column email\n4,v,zz,"invalid input syntax for type integer: ""zz"""\n');
   });
 
   it('with nothing to skip, writes no log; off by default, the first bad row still fails the blob', async () => {
-    const t = await table('clean', 'id int');
+    const t = await h.table('clean', 'id int');
     expect(await load(t, 'clean.csv', 'id\n1\n2\n')).toMatchObject({ status: 'Succeeded', rowsSkipped: 0, rowsCopied: 2 });
     await expect(readLog('clean.csv')).rejects.toThrow();
     const ref = await h.upload('strict.csv', 'id\n1\nx\n');
@@ -94,7 +89,7 @@ describe('skipIncompatibleRows', () => {
   });
 
   it('a failed load leaves no log (post-copy script fails after the rows are skipped)', async () => {
-    const t = await table('nolog', 'id int');
+    const t = await h.table('nolog', 'id int');
     const result = await load(t, 'nolog.csv', 'id\n1\nbad\n', { postCopyScript: 'SELECT 1/0' });
     expect(result.status).toBe('Failed');
     await expect(readLog('nolog.csv')).rejects.toThrow();

@@ -9,11 +9,6 @@ beforeAll(async () => {
 });
 afterAll(async () => h?.close());
 
-async function table(name: string, ddl: string): Promise<string> {
-  await h.query(`CREATE TABLE "${h.schema}"."${name}" (${ddl})`);
-  return `${h.schema}.${name}`;
-}
-
 async function load(tableName: string, blob: string, body: string | Buffer, sink: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) {
   const ref = await h.upload(blob, body);
   const spec = h.spec({ source: { prefix: blob }, sink: { table: tableName, writeMethod: 'Upsert', ...sink }, ...extra });
@@ -24,7 +19,7 @@ const rows = (sql: string) => h.query(sql.replaceAll('S.', `"${h.schema}".`));
 
 describe('Upsert', () => {
   it('auto-detects a composite primary key, updates only mapped columns, never writes generated columns', async () => {
-    const t = await table(
+    const t = await h.table(
       'comp',
       `region text, id int, name text, note text DEFAULT 'keep', total int GENERATED ALWAYS AS (id * 10) STORED,
        serial int GENERATED ALWAYS AS IDENTITY, PRIMARY KEY (region, id)`,
@@ -40,7 +35,7 @@ describe('Upsert', () => {
   });
 
   it('uses unique-index keys named in upsertSettings (ON CONFLICT path)', async () => {
-    const t = await table('uniq', 'id serial PRIMARY KEY, email text NOT NULL, name text, UNIQUE (email)');
+    const t = await h.table('uniq', 'id serial PRIMARY KEY, email text NOT NULL, name text, UNIQUE (email)');
     await rows(`INSERT INTO S.uniq (email, name) VALUES ('a@x', 'A')`);
     const result = await load(t, 'uniq.csv', 'email,name\na@x,A2\nb@x,B\n', { upsertSettings: { keys: ['email'] } });
     expect(result).toMatchObject({ status: 'Succeeded', rowsCopied: 2 });
@@ -52,8 +47,8 @@ describe('Upsert', () => {
   });
 
   it('duplicate keys within one file: the last occurrence in file order wins (both paths)', async () => {
-    const t1 = await table('dup_pk', 'id int PRIMARY KEY, v text');
-    const t2 = await table('dup_nokey', 'id int, v text');
+    const t1 = await h.table('dup_pk', 'id int PRIMARY KEY, v text');
+    const t2 = await h.table('dup_nokey', 'id int, v text');
     const csv = 'id,v\n1,first\n2,x\n1,second\n1,third\n3,y\n2,z\n';
     expect(await load(t1, 'dup1.csv', csv)).toMatchObject({ status: 'Succeeded', rowsRead: 6 });
     expect(await load(t2, 'dup2.csv', csv, { upsertSettings: { keys: ['id'] } })).toMatchObject({ status: 'Succeeded', rowsRead: 6, rowsCopied: 3 });
@@ -67,7 +62,7 @@ describe('Upsert', () => {
   });
 
   it('keys with no index (MERGE path): two blobs upserting the same keys concurrently leave no duplicate keys', async () => {
-    const t = await table('merge', 'k text, n int, src text');
+    const t = await h.table('merge', 'k text, n int, src text');
     await rows(`INSERT INTO S.merge VALUES ('k0', 0, 'seed')`);
     const make = (src: string) => 'k,n,src\n' + Array.from({ length: 2000 }, (_, i) => `k${i},${i},${src}`).join('\n') + '\n';
     const [a, b] = await Promise.all([
@@ -82,7 +77,7 @@ describe('Upsert', () => {
   });
 
   it('pre-15 path (UPDATE … FROM then INSERT … WHERE NOT EXISTS) gives the same result', async () => {
-    const t = await table('old', 'k int, v text');
+    const t = await h.table('old', 'k int, v text');
     await rows(`INSERT INTO S.old VALUES (1, 'a'), (2, 'b')`);
     upsertOptions.forceNoMerge = true;
     try {
@@ -99,7 +94,7 @@ describe('Upsert', () => {
   });
 
   it('no keys and no primary key: fails before reading the blob, saying so', async () => {
-    const t = await table('nokey', 'id int, v text');
+    const t = await h.table('nokey', 'id int, v text');
     const spec = h.spec({ source: { prefix: 'never' }, sink: { table: t, writeMethod: 'Upsert' } });
     // The blob does not exist: had the load tried to read it, the error would say so.
     const result = await copyBlob(spec, { name: 'never-uploaded.csv', etag: '"x"', size: 0, lastModified: new Date().toISOString() }, { runId: 'r1', env: h.env });
@@ -108,7 +103,7 @@ describe('Upsert', () => {
   });
 
   it('a NULL in a key column is an error naming the line; nothing is written', async () => {
-    const t = await table('nullkey', 'email text UNIQUE, v int');
+    const t = await h.table('nullkey', 'email text UNIQUE, v int');
     const result = await load(t, 'nullkey.csv', 'email,v\na@x,1\n,2\n', { upsertSettings: { keys: ['email'] } });
     expect(result.status).toBe('Failed');
     expect(result.error).toMatchObject({ line: 3, column: 'email' });
@@ -116,7 +111,7 @@ describe('Upsert', () => {
   });
 
   it('a bad value fails the blob naming line and column, table unchanged', async () => {
-    const t = await table('badval', 'id int PRIMARY KEY, amount numeric');
+    const t = await h.table('badval', 'id int PRIMARY KEY, amount numeric');
     await rows(`INSERT INTO S.badval VALUES (1, 1)`);
     const result = await load(t, 'badval.csv', 'id,amount\n1,2\n2,abc\n');
     expect(result.status).toBe('Failed');
@@ -125,7 +120,7 @@ describe('Upsert', () => {
   });
 
   it('upserts 100k rows with half the keys existing', async () => {
-    const t = await table('big', 'id bigint PRIMARY KEY, v text, n int');
+    const t = await h.table('big', 'id bigint PRIMARY KEY, v text, n int');
     await rows(`INSERT INTO S.big SELECT g, 'old', 0 FROM generate_series(1, 100000, 2) g`);
     const csv = 'id,v\n' + Array.from({ length: 100_000 }, (_, i) => `${i + 1},new${i + 1}`).join('\n') + '\n';
     const result = await load(t, 'big.csv', csv);

@@ -19,6 +19,8 @@ export interface Harness {
   pg: pg.Pool;
   query<R extends pg.QueryResultRow = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
   upload(name: string, body: string | Buffer): Promise<{ name: string; etag: string }>;
+  /** Creates `name (ddl)` in this file's schema; returns "schema.name" for a spec's sink.table. */
+  table(name: string, ddl: string): Promise<string>;
   spec(overrides: Omit<Partial<PipelineSpecInput>, 'source'> & { source?: Partial<PipelineSpecInput['source']>; sink: PipelineSpecInput['sink'] }): PipelineSpec;
   close(): Promise<void>;
 }
@@ -45,6 +47,10 @@ export async function createHarness(prefix = 't'): Promise<Harness> {
     pg: pool,
     async query(sql, params) {
       return (await pool.query(sql, params)).rows;
+    },
+    async table(name, ddl) {
+      await pool.query(`CREATE TABLE ${quoteIdent(schema)}.${quoteIdent(name)} (${ddl})`);
+      return `${schema}.${name}`;
     },
     async upload(name, body) {
       const response = await container.getBlockBlobClient(name).uploadData(typeof body === 'string' ? Buffer.from(body) : body);

@@ -5,10 +5,7 @@ import type { Harness } from './harness.js';
 
 export function tables(h: Harness) {
   return {
-    async table(name: string, ddl: string): Promise<string> {
-      await h.query(`CREATE TABLE "${h.schema}"."${name}" (${ddl})`);
-      return `${h.schema}.${name}`;
-    },
+    table: (name: string, ddl: string) => h.table(name, ddl),
     async load(tableName: string, blob: string, body: string | Buffer, source: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): Promise<FileResult> {
       const ref = await h.upload(blob, body);
       const spec = h.spec({ source: { prefix: blob, ...source }, sink: { table: tableName }, ...extra });
