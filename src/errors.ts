@@ -144,7 +144,8 @@ export function mapLoadError(
   }
   if (isTransient(err)) {
     const message = err instanceof Error ? err.message : String(err);
-    return new TransientError(formatLocated(message, { pipeline: where.pipeline, blob: where.blob }), { cause: err });
+    // Thrown across the activity boundary into Durable history and logs: no secrets in it.
+    return new TransientError(redactSecrets(formatLocated(message, { pipeline: where.pipeline, blob: where.blob })), { cause: err });
   }
   if (isPgError(err)) {
     const copyContext = parseCopyContext(err.where);

@@ -5,6 +5,7 @@
  *  - copyBlob is the CLI's copy step: data errors come back as a Failed file result,
  *    TransientError is thrown so callActivityWithRetry retries it.
  */
+import { redactError, redactSecrets } from '../connections/redact.js';
 import { copyBlob } from '../copyBlob.js';
 import type { Env } from '../connections/settings.js';
 import { isTransient, TransientError } from '../errors.js';
@@ -29,8 +30,9 @@ export async function listBlobsActivity(input: ListBlobsInput, env: Env = proces
     }
     return { blobs };
   } catch (err) {
-    if (isTransient(err)) throw new TransientError(`listing blobs for pipeline ${input.spec.name}: ${(err as Error).message}`, { cause: err });
-    return { error: `listing blobs for pipeline ${input.spec.name}: ${(err as Error).message}` };
+    const message = `listing blobs for pipeline ${input.spec.name}: ${redactSecrets((err as Error).message)}`;
+    if (isTransient(err)) throw new TransientError(message, { cause: redactError(err) });
+    return { error: message };
   }
 }
 

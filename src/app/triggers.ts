@@ -9,6 +9,7 @@ import { parsePipelineSpec, type PipelineSpec } from '../pipeline/spec.js';
 import { containerFor } from '../source/blobs.js';
 import { blobRefFromEvent, eventInstanceId, EventParseError, parseBlobEvents, pipelinesForEvent, scheduledInstanceId, type PipelineTarget } from './events.js';
 import type { LoadedPipelines } from './pipelines.js';
+import { redactError, redactSecrets } from '../connections/redact.js';
 import type { RunInput } from './plan.js';
 import { isActive, type DurableStarter } from './starter.js';
 
@@ -19,6 +20,17 @@ export interface Logger {
   log(...args: unknown[]): void;
   warn(...args: unknown[]): void;
   error(...args: unknown[]): void;
+}
+
+/** Every line the app logs passes through redactSecrets (connection strings, tokens, SAS). */
+export function redactingLogger(inner: Logger): Logger {
+  const clean = (args: unknown[]) => args.map((a) => (typeof a === 'string' ? redactSecrets(a) : a instanceof Error ? redactError(a) : a));
+  return {
+    debug: (...args) => inner.debug(...clean(args)),
+    log: (...args) => inner.log(...clean(args)),
+    warn: (...args) => inner.warn(...clean(args)),
+    error: (...args) => inner.error(...clean(args)),
+  };
 }
 
 export function pipelineTargets(pipelines: Iterable<PipelineSpec>, env: Env = process.env): PipelineTarget[] {
@@ -41,7 +53,8 @@ export interface BlobEventOutcome {
  * match. A message that is not JSON throws: the queue retries it, then moves it to the
  * poison queue, where it can be inspected.
  */
-export async function handleBlobCreatedMessage(message: unknown, starter: DurableStarter, targets: PipelineTarget[], log: Logger): Promise<BlobEventOutcome> {
+export async function handleBlobCreatedMessage(message: unknown, starter: DurableStarter, targets: PipelineTarget[], logger: Logger): Promise<BlobEventOutcome> {
+  const log = redactingLogger(logger);
   const outcome: BlobEventOutcome = { started: [], duplicates: [] };
   let parsed;
   try {
@@ -75,7 +88,8 @@ export async function handleBlobCreatedMessage(message: unknown, starter: Durabl
 }
 
 /** A tick while the previous scheduled run of the pipeline is still going is skipped. */
-export async function handleScheduleTick(spec: PipelineSpec, starter: DurableStarter, log: Logger): Promise<{ started?: string; skipped?: string }> {
+export async function handleScheduleTick(spec: PipelineSpec, starter: DurableStarter, logger: Logger): Promise<{ started?: string; skipped?: string }> {
+  const log = redactingLogger(logger);
   const instanceId = scheduledInstanceId(spec.name);
   const current = await starter.getStatus(instanceId);
   if (isActive(current)) {
