@@ -7,6 +7,7 @@
  *   BENCH_REPEAT=2       runs per measurement; the best is kept
  *   BENCH_ONLY=copy,formats   scenarios to run (copy, bulkInsert, upsert, formats, orchestrator)
  *   BENCH_BIG_GB=2       also load a blob of this many GB and report peak RSS (0 = skip)
+ *   BENCH_PGLOADER=0     skip the pgloader baseline (it takes ~2 minutes at 5M rows)
  */
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -107,6 +108,7 @@ async function copyScenario(ctx: BenchContext): Promise<BenchRow[]> {
   }
 
   try {
+    if (process.env.BENCH_PGLOADER === '0') throw new Error('BENCH_PGLOADER=0');
     await exec('pgloader', ['--version']);
     await reset();
     const url = new URL(ctx.env.TARGET_POSTGRES!);
