@@ -15,9 +15,10 @@ import { findColumn } from '../pipeline/mapping.js';
 import type { SourceMappingEntry as MappingEntry } from '../pipeline/sinkSpec.js';
 import type { TableColumn } from '../sink/tableInfo.js';
 import type { ByteReader } from './byteReader.js';
-import { CsvChunker, csvField, kindOf, LineIndex, type ValueKind } from './records.js';
+import { CsvChunker, fieldText, kindOf, LineIndex, type FieldText, type ValueKind } from './records.js';
 
 const LF = 0x0a;
+const OPEN_BRACE = 0x7b;
 const MAX_RECORD_BYTES = 256 * 1024 * 1024;
 
 type PathStep = string | number;
@@ -55,7 +56,10 @@ function accessor(steps: PathStep[]): Accessor {
   if (steps.length === 1 && typeof steps[0] === 'string') {
     const name = steps[0];
     const folded = name.toLowerCase();
-    return (record) => property(record, name, folded);
+    return (record) => {
+      const value = record[name];
+      return value !== undefined ? value : property(record, name, folded);
+    };
   }
   const folded = steps.map((s) => (typeof s === 'string' ? s.toLowerCase() : s));
   return (record) => {
@@ -73,6 +77,8 @@ export interface JsonColumns {
   header: string[];
   accessors: Accessor[];
   kinds: ValueKind[];
+  /** Per field, its CSV-field function (records.ts `fieldText`), chosen once. */
+  texts: FieldText[];
 }
 
 /** The fields to emit, from the mapping or from the first record's properties. */
@@ -88,7 +94,7 @@ export function jsonColumns(first: Record<string, unknown>, tableColumns: TableC
       accessors.push(accessor(parseJsonPath(entry.source)));
       kinds.push(kindOf(column === 'ambiguous' ? undefined : column));
     }
-    return { header, accessors, kinds };
+    return { header, accessors, kinds, texts: kinds.map(fieldText) };
   }
   const writable = tableColumns.filter((c) => c.writable);
   for (const name of Object.keys(first)) {
@@ -104,7 +110,7 @@ export function jsonColumns(first: Record<string, unknown>, tableColumns: TableC
       { line: 1 },
     );
   }
-  return { header, accessors, kinds };
+  return { header, accessors, kinds, texts: kinds.map(fieldText) };
 }
 
 /** Cuts records out of the byte stream and hands each to `onRecord` with its file line. */
@@ -116,7 +122,8 @@ interface Splitter {
 type OnRecord = (record: unknown, line: number) => void;
 
 function isBlank(text: string): boolean {
-  return text.trim() === '';
+  // Most lines start with "{": no trim (and no new string) for them.
+  return text.length === 0 || (text.charCodeAt(0) !== OPEN_BRACE && text.trim() === '');
 }
 
 class LinesSplitter implements Splitter {
@@ -158,7 +165,6 @@ class LinesSplitter implements Splitter {
   }
 }
 
-const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
 const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
@@ -334,12 +340,9 @@ export async function decodeJson(reader: ByteReader, tableColumns: TableColumn[]
   const onRecord: OnRecord = (value, line) => {
     const record = value as Record<string, unknown>;
     if (!columns) columns = jsonColumns(record, tableColumns, mapping);
-    const { accessors, kinds } = columns;
-    let text = '';
-    for (let f = 0; f < accessors.length; f++) {
-      if (f) text += ',';
-      text += csvField(accessors[f]!(record), kinds[f]!);
-    }
+    const { accessors, texts } = columns;
+    let text = texts[0]!(accessors[0]!(record));
+    for (let f = 1; f < accessors.length; f++) text += ',' + texts[f]!(accessors[f]!(record));
     out.push(text + '\n');
     lines.add(++records, line);
   };
