@@ -55,7 +55,7 @@ const TWO_DIGITS = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0
  * consecutive values usually share the day and often the second. Values past 2^53 (and
  * years past 9999) take the BigInt path. One per column: it holds the column's cache.
  */
-function timestampText(unitsPerSecond: number, digits: number): (v: number | bigint) => string {
+function timestampText(unitsPerSecond: number, digits: number, wholeSecondsBare = false): (v: number | bigint) => string {
   const bigUnits = BigInt(unitsPerSecond);
   const fractionBase = 10 ** digits;
   let cachedDay = NaN;
@@ -81,8 +81,9 @@ function timestampText(unitsPerSecond: number, digits: number): (v: number | big
       secondPrefix = `${dayPrefix}${TWO_DIGITS[Math.floor(minutes / 60)]}:${TWO_DIGITS[minutes % 60]}:${TWO_DIGITS[inDay % 60]}`;
       cachedSecond = seconds;
     }
-    // A whole second needs no fraction: fewer bytes to write and for COPY to parse.
-    return fraction === 0 ? `${secondPrefix}Z` : `${secondPrefix}.${String(fractionBase + fraction).slice(1)}Z`;
+    // A whole second needs no fraction in a CSV field: fewer bytes to write and for COPY to
+    // parse. Inside JSON (structs, lists) the text keeps one shape.
+    return wholeSecondsBare && fraction === 0 ? `${secondPrefix}Z` : `${secondPrefix}.${String(fractionBase + fraction).slice(1)}Z`;
   };
 }
 
@@ -166,7 +167,7 @@ function leafFormatter(element: SchemaElement): Formatter | undefined {
   else if (element.converted_type === 'TIMESTAMP_MICROS') stamp = 'MICROS';
   else if (!element.converted_type && ltype?.type === 'TIMESTAMP' && ltype.unit !== 'NANOS') stamp = ltype.unit;
   if (stamp) {
-    const text = stamp === 'MILLIS' ? timestampText(1000, 3) : timestampText(1_000_000, 6);
+    const text = stamp === 'MILLIS' ? timestampText(1000, 3, true) : timestampText(1_000_000, 6, true);
     return (raw) => (typeof raw === 'number' || typeof raw === 'bigint' ? text(raw) : raw);
   }
   return undefined;
