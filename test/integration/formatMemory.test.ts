@@ -3,11 +3,11 @@
  * the real CLI in a child process whose peak RSS must stay ≤ 200 MB (the 2 GB-blob target:
  * a decoder that held the file, or a whole Parquet file's columns, would blow it).
  *
- * Parquet is asserted under `--max-old-space-size=128`, and its default-flags peak only
+ * Parquet is asserted under `--max-old-space-size=96`, and its default-flags peak only
  * logged: its live heap stays ~25-40 MB (one 100k-row group on top of the loaded modules),
  * but V8 lets the heap grow to ~4× the live size between full GCs while hyparquet
  * materialises a row group (values that outlive young-generation GCs), so the default
- * process peaks at ~240-300 MB of mostly garbage. Completing under a 128 MB old-space cap
+ * process peaks at ~240-300 MB of mostly garbage. Completing under a 96 MB old-space cap
  * is the deterministic proof that nothing holds the file; 1M rows held would not fit.
  * (Measured: `--heap-growing-percent=50` gives ~175 MB at ~no speed cost; not set by the
  * product, which would change GC for the whole Functions worker.)
@@ -113,13 +113,13 @@ describe('peak RSS of the CLI loading large JSON and Parquet blobs', () => {
     expect(run.peakRssMb).toBeLessThanOrEqual(PEAK_RSS_MB);
   });
 
-  it(`a ${ROWS.toLocaleString('en-US')}-row Parquet file (row groups of 100,000) loads in ≤ ${PEAK_RSS_MB} MB under a 128 MB old-space cap`, async () => {
+  it(`a ${ROWS.toLocaleString('en-US')}-row Parquet file (row groups of 100,000) loads in ≤ ${PEAK_RSS_MB} MB under a 96 MB old-space cap`, async () => {
     const file = path.join(dir, 'big.parquet');
     await writeParquet(file, ROWS, 100_000);
     await h.container.getBlockBlobClient('big/rows.parquet').uploadFile(file);
     const asShipped = await loadWithCli('parquet_rows', 'big/rows.parquet', { type: 'Parquet' });
     expect(asShipped.peakRssMb).toBeGreaterThan(0);
-    const capped = await loadWithCli('parquet_rows', 'big/rows.parquet', { type: 'Parquet' }, ['--max-old-space-size=128']);
+    const capped = await loadWithCli('parquet_rows', 'big/rows.parquet', { type: 'Parquet' }, ['--max-old-space-size=96']);
     expect(capped.peakRssMb).toBeGreaterThan(0);
     expect(capped.peakRssMb).toBeLessThanOrEqual(PEAK_RSS_MB);
   });
