@@ -80,7 +80,7 @@ export async function copyBlob(spec: PipelineSpec, ref: BlobRef, options: CopyBl
             await client.query('ROLLBACK');
             return result('Skipped');
           }
-          const decoded = await file.decode({ tableColumns: table.columns, mapping: spec.mapping });
+          const decoded = await file.decode({ tableColumns: table.columns, mapping: spec.mapping, skipBadRecords: spec.faultTolerance?.skipIncompatibleRows === true });
           at = { ...at, lineOffset: decoded.lineOffset, lineOf: decoded.lineOf };
           let counts: WriteCounters = { rowsRead: 0, rowsCopied: 0, rowsSkipped: 0 };
           if (decoded.fieldCount > 0) {
@@ -93,6 +93,7 @@ export async function copyBlob(spec: PipelineSpec, ref: BlobRef, options: CopyBl
               body: decoded.body,
               copyOptions: decoded.copyOptions,
               lineOffset: decoded.lineOffset,
+              tagged: decoded.tagged,
               // $$FILEPATH of an archive entry is `blob/entry`.
               blob: file.entry === undefined ? ref : { ...ref, name: at.blob },
               runId: options.runId,

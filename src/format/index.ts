@@ -34,12 +34,19 @@ export interface DecodedBlob extends DelimitedPrologue {
    * against `header` instead of the spec's.
    */
   mapping?: MappingEntry[];
+  /**
+   * `body` is already in the tagged stage layout (`line, bad, raw, f1 … fN`; see
+   * sink/staging.ts): a record decoder in skip mode that kept its bad records (JSON).
+   */
+  tagged?: boolean;
 }
 
 /** What record decoders need to know about the target (see records.ts for why). */
 export interface DecodeContext {
   tableColumns: TableColumn[];
   mapping?: MappingEntry[];
+  /** `faultTolerance.skipIncompatibleRows`: decoders that can keep bad records do (JSON). */
+  skipBadRecords?: boolean;
 }
 
 /** One blob, as a stream and (for Parquet) by ranges. */
@@ -110,7 +117,7 @@ export async function decodeStream(bytes: Readable, format: Exclude<ConcreteForm
     reader = new ByteReader(rest.pipe(transcoder));
   }
   if (format.type === 'Json') {
-    const json = await decodeJson(reader, context.tableColumns, sourceMappingEntries(context.mapping));
+    const json = await decodeJson(reader, context.tableColumns, sourceMappingEntries(context.mapping), { skipBadRecords: context.skipBadRecords });
     return { ...json, lineOffset: 0, copyOptions: RECORD_CSV_OPTIONS, mapping: positional(context.mapping) };
   }
   const prologue = await readDelimitedPrologue(reader, format, text.transcoder ? { copyEncoding: 'UTF8', decode: (b) => b.toString('utf8') } : text);

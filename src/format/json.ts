@@ -15,9 +15,10 @@ import { findColumn } from '../pipeline/mapping.js';
 import type { SourceMappingEntry as MappingEntry } from '../pipeline/sinkSpec.js';
 import type { TableColumn } from '../sink/tableInfo.js';
 import type { ByteReader } from './byteReader.js';
-import { CsvChunker, csvField, kindOf, LineIndex, type ValueKind } from './records.js';
+import { CsvChunker, csvText, fieldText, kindOf, LineIndex, type FieldText, type ValueKind } from './records.js';
 
 const LF = 0x0a;
+const OPEN_BRACE = 0x7b;
 const MAX_RECORD_BYTES = 256 * 1024 * 1024;
 
 type PathStep = string | number;
@@ -55,7 +56,10 @@ function accessor(steps: PathStep[]): Accessor {
   if (steps.length === 1 && typeof steps[0] === 'string') {
     const name = steps[0];
     const folded = name.toLowerCase();
-    return (record) => property(record, name, folded);
+    return (record) => {
+      const value = record[name];
+      return value !== undefined ? value : property(record, name, folded);
+    };
   }
   const folded = steps.map((s) => (typeof s === 'string' ? s.toLowerCase() : s));
   return (record) => {
@@ -73,6 +77,8 @@ export interface JsonColumns {
   header: string[];
   accessors: Accessor[];
   kinds: ValueKind[];
+  /** Per field, its CSV-field function (records.ts `fieldText`), chosen once. */
+  texts: FieldText[];
 }
 
 /** The fields to emit, from the mapping or from the first record's properties. */
@@ -88,7 +94,7 @@ export function jsonColumns(first: Record<string, unknown>, tableColumns: TableC
       accessors.push(accessor(parseJsonPath(entry.source)));
       kinds.push(kindOf(column === 'ambiguous' ? undefined : column));
     }
-    return { header, accessors, kinds };
+    return { header, accessors, kinds, texts: kinds.map(fieldText) };
   }
   const writable = tableColumns.filter((c) => c.writable);
   for (const name of Object.keys(first)) {
@@ -104,7 +110,7 @@ export function jsonColumns(first: Record<string, unknown>, tableColumns: TableC
       { line: 1 },
     );
   }
-  return { header, accessors, kinds };
+  return { header, accessors, kinds, texts: kinds.map(fieldText) };
 }
 
 /** Cuts records out of the byte stream and hands each to `onRecord` with its file line. */
@@ -114,15 +120,21 @@ interface Splitter {
 }
 
 type OnRecord = (record: unknown, line: number) => void;
+/** Skip mode: a record that is not a JSON object (its file line, its text, why). */
+type OnBadRecord = (line: number, raw: string, reason: string) => void;
 
 function isBlank(text: string): boolean {
-  return text.trim() === '';
+  // Most lines start with "{": no trim (and no new string) for them.
+  return text.length === 0 || (text.charCodeAt(0) !== OPEN_BRACE && text.trim() === '');
 }
 
 class LinesSplitter implements Splitter {
   private leftover: Buffer = Buffer.alloc(0);
   private line = 0;
-  constructor(private readonly onRecord: OnRecord) {}
+  constructor(
+    private readonly onRecord: OnRecord,
+    private readonly onBad?: OnBadRecord,
+  ) {}
 
   push(chunk: Buffer): void {
     const last = chunk.lastIndexOf(LF);
@@ -149,16 +161,19 @@ class LinesSplitter implements Splitter {
     try {
       value = JSON.parse(text);
     } catch (err) {
-      throw new DataError(`invalid JSON: ${(err as Error).message}`, { line: this.line }, { cause: err });
+      const reason = `invalid JSON: ${(err as Error).message}`;
+      if (this.onBad) return this.onBad(this.line, text.endsWith('\r') ? text.slice(0, -1) : text, reason);
+      throw new DataError(reason, { line: this.line }, { cause: err });
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      throw new DataError(`expected a JSON object, got ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}`, { line: this.line });
+      const reason = `expected a JSON object, got ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}`;
+      if (this.onBad) return this.onBad(this.line, text.trim(), reason);
+      throw new DataError(reason, { line: this.line });
     }
     this.onRecord(value, this.line);
   }
 }
 
-const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
 const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
@@ -194,6 +209,7 @@ class ObjectScanner implements Splitter {
   constructor(
     private readonly array: boolean,
     private readonly onRecord: OnRecord,
+    private readonly onBad?: OnBadRecord,
   ) {}
 
   private fail(message: string, offset: number): never {
@@ -263,9 +279,16 @@ class ObjectScanner implements Splitter {
   private emit(buf: Buffer, end: number): void {
     const start = this.recordStart;
     let value: unknown;
+    const text = buf.toString('utf8', start, end);
     try {
-      value = JSON.parse(buf.toString('utf8', start, end));
+      value = JSON.parse(text);
     } catch (err) {
+      if (this.onBad) {
+        // The object's boundaries are sound (the scanner found them), only its content is not.
+        this.records++;
+        this.recordStart = -1;
+        return this.onBad(this.recordLine, text, `invalid JSON at byte offset ${this.base + start}: ${(err as Error).message}`);
+      }
       this.line = this.recordLine;
       this.fail((err as Error).message, this.base + start);
     }
@@ -285,13 +308,36 @@ export interface JsonDecodeResult {
   fieldCount: number;
   body: Readable;
   lineOf(record: number): number;
+  /** Skip mode: `body` is in the tagged stage layout (see JsonDecodeOptions). */
+  tagged: boolean;
 }
+
+export interface JsonDecodeOptions {
+  /**
+   * `faultTolerance.skipIncompatibleRows`: a line (an array element) that is not a JSON
+   * object is kept as a bad record instead of failing the file. The body then has the tagged
+   * stage's layout (sink/staging.ts) — `file line, reason, raw text, f1 … fN`, reason and
+   * raw empty for a good record — the layout RecordTagger gives CSV, so the bad line goes
+   * through skipBadRows into the same skipped-row log as a bad CSV row, and every staged
+   * row carries its true file line (blank lines and multi-line values included).
+   */
+  skipBadRecords?: boolean;
+}
+
+/** Bad records seen before the first good one (which fixes the columns) are held; at most this many. */
+const MAX_PENDING_BAD = 1000;
 
 /**
  * Detects the layout, reads up to the first record (to learn the columns), then streams
  * the rest as CSV. A file with no record gives fieldCount 0.
  */
-export async function decodeJson(reader: ByteReader, tableColumns: TableColumn[], mapping: MappingEntry[] | undefined): Promise<JsonDecodeResult> {
+export async function decodeJson(
+  reader: ByteReader,
+  tableColumns: TableColumn[],
+  mapping: MappingEntry[] | undefined,
+  options: JsonDecodeOptions = {},
+): Promise<JsonDecodeResult> {
+  const tagged = options.skipBadRecords === true;
   const head = await reader.ensure(3);
   if (head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) reader.consume(3);
   // Skip leading whitespace to see the first significant byte.
@@ -306,7 +352,7 @@ export async function decodeJson(reader: ByteReader, tableColumns: TableColumn[]
     }
     if (!(await reader.fill())) break;
   }
-  const empty = { header: [], fieldCount: 0, body: reader.rest(), lineOf: (n: number) => n };
+  const empty = { header: [], fieldCount: 0, body: reader.rest(), lineOf: (n: number) => n, tagged: false };
   if (first < 0) return empty;
   if (first !== OPEN_BRACKET && first !== OPEN_BRACE) {
     throw new DataError(`not JSON: the file starts with ${JSON.stringify(String.fromCharCode(first))}, not "{" or "["`, { line: 1 });
@@ -323,7 +369,10 @@ export async function decodeJson(reader: ByteReader, tableColumns: TableColumn[]
       const parsed: unknown = JSON.parse(firstLine.trim() || 'null');
       if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) mode = 'lines';
     } catch {
-      // not a one-line object: concatenated (pretty-printed) objects
+      // Not a one-line object: concatenated (pretty-printed) objects. In skip mode, a bad
+      // first line that still looks like one record (`{…}` on one line) is JSON Lines.
+      const trimmed = firstLine.trim();
+      if (tagged && trimmed.endsWith('}')) mode = 'lines';
     }
   }
 
@@ -331,19 +380,38 @@ export async function decodeJson(reader: ByteReader, tableColumns: TableColumn[]
   let records = 0;
   let columns: JsonColumns | undefined;
   const out = new CsvChunker();
-  const onRecord: OnRecord = (value, line) => {
-    const record = value as Record<string, unknown>;
-    if (!columns) columns = jsonColumns(record, tableColumns, mapping);
-    const { accessors, kinds } = columns;
-    let text = '';
-    for (let f = 0; f < accessors.length; f++) {
-      if (f) text += ',';
-      text += csvField(accessors[f]!(record), kinds[f]!);
-    }
-    out.push(text + '\n');
+  let pendingBad: Array<{ line: number; raw: string; reason: string }> = [];
+  const pushBad = (line: number, raw: string, reason: string) => {
+    // The tagged layout of a bad record: line, reason, raw, then N empty (NULL) fields.
+    out.push(`${line},${csvText(reason)},${csvText(raw)}${','.repeat(columns!.header.length)}\n`);
     lines.add(++records, line);
   };
-  const splitter: Splitter = mode === 'lines' ? new LinesSplitter(onRecord) : new ObjectScanner(mode === 'array', onRecord);
+  const flushPending = () => {
+    for (const bad of pendingBad) pushBad(bad.line, bad.raw, bad.reason);
+    pendingBad = [];
+  };
+  const onRecord: OnRecord = (value, line) => {
+    const record = value as Record<string, unknown>;
+    if (!columns) {
+      columns = jsonColumns(record, tableColumns, mapping);
+      flushPending();
+    }
+    const { accessors, texts } = columns;
+    let text = texts[0]!(accessors[0]!(record));
+    for (let f = 1; f < accessors.length; f++) text += ',' + texts[f]!(accessors[f]!(record));
+    out.push(tagged ? `${line},,,${text}\n` : text + '\n');
+    lines.add(++records, line);
+  };
+  const onBad: OnBadRecord | undefined = !tagged
+    ? undefined
+    : (line, raw, reason) => {
+        if (columns) return pushBad(line, raw, reason);
+        pendingBad.push({ line, raw, reason });
+        if (pendingBad.length > MAX_PENDING_BAD) {
+          throw new DataError(`no valid JSON object in the first ${MAX_PENDING_BAD} records; the first: ${pendingBad[0]!.reason}`, { line: pendingBad[0]!.line });
+        }
+      };
+  const splitter: Splitter = mode === 'lines' ? new LinesSplitter(onRecord, onBad) : new ObjectScanner(mode === 'array', onRecord, onBad);
   const source = reader.rest()[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
 
   // Read until the first record fixes the columns (or the file ends).
@@ -354,6 +422,12 @@ export async function decodeJson(reader: ByteReader, tableColumns: TableColumn[]
       splitter.end();
       ended = true;
     } else splitter.push(next.value);
+  }
+  if (!columns && pendingBad.length) {
+    // Only bad records: the mapping alone names the fields; without one, nothing can be staged.
+    if (!mapping) throw new DataError(`no valid JSON object in the file (${pendingBad.length} bad); the first: ${pendingBad[0]!.reason}`, { line: pendingBad[0]!.line });
+    columns = jsonColumns({}, tableColumns, mapping);
+    flushPending();
   }
   if (!columns) return { ...empty, body: Readable.from([]) };
   const header = columns.header;
@@ -376,5 +450,5 @@ export async function decodeJson(reader: ByteReader, tableColumns: TableColumn[]
     })(),
     { objectMode: false },
   );
-  return { header, fieldCount: header.length, body, lineOf: (record) => lines.lineOf(record) };
+  return { header, fieldCount: header.length, body, lineOf: (record) => lines.lineOf(record), tagged };
 }

@@ -19,7 +19,10 @@ import { findColumn } from '../pipeline/mapping.js';
 import type { SourceMappingEntry as MappingEntry } from '../pipeline/sinkSpec.js';
 import type { TableColumn } from '../sink/tableInfo.js';
 import { parseJsonPath } from './json.js';
-import { CsvChunker, csvField, kindOf, RECORD_CSV_OPTIONS, type ValueKind } from './records.js';
+import { CsvChunker, fieldText, kindOf, RECORD_CSV_OPTIONS, type ValueKind } from './records.js';
+
+/** Rows formatted per block: enough to amortise the per-column loops, small enough to stay in the young generation. */
+const BLOCK_ROWS = 4096;
 
 export { RECORD_CSV_OPTIONS };
 
@@ -30,7 +33,7 @@ function pad(n: bigint | number, width: number): string {
   return String(n).padStart(width, '0');
 }
 
-/** Whole-precision ISO text from a count of `unitsPerSecond` since the epoch. */
+/** Whole-precision ISO text from a count of `unitsPerSecond` since the epoch (any range). */
 function isoFromUnits(units: bigint, unitsPerSecond: bigint, digits: number): string {
   let seconds = units / unitsPerSecond;
   let fraction = units % unitsPerSecond;
@@ -39,15 +42,84 @@ function isoFromUnits(units: bigint, unitsPerSecond: bigint, digits: number): st
     seconds -= 1n;
   }
   const iso = new Date(Number(seconds) * 1000).toISOString(); // 2026-01-02T03:04:05.000Z
-  return digits ? `${iso.slice(0, 19)}.${pad(fraction, digits)}Z` : `${iso.slice(0, 19)}Z`;
+  const t = iso.indexOf('T');
+  return digits ? `${iso.slice(0, t + 9)}.${pad(fraction, digits)}Z` : `${iso.slice(0, t + 9)}Z`;
 }
 
-const parsers = {
-  timestampFromMilliseconds: (v: bigint) => isoFromUnits(BigInt(v), 1000n, 3),
-  timestampFromMicroseconds: (v: bigint) => isoFromUnits(BigInt(v), 1000000n, 6),
-  timestampFromNanoseconds: (v: bigint) => isoFromUnits(BigInt(v), 1000000000n, 9),
-  dateFromDays: (days: number) => new Date(days * 86400000).toISOString().slice(0, 10),
+const TWO_DIGITS = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'));
+
+/**
+ * ISO text of timestamps, the hot path of a Parquet file with a timestamp column: integer
+ * arithmetic on doubles (exact below 2^53, i.e. millis and micros of any real date) instead
+ * of BigInt division and a Date per value, and the `YYYY-MM-DDTHH:MM:SS` part cached, as
+ * consecutive values usually share the day and often the second. Values past 2^53 (and
+ * years past 9999) take the BigInt path. One per column: it holds the column's cache.
+ */
+function timestampText(unitsPerSecond: number, digits: number, wholeSecondsBare = false): (v: number | bigint) => string {
+  const bigUnits = BigInt(unitsPerSecond);
+  const fractionBase = 10 ** digits;
+  let cachedDay = NaN;
+  let dayPrefix = '';
+  let cachedSecond = NaN;
+  let secondPrefix = '';
+  return (v) => {
+    const units = Number(v);
+    if (!Number.isSafeInteger(units)) return isoFromUnits(BigInt(v), bigUnits, digits);
+    let fraction = units % unitsPerSecond;
+    if (fraction < 0) fraction += unitsPerSecond;
+    const seconds = (units - fraction) / unitsPerSecond;
+    if (seconds !== cachedSecond) {
+      const day = Math.floor(seconds / 86400);
+      if (day !== cachedDay) {
+        const iso = new Date(day * 86400000).toISOString();
+        if (iso.length !== 24) return isoFromUnits(BigInt(v), bigUnits, digits);
+        cachedDay = day;
+        dayPrefix = iso.slice(0, 11);
+      }
+      const inDay = seconds - day * 86400;
+      const minutes = Math.floor(inDay / 60);
+      secondPrefix = `${dayPrefix}${TWO_DIGITS[Math.floor(minutes / 60)]}:${TWO_DIGITS[minutes % 60]}:${TWO_DIGITS[inDay % 60]}`;
+      cachedSecond = seconds;
+    }
+    // A whole second needs no fraction in a CSV field: fewer bytes to write and for COPY to
+    // parse. Inside JSON (structs, lists) the text keeps one shape.
+    return wholeSecondsBare && fraction === 0 ? `${secondPrefix}Z` : `${secondPrefix}.${String(fractionBase + fraction).slice(1)}Z`;
+  };
+}
+
+function dateText(): (days: number) => string {
+  let cachedDays = NaN;
+  let cached = '';
+  return (days) => {
+    if (days !== cachedDays) {
+      cached = new Date(days * 86400000).toISOString().slice(0, 10);
+      cachedDays = days;
+    }
+    return cached;
+  };
+}
+
+/** A safe integer as a number (kept unboxed in a double array), else the bigint itself. */
+const asNumber = (v: bigint): number | bigint => {
+  const n = Number(v);
+  return Number.isSafeInteger(n) ? n : v;
 };
+
+/**
+ * hyparquet's value parsers, fresh per file (they hold caches). When every column read is a
+ * top-level leaf (`flat`), millisecond and microsecond timestamps stay numbers and their
+ * text is made a block at a time in leafFormatter: a row group's worth of strings would
+ * survive young-generation GCs and be copied; short-lived ones die young. Inside structs
+ * and lists there is no later formatting step, so the parsers make the text themselves.
+ */
+function makeParsers(flat: boolean) {
+  return {
+    timestampFromMilliseconds: flat ? asNumber : timestampText(1000, 3),
+    timestampFromMicroseconds: flat ? asNumber : timestampText(1_000_000, 6),
+    timestampFromNanoseconds: (v: bigint) => isoFromUnits(BigInt(v), 1_000_000_000n, 9),
+    dateFromDays: dateText(),
+  };
+}
 
 /** Big-endian two's complement bytes → bigint. */
 function bigintFromBytes(bytes: Uint8Array): bigint {
@@ -74,7 +146,7 @@ function timeText(raw: unknown, unitsPerSecond: bigint, digits: number): string 
 
 type Formatter = (raw: unknown) => unknown;
 
-/** Top-level leaves whose raw value we format ourselves (DECIMAL, TIME). */
+/** Top-level leaves whose raw value we format ourselves (DECIMAL, TIME, TIMESTAMP). */
 function leafFormatter(element: SchemaElement): Formatter | undefined {
   const ltype = element.logical_type;
   if (element.converted_type === 'DECIMAL' || ltype?.type === 'DECIMAL') {
@@ -88,6 +160,15 @@ function leafFormatter(element: SchemaElement): Formatter | undefined {
   if (unit) {
     const [per, digits] = unit === 'MILLIS' ? [1000n, 3] : unit === 'MICROS' ? [1000000n, 6] : [1000000000n, 9];
     return (raw) => (raw === null || raw === undefined ? raw : timeText(raw, per, digits));
+  }
+  // Timestamps hyparquet passes through as numbers (makeParsers, flat files); text passes as is.
+  let stamp: 'MILLIS' | 'MICROS' | undefined;
+  if (element.converted_type === 'TIMESTAMP_MILLIS') stamp = 'MILLIS';
+  else if (element.converted_type === 'TIMESTAMP_MICROS') stamp = 'MICROS';
+  else if (!element.converted_type && ltype?.type === 'TIMESTAMP' && ltype.unit !== 'NANOS') stamp = ltype.unit;
+  if (stamp) {
+    const text = stamp === 'MILLIS' ? timestampText(1000, 3, true) : timestampText(1_000_000, 6, true);
+    return (raw) => (typeof raw === 'number' || typeof raw === 'bigint' ? text(raw) : raw);
   }
   return undefined;
 }
@@ -115,6 +196,8 @@ interface ParquetField {
   path: Array<string | number>;
   kind: ValueKind;
   format?: Formatter;
+  /** The column read is a top-level leaf (not a struct, list or map). */
+  leaf: boolean;
 }
 
 function topLevel(children: SchemaTree[], name: string): SchemaTree | undefined {
@@ -132,6 +215,7 @@ function parquetFields(tree: SchemaTree, tableColumns: TableColumn[], mapping: M
       path,
       kind: kindOf(column),
       format: !path.length && !node.children.length ? leafFormatter(node.element) : undefined,
+      leaf: !node.children.length,
     });
   };
   if (mapping) {
@@ -198,6 +282,9 @@ export async function decodeParquet(file: ParquetFile, tableColumns: TableColumn
 
   async function* rows(): AsyncGenerator<Buffer> {
     const out = new CsvChunker();
+    const texts = fields.map((f) => fieldText(f.kind));
+    const blockTexts: string[][] = fields.map(() => new Array<string>(BLOCK_ROWS));
+    const parsers = makeParsers(fields.every((f) => f.leaf));
     let groupStart = 0;
     for (const group of metadata.row_groups) {
       const groupRows = Number(group.num_rows);
@@ -233,17 +320,25 @@ export async function decodeParquet(file: ParquetFile, tableColumns: TableColumn
         }
         return merged;
       });
-      for (let r = 0; r < groupRows; r++) {
-        let text = '';
+      // Column at a time (one monomorphic loop per field), then rows joined, a block at a time.
+      for (let from = 0; from < groupRows; from += BLOCK_ROWS) {
+        const n = Math.min(BLOCK_ROWS, groupRows - from);
         for (let f = 0; f < fields.length; f++) {
           const field = fields[f]!;
-          let value = values[fieldColumn[f]!]![r];
-          if (field.path.length) value = follow(value, field.path);
-          else if (field.format) value = field.format(value);
-          if (f) text += ',';
-          text += csvField(value, field.kind);
+          const column = values[fieldColumn[f]!]!;
+          const out = blockTexts[f]!;
+          const text = texts[f]!;
+          if (field.path.length) for (let r = 0; r < n; r++) out[r] = text(follow(column[from + r], field.path));
+          else if (field.format) for (let r = 0; r < n; r++) out[r] = text(field.format(column[from + r]));
+          else for (let r = 0; r < n; r++) out[r] = text(column[from + r]);
         }
-        out.push(text + '\n');
+        const lines: string[] = new Array(n);
+        for (let r = 0; r < n; r++) {
+          let line = blockTexts[0]![r]!;
+          for (let f = 1; f < fields.length; f++) line += ',' + blockTexts[f]![r]!;
+          lines[r] = line;
+        }
+        out.pushLines(lines.join('\n') + '\n', n);
         const chunk = out.take();
         if (chunk) yield chunk;
       }

@@ -25,11 +25,18 @@ export function kindOf(column: TableColumn | undefined): ValueKind {
   return 'scalar';
 }
 
-const NEEDS_QUOTES = /[",\r\n]|^$|^\\\.$/;
+const SPECIAL = /[",\r\n]/;
 
-function quoteCsv(text: string): string {
-  return NEEDS_QUOTES.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+/**
+ * One text as a CSV field: quoted when it holds the delimiter, quote, CR or LF, when empty
+ * (the unquoted empty field is NULL), or when it is `\.` (COPY's end-of-data marker).
+ */
+export function csvText(text: string): string {
+  if (text.length <= 2 && (text === '' || text === '\\.')) return `"${text}"`;
+  return SPECIAL.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
+
+const quoteCsv = csvText;
 
 /** JSON.stringify that survives bigint (Parquet INT64 inside structs) and bytes. */
 export function toJsonText(value: unknown): string {
@@ -94,6 +101,35 @@ export function csvField(value: unknown, kind: ValueKind): string {
   }
 }
 
+/** Turns one value into its CSV field; chosen once per column (see `fieldText`). */
+export type FieldText = (value: unknown) => string;
+
+/**
+ * The common case without `csvField`'s kind switch: numbers, bigints and booleans never need
+ * quoting, so only strings are checked.
+ */
+function scalarFieldText(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return csvText(value);
+    case 'number':
+      return String(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'bigint':
+      return value.toString();
+    case 'undefined':
+      return '';
+    default:
+      return csvField(value, 'scalar');
+  }
+}
+
+/** The CSV-field function for a column of this kind, picked once per file, not per value. */
+export function fieldText(kind: ValueKind): FieldText {
+  return kind === 'scalar' ? scalarFieldText : (value) => csvField(value, kind);
+}
+
 /** Collects CSV lines and hands them out as ≥ 64 KB buffers (never one write per row). */
 export class CsvChunker {
   private parts: string[] = [];
@@ -104,6 +140,13 @@ export class CsvChunker {
     this.parts.push(line);
     this.length += line.length;
     this.records++;
+  }
+
+  /** Several lines at once (each ending in a line end). */
+  pushLines(text: string, records: number): void {
+    this.parts.push(text);
+    this.length += text.length;
+    this.records += records;
   }
 
   /** A chunk once MIN_CHUNK_BYTES have gathered (or whatever is left, when `force`). */

@@ -23,6 +23,7 @@ export async function stageForWrite(request: WriteRequest, checks: RowChecks = {
     copyOptions: request.copyOptions,
     lineOffset: request.lineOffset,
     tagged: skip,
+    pretagged: skip && request.tagged === true,
   });
   const plan = planSelect(request.mapping, request.spec.typeConversion, { blob: request.blob, runId: request.runId });
   if (skip) return { stage, plan, skipped: await skipBadRows(request.client, stage, plan, checks) };

@@ -56,6 +56,8 @@ export interface StageOptions {
   lineOffset: number;
   /** Split records in Node so wrong field counts become flagged rows (skip mode). */
   tagged: boolean;
+  /** With `tagged`: `body` is in the tagged layout already (a record decoder wrote it); no RecordTagger. */
+  pretagged?: boolean;
 }
 
 /** Creates a temp table dropped at COMMIT/ROLLBACK and COPYs the records into it. */
@@ -70,10 +72,16 @@ export async function stageRecords(client: pg.ClientBase, options: StageOptions)
     return { name, rows, lineOffset, firstLine: 1, lastLine: rows, tagged: false };
   }
   await client.query(`CREATE TEMP TABLE ${name} (${LINE} bigint, ${BAD} text, ${RAW} text, ${fields.join(', ')}) ON COMMIT DROP`);
-  const tagger = new RecordTagger({ ...copyOptions, fieldCount, lineOffset });
   const copy = client.query(
     copyFrom(`COPY ${name} (${[STAGE_LINE_COLUMN, 'blob2pg_bad', 'blob2pg_raw', ...fieldNames].map(quoteIdent).join(', ')}) FROM STDIN ${csvCopyOptionsSql(copyOptions)}`),
   );
+  if (options.pretagged) {
+    await pipeline(body, copy);
+    const range = await client.query<{ first: string | null; last: string | null }>(`SELECT min(${LINE}) AS first, max(${LINE}) AS last FROM ${name}`);
+    const { first, last } = range.rows[0]!;
+    return { name, rows: copy.rowCount, lineOffset: 0, firstLine: Number(first ?? lineOffset + 1), lastLine: Number(last ?? 0), tagged: true };
+  }
+  const tagger = new RecordTagger({ ...copyOptions, fieldCount, lineOffset });
   await pipeline(body, tagger, copy);
   return { name, rows: copy.rowCount, lineOffset: 0, firstLine: lineOffset + 1, lastLine: tagger.lastLine, tagged: true };
 }

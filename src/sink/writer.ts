@@ -18,6 +18,11 @@ export interface WriteRequest {
   copyOptions: CsvCopyOptions;
   /** File lines before `body`'s first byte: COPY's line N is file line N + lineOffset. */
   lineOffset: number;
+  /**
+   * Skip mode only: `body` is already in the tagged stage layout (`line, bad, raw, f1 … fN`),
+   * as the JSON decoder writes it, so it is staged as is instead of through RecordTagger.
+   */
+  tagged?: boolean;
   /** The blob being loaded ($$FILEPATH, $$ETAG … additional columns). */
   blob: BlobRef;
   runId: string;

@@ -165,6 +165,47 @@ describe('Parquet source', () => {
     ]);
   });
 
+  it('timestamps keep full precision whether the file is flat (numbers formatted per block) or has a struct (text from the parsers)', async () => {
+    const tab = await t.table('stamps', 'id int, ts timestamp, ms timestamptz, event jsonb');
+    const us = [1767323045678901n, 1767323045000000n, -1n, null];
+    const columns = [
+      { name: 'id', data: [1, 2, 3, 4] },
+      { name: 'ts', data: us },
+      { name: 'ms', data: [1767323045678n, 1767323045000n, -1n, null] },
+    ];
+    const schema = [
+      { name: 'id', type: 'INT32', repetition_type: 'REQUIRED' },
+      { name: 'ts', type: 'INT64', logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: false, unit: 'MICROS' }, repetition_type: 'OPTIONAL' },
+      { name: 'ms', type: 'INT64', converted_type: 'TIMESTAMP_MILLIS', repetition_type: 'OPTIONAL' },
+    ] as const;
+    const flat = writeParquet({ columnData: columns, schema: [{ name: 'root', num_children: 3 }, ...schema] });
+    const nested = writeParquet({
+      columnData: [...columns, { name: 'event', data: us.map((at) => ({ at })) }],
+      schema: [
+        { name: 'root', num_children: 4 },
+        ...schema,
+        { name: 'event', repetition_type: 'OPTIONAL', num_children: 1 },
+        { name: 'at', type: 'INT64', logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MICROS' }, repetition_type: 'OPTIONAL' },
+      ],
+    });
+    expect(await t.load(tab, 'flat.parquet', flat, PARQUET, { mapping: [{ source: 'id', sink: 'id' }, { source: 'ts', sink: 'ts' }, { source: 'ms', sink: 'ms' }] })).toMatchObject({ status: 'Succeeded', rowsCopied: 4 });
+    expect(await t.load(tab, 'nested.parquet', nested, PARQUET)).toMatchObject({ status: 'Succeeded', rowsCopied: 4 });
+    const expected = [
+      { ts: '2026-01-02 03:04:05.678901', ms: '2026-01-02 03:04:05.678', at: '2026-01-02T03:04:05.678901Z' },
+      { ts: '2026-01-02 03:04:05', ms: '2026-01-02 03:04:05', at: '2026-01-02T03:04:05.000000Z' },
+      { ts: '1969-12-31 23:59:59.999999', ms: '1969-12-31 23:59:59.999', at: '1969-12-31T23:59:59.999999Z' },
+      { ts: null, ms: null, at: null },
+    ];
+    const rows = await t.rows(`SELECT id, ts::text, to_char(ms AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS') AS ms, event->>'at' AS at FROM T.stamps ORDER BY id, event IS NULL DESC`);
+    const trimMs = (ms: string | null) => ms?.replace(/\.000$/, '') ?? null;
+    expect(rows.map((r) => ({ id: r.id, ts: r.ts, ms: trimMs(r.ms as string | null), at: r.at }))).toEqual([
+      ...expected.flatMap((e, i) => [
+        { id: i + 1, ...e, at: null },
+        { id: i + 1, ...e },
+      ]),
+    ]);
+  });
+
   it('maps columns by name case-insensitively and fails a corrupt file clearly', async () => {
     const tab = await t.table('byname', 'id int, "Name" text');
     const file = writeParquet({ columnData: [{ name: 'NAME', data: ['x'] }, { name: 'ID', data: [7] }, { name: 'unused', data: [1.5] }] });

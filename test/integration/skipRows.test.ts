@@ -96,3 +96,81 @@ describe('skipIncompatibleRows', () => {
     expect(await rows(`SELECT count(*)::int AS n FROM S.nolog`)).toEqual([{ n: 0 }]);
   });
 });
+
+// JSON Lines: line 1 invalid JSON (before any good record fixes the columns); line 3 blank;
+// line 4 a bad int; line 5 not an object; line 6 a value with a newline (good); line 7 cut short.
+const jsonl = [
+  '{"id":0, oops}',
+  '{"id":1,"name":"ann","born":"2000-01-01"}',
+  '',
+  '{"id":"x3","name":"carl","born":"2000-01-03"}',
+  '[1,2]',
+  '{"id":5,"name":"multi\\nline","born":"2000-01-05"}',
+  '{"id":6,"name":"dan","born":"2000-01-06"',
+  '{"id":7,"name":"eve","born":"2000-01-07"}',
+].join('\n') + '\n';
+
+const csvQuote = (s: string) => `"${s.replaceAll('"', '""')}"`;
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** The log's lines, with the JSON parser's own wording (it varies across Node versions) matched loosely. */
+function expectJsonLog(log: string, expected: Array<[line: number, column: string, value: string, reason: string | RegExp]>): void {
+  const lines = log.split('\n');
+  expect(lines[0]).toBe('line,column,value,reason');
+  expect(lines.slice(1, -1)).toHaveLength(expected.length);
+  expected.forEach(([line, column, value, reason], i) => {
+    const prefix = `${line},${column},${/[",\n]/.test(value) ? csvQuote(value) : value},`;
+    if (typeof reason === 'string') expect(lines[i + 1]).toBe(prefix + (/[",\n]/.test(reason) ? csvQuote(reason) : reason));
+    else expect(lines[i + 1]).toMatch(new RegExp(`^${escapeRe(prefix)}"?${reason.source}`));
+  });
+}
+
+describe.each(['CopyCommand', 'BulkInsert', 'Upsert'] as const)('skipIncompatibleRows, JSON Lines, %s', (writeMethod) => {
+  it('skips a bad JSON line and logs it like a bad CSV row (file line, raw text, reason), with the bad values', async () => {
+    const name = `json_${writeMethod.toLowerCase()}`;
+    const t = await table(name, 'id int PRIMARY KEY, name text NOT NULL, born date');
+    const blob = `in/${name}.jsonl`;
+    const result = await load(t, blob, jsonl, { writeMethod, writeBatchSize: 2 }, { source: { prefix: blob, format: { type: 'Json' } } });
+    expect(result).toMatchObject({ status: 'Succeeded', rowsRead: 7, rowsCopied: 3, rowsSkipped: 4 });
+    expect(await rows(`SELECT id, name FROM S.${name} ORDER BY id`)).toEqual([
+      { id: 1, name: 'ann' },
+      { id: 5, name: 'multi\nline' },
+      { id: 7, name: 'eve' },
+    ]);
+    expectJsonLog(await readLog(blob), [
+      [1, '', '{"id":0, oops}', /invalid JSON: /],
+      [4, 'id', 'x3', 'invalid input syntax for type integer: "x3"'],
+      [5, '', '[1,2]', 'expected a JSON object, got an array'],
+      [7, '', '{"id":6,"name":"dan","born":"2000-01-06"', /invalid JSON: /],
+    ]);
+  });
+});
+
+describe('skipIncompatibleRows, JSON', () => {
+  it('an array element that is not valid JSON is skipped and logged with its line; off, it fails the blob', async () => {
+    const t = await table('json_array', 'id int, name text');
+    const body = '[\n  {"id": 1, "name": "a"},\n  {"id": 2, "name": bad},\n  {"id": 3, "name": "c"}\n]\n';
+    const result = await load(t, 'arr.json', body, {}, { source: { prefix: 'arr.json', format: { type: 'Json' } } });
+    expect(result).toMatchObject({ status: 'Succeeded', rowsRead: 3, rowsCopied: 2, rowsSkipped: 1 });
+    expect(await rows('SELECT id FROM S.json_array ORDER BY id')).toEqual([{ id: 1 }, { id: 3 }]);
+    expectJsonLog(await readLog('arr.json'), [[3, '', '{"id": 2, "name": bad}', /invalid JSON at byte offset 30: /]]);
+
+    const ref = await h.upload('strict.jsonl', '{"id": 1}\n{"id": 2, oops}\n');
+    const strict = await copyBlob(h.spec({ source: { prefix: 'strict.jsonl', format: { type: 'Json' } }, sink: { table: t } }), { ...ref, size: 0, lastModified: '' }, { runId: 'r', env: h.env });
+    expect(strict).toMatchObject({ status: 'Failed', error: { line: 2 } });
+  });
+
+  it('only bad lines: with a mapping every line is logged; without one the file fails (no record names the fields)', async () => {
+    const t = await table('json_bad', 'id int');
+    const body = '{"id": oops}\n{"id": 2\n';
+    const mapped = await load(t, 'bad1.jsonl', body, {}, { source: { prefix: 'bad1.jsonl', format: { type: 'Json' } }, mapping: [{ source: 'id', sink: 'id' }] });
+    expect(mapped).toMatchObject({ status: 'Succeeded', rowsRead: 2, rowsCopied: 0, rowsSkipped: 2 });
+    expectJsonLog(await readLog('bad1.jsonl'), [
+      [1, '', '{"id": oops}', /invalid JSON: /],
+      [2, '', '{"id": 2', /invalid JSON: /],
+    ]);
+    const unmapped = await load(t, 'bad2.jsonl', body, {}, { source: { prefix: 'bad2.jsonl', format: { type: 'Json' } } });
+    expect(unmapped).toMatchObject({ status: 'Failed', error: { line: 1 } });
+    expect(unmapped.error?.message).toContain('no valid JSON object in the file');
+  });
+});

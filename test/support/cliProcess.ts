@@ -1,0 +1,56 @@
+/**
+ * The real CLI in a child process, so a test can measure blob2pg's own peak RSS.
+ *
+ * Why the compiled CLI (`dist/src/cli/main.js`), built once by `buildCli()`: tests run from
+ * the TypeScript sources through vitest's transform, which a child `node` does not have
+ * (Node 20 cannot strip types), and `dist/` may be stale in a dev checkout (CI builds it in
+ * `npm ci`'s prepare). Rebuilding with the project's own `tsc -p tsconfig.json` — exactly
+ * `npm run build` — takes ~5-10 s and makes the child run the code under test. Bundling
+ * with esbuild would be faster but esbuild is no dependency of ours (only vite's).
+ */
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const CLI = path.join(root, 'dist/src/cli/main.js');
+
+/** `npm run build`, without npm. */
+export async function buildCli(): Promise<void> {
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  await promisify(execFile)(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.json')], { cwd: root });
+}
+
+export interface CliProcessResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** Peak resident set size of the child (VmHWM, sampled until it exits), in MB. */
+  peakRssMb: number;
+}
+
+/** Runs `node [nodeOptions] blob2pg <args>` and samples `/proc/<pid>/status` every `sampleEveryMs`. */
+export async function runCliProcess(args: string[], env: Record<string, string>, options: { nodeOptions?: string[]; sampleEveryMs?: number } = {}): Promise<CliProcessResult> {
+  const { nodeOptions = [], sampleEveryMs = 50 } = options;
+  const child = spawn(process.execPath, [...nodeOptions, CLI, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let peakKb = 0;
+  const sample = () =>
+    readFile(`/proc/${child.pid}/status`, 'utf8')
+      .then((status) => {
+        // VmHWM is the kernel's own high-water mark; VmRSS too in case HWM is missing.
+        for (const re of [/VmHWM:\s+(\d+)/, /VmRSS:\s+(\d+)/]) peakKb = Math.max(peakKb, Number(re.exec(status)?.[1] ?? 0));
+      })
+      .catch(() => undefined); // the process has exited
+  const sampler = setInterval(() => void sample(), sampleEveryMs);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  clearInterval(sampler);
+  return { code: code ?? -1, stdout, stderr, peakRssMb: Math.round(peakKb / 1024) };
+}
