@@ -128,7 +128,7 @@ function expectJsonLog(log: string, expected: Array<[line: number, column: strin
 describe.each(['CopyCommand', 'BulkInsert', 'Upsert'] as const)('skipIncompatibleRows, JSON Lines, %s', (writeMethod) => {
   it('skips a bad JSON line and logs it like a bad CSV row (file line, raw text, reason), with the bad values', async () => {
     const name = `json_${writeMethod.toLowerCase()}`;
-    const t = await table(name, 'id int PRIMARY KEY, name text NOT NULL, born date');
+    const t = await h.table(name, 'id int PRIMARY KEY, name text NOT NULL, born date');
     const blob = `in/${name}.jsonl`;
     const result = await load(t, blob, jsonl, { writeMethod, writeBatchSize: 2 }, { source: { prefix: blob, format: { type: 'Json' } } });
     expect(result).toMatchObject({ status: 'Succeeded', rowsRead: 7, rowsCopied: 3, rowsSkipped: 4 });
@@ -148,7 +148,7 @@ describe.each(['CopyCommand', 'BulkInsert', 'Upsert'] as const)('skipIncompatibl
 
 describe('skipIncompatibleRows, JSON', () => {
   it('an array element that is not valid JSON is skipped and logged with its line; off, it fails the blob', async () => {
-    const t = await table('json_array', 'id int, name text');
+    const t = await h.table('json_array', 'id int, name text');
     const body = '[\n  {"id": 1, "name": "a"},\n  {"id": 2, "name": bad},\n  {"id": 3, "name": "c"}\n]\n';
     const result = await load(t, 'arr.json', body, {}, { source: { prefix: 'arr.json', format: { type: 'Json' } } });
     expect(result).toMatchObject({ status: 'Succeeded', rowsRead: 3, rowsCopied: 2, rowsSkipped: 1 });
@@ -161,7 +161,7 @@ describe('skipIncompatibleRows, JSON', () => {
   });
 
   it('only bad lines: with a mapping every line is logged; without one the file fails (no record names the fields)', async () => {
-    const t = await table('json_bad', 'id int');
+    const t = await h.table('json_bad', 'id int');
     const body = '{"id": oops}\n{"id": 2\n';
     const mapped = await load(t, 'bad1.jsonl', body, {}, { source: { prefix: 'bad1.jsonl', format: { type: 'Json' } }, mapping: [{ source: 'id', sink: 'id' }] });
     expect(mapped).toMatchObject({ status: 'Succeeded', rowsRead: 2, rowsCopied: 0, rowsSkipped: 2 });
