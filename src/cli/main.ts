@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** The `blob2pg` executable: runs one command, closes the pools, sets the exit code. */
+import './heap.js';
 import { closePools } from '../sink/index.js';
 import { runCli } from './program.js';
 

@@ -9,8 +9,9 @@
  * materialises a row group (values that outlive young-generation GCs), so the default
  * process peaks at ~240-300 MB of mostly garbage. Completing under a 96 MB old-space cap
  * is the deterministic proof that nothing holds the file; 1M rows held would not fit.
- * (Measured: `--heap-growing-percent=50` gives ~175 MB at ~no speed cost; not set by the
- * product, which would change GC for the whole Functions worker.)
+ * The CLI sets `--heap-growing-percent=50` (src/cli/heap.ts), which brings the as-shipped
+ * peak to ~185-190 MB; too close to the bound to assert on a shared machine, so it is
+ * asserted only to stay far below what holding the file would take (256 MB).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -119,6 +120,7 @@ describe('peak RSS of the CLI loading large JSON and Parquet blobs', () => {
     await h.container.getBlockBlobClient('big/rows.parquet').uploadFile(file);
     const asShipped = await loadWithCli('parquet_rows', 'big/rows.parquet', { type: 'Parquet' });
     expect(asShipped.peakRssMb).toBeGreaterThan(0);
+    expect(asShipped.peakRssMb).toBeLessThanOrEqual(256);
     const capped = await loadWithCli('parquet_rows', 'big/rows.parquet', { type: 'Parquet' }, ['--max-old-space-size=96']);
     expect(capped.peakRssMb).toBeGreaterThan(0);
     expect(capped.peakRssMb).toBeLessThanOrEqual(PEAK_RSS_MB);
