@@ -196,7 +196,9 @@ async function main(): Promise<void> {
     const scenarios: Array<[string, BenchScenario]> = [['copy', copyScenario]];
     const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'scenarios');
     for (const file of (await readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith('.js')).sort()) {
-      scenarios.push([path.basename(file, '.js'), (await import(path.join(dir, file))).default as BenchScenario]);
+      // Helper modules (no default scenario function) sit beside the scenarios.
+      const scenario = (await import(path.join(dir, file))).default;
+      if (typeof scenario === 'function') scenarios.push([path.basename(file, '.js'), scenario as BenchScenario]);
     }
     if (BIG_GB > 0) scenarios.push(['big', bigBlobScenario]);
     const results: BenchRow[] = [];
