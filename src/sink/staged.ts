@@ -4,6 +4,7 @@
  */
 import { planSelect, type SelectPlan } from './convert.js';
 import { assertNoNullKeys, skipBadRows, stageRecords, type RowChecks, type Stage } from './staging.js';
+import type { TableColumn } from './tableInfo.js';
 import type { WriteRequest } from './writer.js';
 
 export interface StagedLoad {
@@ -15,21 +16,36 @@ export interface StagedLoad {
 
 export const skipMode = (request: Pick<WriteRequest, 'spec'>): boolean => request.spec.faultTolerance?.skipIncompatibleRows === true;
 
+/**
+ * The target column behind each file field when COPY can parse straight into the target
+ * types (no skip mode — bad values must stay rows to be skipped — and no typeConversion,
+ * whose patterns apply to the text); otherwise undefined and the stage is all text.
+ */
+function typedFields(request: WriteRequest): Array<TableColumn | undefined> | undefined {
+  if (skipMode(request) || request.spec.typeConversion) return undefined;
+  const typed: Array<TableColumn | undefined> = Array.from({ length: request.mapping.fieldCount }, () => undefined);
+  for (const c of request.mapping.columns) typed[c.field] = c.column;
+  return typed;
+}
+
 export async function stageForWrite(request: WriteRequest, checks: RowChecks = {}): Promise<StagedLoad> {
   const skip = skipMode(request);
+  const typedAs = typedFields(request);
   const stage = await stageRecords(request.client, {
     fieldCount: request.mapping.fieldCount,
     body: request.body,
     copyOptions: request.copyOptions,
     lineOffset: request.lineOffset,
     tagged: skip,
+    typedAs,
     pretagged: skip && request.tagged === true,
   });
   const plan = planSelect(request.mapping, request.spec.typeConversion, { blob: request.blob, runId: request.runId });
   if (skip) return { stage, plan, skipped: await skipBadRows(request.client, stage, plan, checks) };
-  if (checks.keyColumns?.length) {
-    await assertNoNullKeys(request.client, stage, plan.columns.filter((c) => checks.keyColumns!.includes(c.column.name)));
-  }
+  const keyPlans = plan.columns.filter((c) => checks.keyColumns?.includes(c.column.name));
+  // A typed stage declares NOT NULL key columns NOT NULL: COPY already refused a NULL key, by line.
+  const keysCheckedByCopy = typedAs !== undefined && keyPlans.every((c) => c.column.notNull);
+  if (keyPlans.length && !keysCheckedByCopy) await assertNoNullKeys(request.client, stage, keyPlans);
   return { stage, plan };
 }
 

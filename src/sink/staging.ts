@@ -15,13 +15,14 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { DataError } from '../errors.js';
+import { DataError, parseCopyContext } from '../errors.js';
 import type { CsvCopyOptions } from '../format/delimited.js';
 import { RecordTagger } from '../format/recordTagger.js';
 import type { ResolvedColumn } from '../pipeline/mapping.js';
 import { planSelect, TRY_FUNCTIONS_SQL, type ColumnPlan, type SelectPlan } from './convert.js';
 import { copyCsvInto, csvCopyOptionsSql } from './copy.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
+import type { TableColumn } from './tableInfo.js';
 
 export const STAGE_LINE_COLUMN = 'blob2pg_line';
 const LINE = quoteIdent(STAGE_LINE_COLUMN);
@@ -58,6 +59,23 @@ export interface StageOptions {
   tagged: boolean;
   /** With `tagged`: `body` is in the tagged layout already (a record decoder wrote it); no RecordTagger. */
   pretagged?: boolean;
+  /**
+   * Direct stage only: the target column behind each field (undefined = text). COPY then
+   * parses each value straight into its type, once (the casts in the plan become no-ops),
+   * and names a bad value's line and column itself.
+   */
+  typedAs?: Array<TableColumn | undefined>;
+}
+
+/** A COPY error in a typed stage speaks of `fN` and the stage: name the column and the file line. */
+function locateTypedStageError(err: unknown, typed: Array<TableColumn | undefined>, lineOffset: number): unknown {
+  const code = (err as { code?: string }).code;
+  const where = parseCopyContext((err as { where?: string }).where);
+  if (!code || !where) return err;
+  const fieldColumn = where.column ?? (err as { column?: string }).column;
+  const column = fieldColumn && /^f\d+$/.test(fieldColumn) ? typed[Number(fieldColumn.slice(1)) - 1]?.name ?? fieldColumn : fieldColumn;
+  const message = (err as Error).message.replace(/column "f\d+" of relation "[^"]+"/, `column "${column}"`);
+  return new DataError(message, { line: where.line + lineOffset, column, sqlstate: code }, { cause: err });
 }
 
 /** Creates a temp table dropped at COMMIT/ROLLBACK and COPYs the records into it. */
@@ -67,8 +85,17 @@ export async function stageRecords(client: pg.ClientBase, options: StageOptions)
   const fields = Array.from({ length: fieldCount }, (_, i) => `${stageField(i)} text`);
   const fieldNames = Array.from({ length: fieldCount }, (_, i) => `f${i + 1}`);
   if (!options.tagged) {
-    await client.query(`CREATE TEMP TABLE ${name} (${LINE} bigint GENERATED ALWAYS AS IDENTITY, ${fields.join(', ')}) ON COMMIT DROP`);
-    const rows = await copyCsvInto(client, name, fieldNames, body, copyOptions);
+    const typed = options.typedAs;
+    const columns = typed
+      ? fields.map((field, i) => (typed[i] ? `${stageField(i)} ${typed[i]!.type}${typed[i]!.notNull ? ' NOT NULL' : ''}` : field))
+      : fields;
+    await client.query(`CREATE TEMP TABLE ${name} (${LINE} bigint GENERATED ALWAYS AS IDENTITY, ${columns.join(', ')}) ON COMMIT DROP`);
+    let rows: number;
+    try {
+      rows = await copyCsvInto(client, name, fieldNames, body, copyOptions);
+    } catch (err) {
+      throw typed ? locateTypedStageError(err, typed, lineOffset) : err;
+    }
     return { name, rows, lineOffset, firstLine: 1, lastLine: rows, tagged: false };
   }
   await client.query(`CREATE TEMP TABLE ${name} (${LINE} bigint, ${BAD} text, ${RAW} text, ${fields.join(', ')}) ON COMMIT DROP`);
