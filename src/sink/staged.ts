@@ -28,9 +28,16 @@ function typedFields(request: WriteRequest): Array<TableColumn | undefined> | un
   return typed;
 }
 
-export async function stageForWrite(request: WriteRequest, checks: RowChecks = {}): Promise<StagedLoad> {
+/**
+ * `orderOnly`: the writer needs the staged rows' file order but no line numbers (Upsert's
+ * last-wins dedupe). Line numbers are still kept when a NULL key would need naming.
+ */
+export async function stageForWrite(request: WriteRequest, checks: RowChecks = {}, options: { orderOnly?: boolean } = {}): Promise<StagedLoad> {
   const skip = skipMode(request);
   const typedAs = typedFields(request);
+  const keyColumns = request.mapping.columns.filter((c) => checks.keyColumns?.includes(c.column.name)).map((c) => c.column);
+  // A typed stage declares NOT NULL key columns NOT NULL: COPY itself refuses a NULL key, by line.
+  const keysCheckedByCopy = typedAs !== undefined && keyColumns.every((c) => c.notNull);
   const stage = await stageRecords(request.client, {
     fieldCount: request.mapping.fieldCount,
     body: request.body,
@@ -38,13 +45,12 @@ export async function stageForWrite(request: WriteRequest, checks: RowChecks = {
     lineOffset: request.lineOffset,
     tagged: skip,
     typedAs,
+    orderOnly: options.orderOnly === true && keysCheckedByCopy,
     pretagged: skip && request.tagged === true,
   });
   const plan = planSelect(request.mapping, request.spec.typeConversion, { blob: request.blob, runId: request.runId });
   if (skip) return { stage, plan, skipped: await skipBadRows(request.client, stage, plan, checks) };
   const keyPlans = plan.columns.filter((c) => checks.keyColumns?.includes(c.column.name));
-  // A typed stage declares NOT NULL key columns NOT NULL: COPY already refused a NULL key, by line.
-  const keysCheckedByCopy = typedAs !== undefined && keyPlans.every((c) => c.column.notNull);
   if (keyPlans.length && !keysCheckedByCopy) await assertNoNullKeys(request.client, stage, keyPlans);
   return { stage, plan };
 }

@@ -18,7 +18,7 @@ import type { PipelineSpec } from '../pipeline/spec.js';
 import type { ColumnPlan } from './convert.js';
 import { displayTable, quoteIdent, quoteIdentList, quoteLiteral, quoteTable } from './sql.js';
 import { stageForWrite, stagedCounters, type StagedLoad } from './staged.js';
-import { STAGE_LINE_COLUMN, withStageDiagnosis } from './staging.js';
+import { withStageDiagnosis } from './staging.js';
 import type { TableInfo } from './tableInfo.js';
 import type { PrepareRequest, SinkWriter, WriteCounters, WriteRequest } from './writer.js';
 import type pg from 'pg';
@@ -104,7 +104,7 @@ export const upsertWriter: SinkWriter = {
     if (unmapped.length) {
       throw new DataError(`upsert key column${unmapped.length > 1 ? 's' : ''} ${unmapped.map((k) => `"${k}"`).join(', ')} not mapped: nothing in the file feeds ${unmapped.length > 1 ? 'them' : 'it'}`, {});
     }
-    const load = await stageForWrite(request, { keyColumns: keys });
+    const load = await stageForWrite(request, { keyColumns: keys }, { orderOnly: true });
     const copied = await withStageDiagnosis(
       client,
       load.stage,
@@ -137,7 +137,7 @@ function parts(load: StagedLoad, keys: string[]): Parts {
 function dedupedSource(load: StagedLoad, p: Parts): string {
   const keyExprs = p.keyPlans.map((k) => k.expr).join(', ');
   return `SELECT DISTINCT ON (${keyExprs}) ${p.columns.map((c) => `${c.expr} AS ${quoteIdent(c.column.name)}`).join(', ')}
-            FROM ${load.stage.name} ORDER BY ${keyExprs}, ${quoteIdent(STAGE_LINE_COLUMN)} DESC`;
+            FROM ${load.stage.name} ORDER BY ${keyExprs}, ${load.stage.order} DESC`;
 }
 
 async function onConflict(client: pg.ClientBase, target: string, load: StagedLoad, keys: string[]): Promise<number> {
