@@ -71,7 +71,8 @@ export class ByteReader {
         self.done = true;
         if (pendingBytes) yield Buffer.concat(pending, pendingBytes);
       })(),
-      { objectMode: false },
+      // Up to ~2 MB read ahead: a hiccup on the download side must not leave COPY waiting.
+      { objectMode: false, highWaterMark: 2 * 1024 * 1024 },
     );
   }
 }
