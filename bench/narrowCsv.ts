@@ -31,3 +31,13 @@ export async function writeNarrowCsv(file: string, rows: number, firstId = 1): P
   await once(out, 'finish');
   return bytes;
 }
+
+/** The same five columns as Parquet (hyparquet-writer schema), for the format bench and tests. */
+export const NARROW_PARQUET_SCHEMA = [
+  { name: 'root', num_children: 5 },
+  { name: 'id', type: 'INT64', repetition_type: 'REQUIRED' },
+  { name: 'ts', type: 'INT64', logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: false, unit: 'MICROS' }, repetition_type: 'OPTIONAL' },
+  { name: 'x', type: 'DOUBLE', repetition_type: 'OPTIONAL' },
+  { name: 'label', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
+  { name: 'flag', type: 'BOOLEAN', repetition_type: 'OPTIONAL' },
+] as const;

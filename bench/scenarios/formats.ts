@@ -9,6 +9,8 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { ParquetWriter, fileWriter } from 'hyparquet-writer';
+import type { SchemaElement } from 'hyparquet';
+import { NARROW_PARQUET_SCHEMA } from '../narrowCsv.js';
 import { copyBlob } from '../../src/copyBlob.js';
 import { parsePipelineSpec } from '../../src/pipeline/spec.js';
 import type { BenchContext, BenchRow, BenchScenario } from '../types.js';
@@ -67,14 +69,7 @@ export async function writeJsonLines(csvFile: string, out: string): Promise<void
 export async function writeParquetFile(csvFile: string, out: string): Promise<void> {
   const writer = new ParquetWriter({
     writer: fileWriter(out),
-    schema: [
-      { name: 'root', num_children: 5 },
-      { name: 'id', type: 'INT64', repetition_type: 'REQUIRED' },
-      { name: 'ts', type: 'INT64', logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: false, unit: 'MICROS' }, repetition_type: 'OPTIONAL' },
-      { name: 'x', type: 'DOUBLE', repetition_type: 'OPTIONAL' },
-      { name: 'label', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
-      { name: 'flag', type: 'BOOLEAN', repetition_type: 'OPTIONAL' },
-    ],
+    schema: [...NARROW_PARQUET_SCHEMA] as SchemaElement[],
     codec: 'SNAPPY',
     statistics: false,
   });

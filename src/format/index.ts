@@ -7,7 +7,7 @@
 import type { Readable } from 'node:stream';
 import type { AsyncBuffer } from 'hyparquet';
 import { DataError } from '../errors.js';
-import type { ConcreteFormat, DelimitedTextFormat, SourceFormat } from '../pipeline/formatSpec.js';
+import { delimitedTextFormatSchema, type ConcreteFormat, type DelimitedTextFormat, type SourceFormat } from '../pipeline/formatSpec.js';
 import type { MappingEntry } from '../pipeline/spec.js';
 import { sourceMappingEntries } from '../pipeline/sinkSpec.js';
 import type { TableColumn } from '../sink/tableInfo.js';
@@ -63,17 +63,8 @@ export interface SourceFile {
   decode(context: DecodeContext): Promise<DecodedBlob>;
 }
 
-const DEFAULT_DELIMITED: DelimitedTextFormat = {
-  type: 'DelimitedText',
-  columnDelimiter: ',',
-  quoteChar: '"',
-  escapeChar: '"',
-  firstRowAsHeader: true,
-  nullValue: '',
-  encodingName: 'UTF-8',
-  skipLineCount: 0,
-  compressionCodec: 'auto',
-};
+/** The spec's own DelimitedText defaults (RFC 4180, header row), for `auto` on .csv/.tsv/.txt. */
+const DEFAULT_DELIMITED: DelimitedTextFormat = delimitedTextFormatSchema.parse({ type: 'DelimitedText' });
 
 /** `auto` → the decoder named by the file's extension (after any compression extension). */
 export function resolveFormat(format: SourceFormat, fileName: string): ConcreteFormat {

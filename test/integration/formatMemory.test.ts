@@ -18,6 +18,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { ParquetWriter, fileWriter } from 'hyparquet-writer';
+import type { SchemaElement } from 'hyparquet';
+import { NARROW_PARQUET_SCHEMA } from '../../bench/narrowCsv.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCli, runCliProcess } from '../support/cliProcess.js';
 import { createHarness, type Harness } from '../support/harness.js';
@@ -60,14 +62,7 @@ function* jsonArray(rows: number): Generator<string> {
 async function writeParquet(file: string, rows: number, rowGroupSize: number): Promise<void> {
   const writer = new ParquetWriter({
     writer: fileWriter(file),
-    schema: [
-      { name: 'root', num_children: 5 },
-      { name: 'id', type: 'INT64', repetition_type: 'REQUIRED' },
-      { name: 'ts', type: 'INT64', logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: false, unit: 'MICROS' }, repetition_type: 'OPTIONAL' },
-      { name: 'x', type: 'DOUBLE', repetition_type: 'OPTIONAL' },
-      { name: 'label', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
-      { name: 'flag', type: 'BOOLEAN', repetition_type: 'OPTIONAL' },
-    ],
+    schema: [...NARROW_PARQUET_SCHEMA] as SchemaElement[],
     codec: 'SNAPPY',
     statistics: false,
   });
