@@ -173,6 +173,7 @@ async function writeViaArrays(request: WriteRequest): Promise<WriteCounters> {
     // Others (a unique key, a table CHECK) pass the stage and get the batch's line range.
     if (code.startsWith('22') || code.startsWith('23')) {
       await client.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
+      stage = undefined; // created after the savepoint (for a declined batch): rolled back with it
       const diagnosis = await typedStage();
       await diagnosis.copy(batch, offset).catch((copyErr: unknown) => {
         if (copyErr instanceof DataError && copyErr.location.line !== undefined) throw copyErr;
