@@ -1,7 +1,7 @@
 /**
  * BulkInsert vs CopyCommand on the same blob (the standard narrow file). Target ≥ 0.6×.
- * BulkInsert = COPY into a text stage + batched INSERT … SELECT of writeBatchSize rows
- * (see src/sink/bulkInsert.ts); CopyCommand = bytes straight into COPY.
+ * BulkInsert = batched `INSERT … SELECT * FROM unnest($1::type[], …)` of writeBatchSize rows,
+ * split in Node (see src/sink/bulkInsert.ts); CopyCommand = bytes straight into COPY.
  */
 import type { BenchRow, BenchScenario } from '../types.js';
 import { benchEnv, timedLoad } from './common.js';

@@ -4,20 +4,28 @@
  * text and there is no parameter ceiling (ADF's multi-row VALUES fails past 65,535
  * parameters on wide tables).
  *
- * Two shapes, both filled by COPY (Postgres parses the CSV at COPY speed):
- *  - typed batches (every file field lands in its own column, no conversion, no skip
- *    mode): see writeViaTypedStage. Measured 1.3-1.5× faster than the text stage.
+ * Three shapes, fastest first:
+ *  - arrays (UTF-8 CSV, every field in its own column, no array-typed column): each batch
+ *    of records is split into fields in Node and sent as one array literal per column,
+ *    `INSERT … SELECT * FROM unnest($1::type1[], …)`; Node splits batch N+1 while the
+ *    server inserts batch N. See writeViaArrays. Measured 0.57-0.62× of CopyCommand
+ *    against 0.52-0.54× for the typed stage (1M narrow rows, same session).
+ *  - typed batches (no conversion, no skip mode, any encoding): each batch is COPYed into
+ *    a small stage typed like the target, then moved. See writeViaTypedStage. Measured
+ *    1.3-1.5× faster than the text stage; also names the line and column of a value the
+ *    array shape's INSERT refused.
  *  - text stage (everything else): the whole file COPYed into the shared text staging
  *    table, then batched INSERT … SELECT with casts, conversions, skip mode.
- * Why not `unnest($1::type[], …)` arrays built in Node: the CSV would be parsed in Node
- * and every value serialised twice. A btree index on the staged line (+ ANALYZE: temp
- * tables get no autovacuum statistics) lets each batch read only its own rows; a BRIN
- * index was measured 2× slower overall (the planner kept seq-scanning the stage).
+ * A btree index on the staged line (+ ANALYZE: temp tables get no autovacuum statistics)
+ * lets each text-stage batch read only its own rows; a BRIN index was measured 2× slower
+ * overall (the planner kept seq-scanning the stage).
  */
 import type pg from 'pg';
+import { isUtf8 } from 'node:buffer';
 import { Readable } from 'node:stream';
 import { DataError, parseCopyContext } from '../errors.js';
-import { recordBatches } from '../format/recordBatches.js';
+import { csvColumnSplitter, csvColumnsSupported } from '../format/csvColumns.js';
+import { recordBatches, type RecordBatch } from '../format/recordBatches.js';
 import { copyCsvInto } from './copy.js';
 import { quoteIdent, quoteIdentList, quoteTable } from './sql.js';
 import { skipMode, stageForWrite, stagedCounters } from './staged.js';
@@ -58,42 +66,155 @@ function canUseTypedStage(request: WriteRequest): boolean {
   );
 }
 
-/**
- * The fast shape: the file is cut into batches of writeBatchSize records in Node (only
- * quote/newline bytes are scanned), each batch is COPYed into a small stage typed like the
- * target — COPY parses each value once and names a bad one's line and column — then one
- * `INSERT … SELECT` moves it and the stage is truncated. The stage stays in temp buffers,
- * no index is needed, and Node cuts the next batch while the server inserts this one.
- */
-async function writeViaTypedStage(request: WriteRequest): Promise<WriteCounters> {
+/** A temp table typed like the target (NOT NULL too, so COPY names a missing value's line and column). */
+interface TypedStage {
+  /** COPYs one batch into the stage and moves it into the target; returns the rows inserted. */
+  load(batch: RecordBatch, offset: number): Promise<number>;
+  /** COPYs one batch into the stage only, to let COPY name the first bad value's line and column. */
+  copy(batch: RecordBatch, offset: number): Promise<void>;
+}
+
+async function createTypedStage(request: WriteRequest): Promise<TypedStage> {
   const { client, table, mapping, copyOptions } = request;
   const stage = quoteIdent(`blob2pg_typed_${process.pid}_${++typedStages}`);
   const names = mapping.columns.map((c) => c.column.name);
-  // NOT NULL too, so COPY names the line and column of a missing value itself.
   const columns = mapping.columns.map((c) => `${quoteIdent(c.column.name)} ${c.column.type}${c.column.notNull ? ' NOT NULL' : ''}`);
   await client.query(`CREATE TEMP TABLE ${stage} (${columns.join(', ')}) ON COMMIT DROP`);
   const insert = `INSERT INTO ${quoteTable(table.table)} (${quoteIdentList(names)}) SELECT ${quoteIdentList(names)} FROM ${stage}`;
-  let before = 0;
-  let copied = 0;
-  for await (const batch of recordBatches(request.body, { quote: copyOptions.quote, escape: copyOptions.escape, maxRecords: request.spec.sink.writeBatchSize })) {
-    const offset = request.lineOffset + before;
+  const copy = async (batch: RecordBatch, offset: number) => {
     try {
       await copyCsvInto(client, stage, names, Readable.from([batch.bytes]), copyOptions);
     } catch (err) {
       throw locateInBatch(err, offset);
     }
-    try {
-      // One round trip for both (neither takes parameters): the batch's rows move, the stage empties.
-      const [inserted] = (await client.query(`${insert}; TRUNCATE ${stage}`)) as unknown as pg.QueryResult[];
-      copied += inserted!.rowCount ?? 0;
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (!code || !/^(22|23|P0)/.test(code)) throw err;
-      // A constraint or trigger refused a row of this batch: name the batch's lines.
-      throw new DataError(`${(err as Error).message} (in the batch of lines ${offset + 1}-${offset + batch.records})`, { sqlstate: code }, { cause: err });
-    }
+  };
+  return {
+    copy,
+    async load(batch, offset) {
+      await copy(batch, offset);
+      try {
+        // One round trip for both (neither takes parameters): the batch's rows move, the stage empties.
+        const [inserted] = (await client.query(`${insert}; TRUNCATE ${stage}`)) as unknown as pg.QueryResult[];
+        return inserted!.rowCount ?? 0;
+      } catch (err) {
+        throw batchError(err, offset, batch.records);
+      }
+    },
+  };
+}
+
+/** A constraint or trigger refused a row of this batch: name the batch's lines. */
+function batchError(err: unknown, offset: number, records: number): unknown {
+  const code = (err as { code?: string }).code;
+  if (!code || !/^(22|23|P0)/.test(code)) return err;
+  return new DataError(`${(err as Error).message} (in the batch of lines ${offset + 1}-${offset + records})`, { sqlstate: code }, { cause: err });
+}
+
+/**
+ * The typed-stage shape: the file is cut into batches of writeBatchSize records in Node
+ * (only quote/newline bytes are scanned), each batch is COPYed into a small stage typed like
+ * the target — COPY parses each value once and names a bad one's line and column — then one
+ * `INSERT … SELECT` moves it and the stage is truncated. Used when the array shape cannot be.
+ */
+async function writeViaTypedStage(request: WriteRequest): Promise<WriteCounters> {
+  const { copyOptions } = request;
+  const stage = await createTypedStage(request);
+  let before = 0;
+  let copied = 0;
+  for await (const batch of recordBatches(request.body, { quote: copyOptions.quote, escape: copyOptions.escape, maxRecords: request.spec.sink.writeBatchSize })) {
+    copied += await stage.load(batch, request.lineOffset + before);
     before += batch.records;
   }
+  return { rowsRead: before, rowsCopied: copied, rowsSkipped: 0 };
+}
+
+/**
+ * The array shape needs UTF-8 CSV (JS strings are sent as UTF-8), a splitter-friendly
+ * delimiter/quote/escape, every field in its own column in file order, and no array-typed
+ * column (`unnest` flattens a multidimensional array: one row per element, not per record).
+ */
+function canUseArrays(request: WriteRequest): boolean {
+  const { copyOptions, mapping } = request;
+  return (
+    copyOptions.format !== 'text' &&
+    copyOptions.encoding === 'UTF8' &&
+    csvColumnsSupported(copyOptions) &&
+    mapping.columns.every((c, i) => c.field === i && !c.column.type.endsWith(']'))
+  );
+}
+
+const SAVEPOINT = 'blob2pg_bulk';
+
+type InFlight = { rows: number } | { err: unknown; batch: RecordBatch; offset: number };
+
+/**
+ * The fast shape: batches cut as for the typed stage, each split into fields in Node and
+ * sent as one array literal per column, `INSERT … SELECT * FROM unnest($1::type1[], …)`:
+ * every value is a bound parameter, parsed once by the column type's input function, and
+ * Node splits batch N+1 while the server inserts batch N. A batch the splitter cannot
+ * reproduce exactly (wrong field count, bare CR, invalid UTF-8 …) goes through the typed
+ * stage instead. When an INSERT refuses a value (22xxx, 23xxx), everything rolls
+ * back to one savepoint taken at the start (one subtransaction per blob, not per batch) and
+ * the failing batch is COPYed into the typed stage, so COPY names the line and column.
+ */
+async function writeViaArrays(request: WriteRequest): Promise<WriteCounters> {
+  const { client, table, mapping, copyOptions } = request;
+  const names = mapping.columns.map((c) => c.column.name);
+  const arrays = mapping.columns.map((c, i) => `$${i + 1}::${c.column.type}[]`);
+  const insert = `INSERT INTO ${quoteTable(table.table)} (${quoteIdentList(names)}) SELECT * FROM unnest(${arrays.join(', ')})`;
+  const split = csvColumnSplitter({ delimiter: copyOptions.delimiter, quote: copyOptions.quote, escape: copyOptions.escape, null: copyOptions.null, fieldCount: mapping.columns.length });
+  let stage: TypedStage | undefined;
+  const typedStage = async () => (stage ??= await createTypedStage(request));
+
+  const diagnose = async (failed: { err: unknown; batch: RecordBatch; offset: number }): Promise<never> => {
+    const { err, batch, offset } = failed;
+    const code = (err as { code?: string }).code ?? '';
+    // A value its type (22xxx) or domain refuses, a NULL in a NOT NULL column: COPY names it.
+    // Others (a unique key, a table CHECK) pass the stage and get the batch's line range.
+    if (code.startsWith('22') || code.startsWith('23')) {
+      await client.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
+      stage = undefined; // created after the savepoint (for a declined batch): rolled back with it
+      const diagnosis = await typedStage();
+      await diagnosis.copy(batch, offset).catch((copyErr: unknown) => {
+        if (copyErr instanceof DataError && copyErr.location.line !== undefined) throw copyErr;
+      });
+    }
+    throw batchError(err, offset, batch.records);
+  };
+
+  await client.query(`SAVEPOINT ${SAVEPOINT}`);
+  let before = 0;
+  let copied = 0;
+  let inFlight: Promise<InFlight> | undefined;
+  const settle = async () => {
+    if (!inFlight) return;
+    const done = await inFlight;
+    inFlight = undefined;
+    if ('err' in done) await diagnose(done);
+    else copied += done.rows;
+  };
+  try {
+    for await (const batch of recordBatches(request.body, { quote: copyOptions.quote, escape: copyOptions.escape, maxRecords: request.spec.sink.writeBatchSize })) {
+      const offset = request.lineOffset + before;
+      // Split while the previous batch's INSERT runs on the server.
+      const columns = isUtf8(batch.bytes) ? split(batch.bytes, batch.records) : undefined;
+      await settle();
+      if (columns) {
+        inFlight = client.query(insert, columns).then(
+          (result) => ({ rows: result.rowCount ?? 0 }),
+          (err: unknown) => ({ err, batch, offset }),
+        );
+      } else {
+        copied += await (await typedStage()).load(batch, offset);
+      }
+      before += batch.records;
+    }
+    await settle();
+  } finally {
+    // Never leave a query behind unobserved (its outcome is already caught above).
+    if (inFlight) await inFlight;
+  }
+  await client.query(`RELEASE SAVEPOINT ${SAVEPOINT}`);
   return { rowsRead: before, rowsCopied: copied, rowsSkipped: 0 };
 }
 
@@ -107,7 +228,7 @@ function locateInBatch(err: unknown, lineOffset: number): unknown {
 
 export const bulkInsertWriter: SinkWriter = {
   async write(request: WriteRequest): Promise<WriteCounters> {
-    if (canUseTypedStage(request)) return writeViaTypedStage(request);
+    if (canUseTypedStage(request)) return canUseArrays(request) ? writeViaArrays(request) : writeViaTypedStage(request);
     const { client, table } = request;
     const load = await stageForWrite(request);
     const { stage, plan } = load;

@@ -70,4 +70,81 @@ describe('BulkInsert', () => {
     expect(result.status).toBe('Failed');
     expect(result.error).toMatchObject({ line: 3, column: 'a', sqlstate: '23502' });
   });
+  it('array path: a bad value in a later batch, after a quoted multi-line record, names its record line and column', async () => {
+    const t = await h.table('badts', 'id int, note text, ts timestamp');
+    await rows(`INSERT INTO S.badts VALUES (0, 'kept', now())`);
+    const csv = 'id,note,ts\n1,plain,2026-01-01 00:00:00\n2,"two\nlines, ""quoted""",2026-01-02 00:00:00\n3,x,2026-01-03 00:00:00\n4,y,2026-01-04 00:00:00\n5,z,2026-13-45 99:00:00\n6,w,2026-01-06 00:00:00\n';
+    const result = await load(t, 'badts.csv', csv, { writeBatchSize: 2 });
+    expect(result.status).toBe('Failed');
+    // One record = one line, as COPY counts: header = line 1, record 5 = line 6.
+    expect(result.error).toMatchObject({ line: 6, column: 'ts', sqlstate: '22008' });
+    expect(await rows(`SELECT count(*)::int AS n FROM S.badts`)).toEqual([{ n: 1 }]);
+  });
+
+  it('array path: a NOT NULL violation in a later batch names its line and column', async () => {
+    const t = await h.table('nn2', 'a int, b text NOT NULL');
+    const result = await load(t, 'nn2.csv', 'a,b\n1,x\n2,y\n3,z\n4,\n5,v\n', { writeBatchSize: 2 });
+    expect(result.status).toBe('Failed');
+    expect(result.error).toMatchObject({ line: 5, column: 'b', sqlstate: '23502' });
+    expect(await rows(`SELECT count(*)::int AS n FROM S.nn2`)).toEqual([{ n: 0 }]);
+  });
+
+  it('quoted fields (delimiters, newlines, doubled quotes), backslashes, braces, NULL vs "" and UTF-8 load exactly as COPY loads them', async () => {
+    const ddl = 'id int, t text, n numeric, j jsonb, d date';
+    const csv =
+      'id,t,n,j,d\n' +
+      '1,"a,b",1.5,"{""k"": ""v,w""}",2026-01-01\n' +
+      '2,"line1\nline2\r\nline3",,"[1, ""\\\\""]",\n' +
+      '3,"",-0,null,2026-02-28\n' +
+      '4,NULL,  7 ,"{}", 2026-03-01\n' +
+      '5,back\\slash {brace} "mid" quote,1e3,"""s""",2026-03-02\n' +
+      '6,"é€😀 ""q"" \\\\",2,"[]",2026-03-03\n' +
+      '7, spaced ,3,1,2026-03-04\n';
+    const a = await h.table('q_bulk', ddl);
+    const b = await h.table('q_copy', ddl);
+    expect(await load(a, 'q1.csv', csv, { writeBatchSize: 3 })).toMatchObject({ status: 'Succeeded', rowsCopied: 7 });
+    expect(await load(b, 'q2.csv', csv, { writeMethod: 'CopyCommand' })).toMatchObject({ status: 'Succeeded', rowsCopied: 7 });
+    const diff = await rows(`(SELECT * FROM S.q_bulk EXCEPT ALL SELECT * FROM S.q_copy) UNION ALL (SELECT * FROM S.q_copy EXCEPT ALL SELECT * FROM S.q_bulk)`);
+    expect(diff).toEqual([]);
+    expect(await rows(`SELECT t FROM S.q_bulk WHERE id IN (2, 3, 4, 6, 7) ORDER BY id`)).toEqual([
+      { t: 'line1\nline2\r\nline3' },
+      { t: '' },
+      { t: 'NULL' },
+      { t: 'é€😀 "q" \\\\' },
+      { t: ' spaced ' },
+    ]);
+  });
+
+  it('a row-level BEFORE trigger sees each row, in file order, and its changes are kept', async () => {
+    const t = await h.table('trig2', 'id int, v text');
+    await rows(`CREATE TABLE S.seen (n serial, id int, v text)`);
+    await rows(`CREATE FUNCTION S.seen_row() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN INSERT INTO "${h.schema}".seen (id, v) VALUES (NEW.id, NEW.v); NEW.v := upper(NEW.v); RETURN NEW; END $$`);
+    await rows(`CREATE TRIGGER r BEFORE INSERT ON S.trig2 FOR EACH ROW EXECUTE FUNCTION S.seen_row()`);
+    const csv = 'id,v\n' + Array.from({ length: 25 }, (_, i) => `${i + 1},${i % 5 === 0 ? `"v,${i}"` : `v${i}`}`).join('\n') + '\n';
+    expect(await load(t, 'trig2.csv', csv, { writeBatchSize: 10 })).toMatchObject({ status: 'Succeeded', rowsCopied: 25 });
+    const seen = await rows(`SELECT id, v FROM S.seen ORDER BY n`);
+    expect(seen).toEqual(Array.from({ length: 25 }, (_, i) => ({ id: i + 1, v: i % 5 === 0 ? `v,${i}` : `v${i}` })));
+    expect(await rows(`SELECT v FROM S.trig2 WHERE id = 6`)).toEqual([{ v: 'V,5' }]);
+  });
+
+  it('an array-typed column and a domain column load (array columns through the typed stage)', async () => {
+    await rows(`CREATE DOMAIN S.posint AS int CHECK (VALUE > 0)`);
+    const t = await h.table('arr', `id "${h.schema}".posint, tags int[]`);
+    expect(await load(t, 'arr.csv', 'id,tags\n1,"{1,2}"\n2,{}\n3,\n')).toMatchObject({ status: 'Succeeded', rowsCopied: 3 });
+    expect(await rows(`SELECT id::int, tags FROM S.arr ORDER BY id`)).toEqual([{ id: 1, tags: [1, 2] }, { id: 2, tags: [] }, { id: 3, tags: null }]);
+    const d = await h.table('dom', `id "${h.schema}".posint, v text`);
+    const result = await load(d, 'dom.csv', 'id,v\n1,a\n2,b\n-3,c\n', { writeBatchSize: 2 });
+    expect(result.status).toBe('Failed');
+    expect(result.error).toMatchObject({ line: 4, column: 'id', sqlstate: '23514' });
+  });
+
+  it('invalid UTF-8 fails the blob naming its line', async () => {
+    const t = await h.table('enc', 'id int, v text');
+    const ref = await h.upload('enc.csv', Buffer.concat([Buffer.from('id,v\n1,a\n2,b'), Buffer.from([0xff, 0xfe]), Buffer.from('\n3,c\n')]));
+    const spec = h.spec({ source: { prefix: 'enc.csv' }, sink: { table: t, writeMethod: 'BulkInsert' } });
+    const result = await copyBlob(spec, { ...ref, size: 0, lastModified: new Date().toISOString() }, { runId: 'r1', env: h.env });
+    expect(result.status).toBe('Failed');
+    expect(result.error).toMatchObject({ line: 3, sqlstate: '22021' });
+  });
 });
