@@ -179,6 +179,22 @@ export function parseCopyContext(where: string | undefined): { line: number; col
   return { line: Number(match[1]), column: match[2] };
 }
 
+/**
+ * For COPYs whose input does not start at the file's first data line (a batch of records,
+ * a stage): turns a COPY data error into a DataError at the file's line. `columnName` maps
+ * the COPY's column name to the user's (a typed stage names its columns `fN`). Errors
+ * without a COPY context pass through unchanged.
+ */
+export function locateCopyError(err: unknown, lineOffset: number, columnName: (name: string) => string = (name) => name): unknown {
+  if (!isPgError(err)) return err;
+  const context = parseCopyContext(err.where);
+  if (!context) return err;
+  const copyColumn = context.column ?? err.column;
+  const column = copyColumn === undefined ? undefined : columnName(copyColumn);
+  const message = column === copyColumn ? err.message : err.message.replace(/column "[^"]+" of relation "[^"]+"/, `column "${column}"`);
+  return new DataError(message, { line: context.line + lineOffset, column, sqlstate: err.code }, { cause: err });
+}
+
 /** The JSON shape of an error in the run output. */
 export interface FileErrorOutput {
   message: string;

@@ -23,7 +23,7 @@
 import type pg from 'pg';
 import { isUtf8 } from 'node:buffer';
 import { Readable } from 'node:stream';
-import { DataError, parseCopyContext } from '../errors.js';
+import { DataError, locateCopyError } from '../errors.js';
 import { csvColumnSplitter, csvColumnsSupported } from '../format/csvColumns.js';
 import { recordBatches, type RecordBatch } from '../format/recordBatches.js';
 import { copyCsvInto } from './copy.js';
@@ -85,7 +85,7 @@ async function createTypedStage(request: WriteRequest): Promise<TypedStage> {
     try {
       await copyCsvInto(client, stage, names, Readable.from([batch.bytes]), copyOptions);
     } catch (err) {
-      throw locateInBatch(err, offset);
+      throw locateCopyError(err, offset);
     }
   };
   return {
@@ -216,14 +216,6 @@ async function writeViaArrays(request: WriteRequest): Promise<WriteCounters> {
   }
   await client.query(`RELEASE SAVEPOINT ${SAVEPOINT}`);
   return { rowsRead: before, rowsCopied: copied, rowsSkipped: 0 };
-}
-
-/** COPY's line counts from the batch's first record: shift it to the file's line. */
-function locateInBatch(err: unknown, lineOffset: number): unknown {
-  const code = (err as { code?: string }).code;
-  const where = parseCopyContext((err as { where?: string }).where);
-  if (!code || !where) return err;
-  return new DataError((err as Error).message, { line: where.line + lineOffset, column: where.column ?? (err as { column?: string }).column, sqlstate: code }, { cause: err });
 }
 
 export const bulkInsertWriter: SinkWriter = {

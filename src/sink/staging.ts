@@ -15,7 +15,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { DataError, parseCopyContext } from '../errors.js';
+import { DataError, locateCopyError } from '../errors.js';
 import type { CsvCopyOptions } from '../format/delimited.js';
 import { RecordTagger } from '../format/recordTagger.js';
 import { TRY_FUNCTIONS_SQL, type ColumnPlan, type SelectPlan } from './convert.js';
@@ -74,17 +74,6 @@ export interface StageOptions {
   orderOnly?: boolean;
 }
 
-/** A COPY error in a typed stage speaks of `fN` and the stage: name the column and the file line. */
-function locateTypedStageError(err: unknown, typed: Array<TableColumn | undefined>, lineOffset: number): unknown {
-  const code = (err as { code?: string }).code;
-  const where = parseCopyContext((err as { where?: string }).where);
-  if (!code || !where) return err;
-  const fieldColumn = where.column ?? (err as { column?: string }).column;
-  const column = fieldColumn && /^f\d+$/.test(fieldColumn) ? typed[Number(fieldColumn.slice(1)) - 1]?.name ?? fieldColumn : fieldColumn;
-  const message = (err as Error).message.replace(/column "f\d+" of relation "[^"]+"/, `column "${column}"`);
-  return new DataError(message, { line: where.line + lineOffset, column, sqlstate: code }, { cause: err });
-}
-
 /** Creates a temp table dropped at COMMIT/ROLLBACK and COPYs the records into it. */
 export async function stageRecords(client: pg.ClientBase, options: StageOptions): Promise<Stage> {
   const { fieldCount, body, copyOptions, lineOffset } = options;
@@ -105,7 +94,8 @@ export async function stageRecords(client: pg.ClientBase, options: StageOptions)
     try {
       rows = await copyCsvInto(client, name, fieldNames, body, copyOptions);
     } catch (err) {
-      throw typed ? locateTypedStageError(err, typed, lineOffset) : err;
+      // A typed stage's columns are `fN`: COPY's error names the target column instead.
+      throw typed ? locateCopyError(err, lineOffset, (name) => (/^f\d+$/.test(name) ? (typed[Number(name.slice(1)) - 1]?.name ?? name) : name)) : err;
     }
     return { name, rows, lineOffset, firstLine: 1, lastLine: rows, tagged: false, order: lineColumn.length ? LINE : 'ctid' };
   }
