@@ -18,6 +18,7 @@ import { poolFor, writerFor, type WriteCounters } from './sink/index.js';
 import { claimIngestion, completeIngestion, ensureLedger, ledgerSchemaName, type LedgerKey } from './sink/ledger.js';
 import { displayTable } from './sink/sql.js';
 import { uploadSkipLog } from './sink/skipLog.js';
+import { skipMode } from './sink/staged.js';
 import { describeTable } from './sink/tableInfo.js';
 
 export interface CopyBlobOptions {
@@ -80,7 +81,7 @@ export async function copyBlob(spec: PipelineSpec, ref: BlobRef, options: CopyBl
             await client.query('ROLLBACK');
             return result('Skipped');
           }
-          const decoded = await file.decode({ tableColumns: table.columns, mapping: spec.mapping, skipBadRecords: spec.faultTolerance?.skipIncompatibleRows === true });
+          const decoded = await file.decode({ tableColumns: table.columns, mapping: spec.mapping, skipBadRecords: skipMode({ spec }) });
           at = { ...at, lineOffset: decoded.lineOffset, lineOf: decoded.lineOf };
           let counts: WriteCounters = { rowsRead: 0, rowsCopied: 0, rowsSkipped: 0 };
           if (decoded.fieldCount > 0) {
