@@ -1,6 +1,6 @@
 /**
  * BulkInsert vs CopyCommand on the same blob (the standard narrow file). Target ≥ 0.6×.
- * BulkInsert = batched `INSERT … SELECT * FROM unnest($1::type[], …)` of writeBatchSize rows,
+ * BulkInsert = batched `INSERT … SELECT unnest($1::type[]), …` of writeBatchSize rows,
  * split in Node (see src/sink/bulkInsert.ts); CopyCommand = bytes straight into COPY.
  */
 import type { BenchRow, BenchScenario } from '../types.js';

@@ -1,15 +1,14 @@
 /**
- * Splits a batch of whole CSV records (as cut by recordBatches) into one PostgreSQL array
- * literal per field: `{"a","b",NULL}`, every non-NULL element quoted with `"` and `\`
- * backslash-escaped, so array_in hands the element input function exactly the field's text
- * (no whitespace trimming, no `NULL` keyword confusion). Follows PostgreSQL's CSV reader
+ * Splits a batch of whole CSV records (as cut by recordBatches) into columns: each field's
+ * bytes, quotes removed, go to its column's builder (for BulkInsert: one bound array
+ * parameter per column, see src/sink/arrayParams.ts). Follows PostgreSQL's CSV reader
  * (CopyReadAttributesCSV): a quote toggles "inside quotes" anywhere in a field, inside quotes
  * the escape character escapes only a following quote or escape, and a field is NULL when it
  * was never quoted and equals the NULL string.
  *
  * Anything this splitter does not reproduce exactly — a record with the wrong number of
  * fields, a bare CR inside a record, a line-ending style that changes within the batch, an
- * unterminated quote — returns `undefined`: the caller then sends the batch through COPY,
+ * unterminated quote — is refused as `{ malformed: true }`: the caller then sends the batch through COPY,
  * which accepts it or names the offending line itself.
  */
 export interface CsvColumnOptions {
@@ -31,96 +30,74 @@ export function csvColumnsSupported(options: Omit<CsvColumnOptions, 'fieldCount'
 
 const BACKSLASH = 92;
 const DQUOTE = 34;
-const COMMA = 44;
-const NULL_BYTES = Buffer.from('NULL');
-
-/** One column's array literal, written as UTF-8 bytes into a growing buffer. */
-class Literal {
-  buf: Buffer;
-  pos = 0;
-  constructor(size: number) {
-    this.buf = Buffer.allocUnsafe(Math.max(size, 64));
-  }
-  ensure(extra: number): void {
-    if (this.pos + extra <= this.buf.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + extra));
-    this.buf.copy(grown, 0, 0, this.pos);
-    this.buf = grown;
-  }
-  /** Appends src[from, to) with `"` and `\` backslash-escaped (capacity ensured by the caller). */
-  append(src: Buffer, from: number, to: number, escapes: boolean): void {
-    const out = this.buf;
-    let o = this.pos;
-    if (!escapes) {
-      if (to - from > 32) o += src.copy(out, o, from, to);
-      else for (let i = from; i < to; i++) out[o++] = src[i]!;
-    } else {
-      for (let i = from; i < to; i++) {
-        const c = src[i]!;
-        if (c === DQUOTE || c === BACKSLASH) out[o++] = BACKSLASH;
-        out[o++] = c;
-      }
-    }
-    this.pos = o;
-  }
-}
 
 /**
- * Reusable splitter for one load: `split(bytes, records)` returns one array literal per
- * field for a batch of whole records (the last may lack its line end), or undefined when
- * the batch must go through COPY instead. Works on the UTF-8 bytes (delimiter, quote and
+ * Receives one column's values of a batch, in record order. A value arrives as value(), or
+ * (a quoted field) as open(), bytes() pieces with the quoting removed, close(); or as null().
+ */
+export interface ColumnBuilder<T = unknown> {
+  /** Starts a batch of `records` values, about `bytes` bytes of them. */
+  begin(bytes: number, records: number): void;
+  /** A whole non-NULL value in one piece (the common unquoted field): open(), bytes(), close() in one call. */
+  value(src: Buffer, from: number, to: number, plain: boolean): boolean;
+  open(): void;
+  /** `plain`: the piece holds no `"` or `\` (a builder that escapes them may copy it as is). */
+  bytes(src: Buffer, from: number, to: number, plain: boolean): void;
+  /** Ends the value; false when this builder cannot represent it (the caller picks another). */
+  close(): boolean;
+  null(): void;
+  /** The batch's column. */
+  end(): T;
+}
+
+/** Why a batch was not split: `malformed` (only COPY should judge it) or the index of a column whose builder refused a value. */
+export type SplitRefusal = { malformed: true } | { declined: number };
+
+/**
+ * Reusable splitter for one load: `split(bytes, records, builders)` feeds each field of a
+ * batch of whole records (the last may lack its line end) to its column's builder and returns
+ * their end() values, or why it could not. Works on the UTF-8 bytes (delimiter, quote and
  * escape are ASCII, so they never occur inside a multi-byte character).
  */
-export function csvColumnSplitter(options: CsvColumnOptions): (bytes: Buffer, records: number) => string[] | undefined {
+export function csvColumnSplitter(options: CsvColumnOptions): <T>(bytes: Buffer, records: number, builders: ColumnBuilder<T>[]) => T[] | SplitRefusal {
   const d = options.delimiter.charCodeAt(0);
   const q = options.quote.charCodeAt(0);
   const e = options.escape.charCodeAt(0);
   const nullBytes = Buffer.from(options.null, 'utf8');
   const nullLen = nullBytes.length;
   const n = options.fieldCount;
-  let literals: Literal[] | undefined;
+  const malformed: SplitRefusal = { malformed: true };
 
-  return (text: Buffer, records: number) => {
+  return <T>(text: Buffer, records: number, cols: ColumnBuilder<T>[]): T[] | SplitRefusal => {
     const len = text.length;
-    literals ??= Array.from({ length: n }, () => new Literal(Math.ceil((len * 1.2) / n) + records * 4));
-    const cols = literals;
-    for (const col of cols) {
-      col.pos = 0;
-      col.ensure(1);
-      col.buf[col.pos++] = 0x7b; // {
-    }
+    for (const col of cols) col.begin(Math.ceil(len / n), records);
     let pos = 0;
     let crlf: boolean | undefined;
     let seen = 0;
     while (pos < len) {
       let field = 0;
       for (;;) {
-        if (field >= n) return undefined; // extra data after the last column
+        if (field >= n) return malformed; // extra data after the last column
         const col = cols[field]!;
         let stop = pos;
         let c = 0;
-        let escapes = false;
+        let plain = true;
         // Fast path: scan an unquoted run.
         while (stop < len) {
           c = text[stop]!;
           if (c === d || c === LF || c === CR || c === q) break;
-          if (c === BACKSLASH || c === DQUOTE) escapes = true;
+          if (c === BACKSLASH || c === DQUOTE) plain = false;
           stop++;
         }
-        if (seen > 0) {
-          col.ensure(1);
-          col.buf[col.pos++] = COMMA;
-        }
         if (stop < len && c === q) {
-          // Slow path: the field has quotes somewhere; write it piecewise.
-          col.ensure(2 * (stop - pos) + 1);
-          col.buf[col.pos++] = DQUOTE;
-          col.append(text, pos, stop, escapes);
+          // Slow path: the field has quotes somewhere; hand it over piecewise.
+          col.open();
+          if (stop > pos) col.bytes(text, pos, stop, plain);
           let i = stop + 1;
           let inQuotes = true;
           for (;;) {
             if (i >= len) {
-              if (inQuotes) return undefined; // unterminated quote
+              if (inQuotes) return malformed; // unterminated quote
               break;
             }
             c = text[i]!;
@@ -128,16 +105,14 @@ export function csvColumnSplitter(options: CsvColumnOptions): (bytes: Buffer, re
               if (c === e && e !== q && i + 1 < len) {
                 const next = text[i + 1]!;
                 if (next === q || next === e) {
-                  col.ensure(2);
-                  col.append(text, i + 1, i + 2, true);
+                  col.bytes(text, i + 1, i + 2, false);
                   i += 2;
                   continue;
                 }
               }
               if (c === q) {
                 if (e === q && i + 1 < len && text[i + 1] === q) {
-                  col.ensure(2);
-                  col.append(text, i, i + 1, true);
+                  col.bytes(text, i, i + 1, false);
                   i += 2;
                   continue;
                 }
@@ -152,8 +127,7 @@ export function csvColumnSplitter(options: CsvColumnOptions): (bytes: Buffer, re
                 if (cj === q || cj === e) break;
                 j++;
               }
-              col.ensure(2 * (j - i));
-              col.append(text, i, j, true);
+              col.bytes(text, i, j, false);
               i = j;
               continue;
             }
@@ -169,22 +143,16 @@ export function csvColumnSplitter(options: CsvColumnOptions): (bytes: Buffer, re
               if (cj === q || cj === d || cj === LF || cj === CR) break;
               j++;
             }
-            col.ensure(2 * (j - i));
-            col.append(text, i, j, true);
+            col.bytes(text, i, j, false);
             i = j;
           }
-          col.ensure(1);
-          col.buf[col.pos++] = DQUOTE;
+          if (!col.close()) return { declined: field };
           stop = i;
           c = stop < len ? text[stop]! : 0;
         } else if (stop - pos === nullLen && (nullLen === 0 || text.compare(nullBytes, 0, nullLen, pos, stop) === 0)) {
-          col.ensure(4);
-          col.pos += NULL_BYTES.copy(col.buf, col.pos);
+          col.null();
         } else {
-          col.ensure(2 * (stop - pos) + 2);
-          col.buf[col.pos++] = DQUOTE;
-          col.append(text, pos, stop, escapes);
-          col.buf[col.pos++] = DQUOTE;
+          if (!col.value(text, pos, stop, plain)) return { declined: field };
         }
         field++;
         if (stop >= len) {
@@ -198,23 +166,19 @@ export function csvColumnSplitter(options: CsvColumnOptions): (bytes: Buffer, re
         // Record end: LF or CRLF, the same style throughout the batch.
         let isCrlf = false;
         if (c === CR) {
-          if (stop + 1 >= len || text[stop + 1] !== LF) return undefined;
+          if (stop + 1 >= len || text[stop + 1] !== LF) return malformed;
           isCrlf = true;
         }
         if (crlf === undefined) crlf = isCrlf;
-        else if (crlf !== isCrlf) return undefined;
+        else if (crlf !== isCrlf) return malformed;
         pos = stop + (isCrlf ? 2 : 1);
         break;
       }
-      if (field !== n) return undefined; // missing data for a column
+      if (field !== n) return malformed; // missing data for a column
       seen++;
-      if (seen > records) return undefined;
+      if (seen > records) return malformed;
     }
-    if (seen !== records) return undefined;
-    return cols.map((col) => {
-      col.ensure(1);
-      col.buf[col.pos++] = 0x7d; // }
-      return col.buf.toString('utf8', 0, col.pos);
-    });
+    if (seen !== records) return malformed;
+    return cols.map((col) => col.end());
   };
 }

@@ -88,7 +88,7 @@ export function planSelect(
       column,
       field,
       raw,
-      expr: `${raw}::${column.type}`,
+      expr: `${raw}::${column.baseType}`,
       valid: `(${raw} IS NULL OR pg_input_is_valid(${raw}, ${type}))`,
       reason: `(pg_input_error_info(${raw}, ${type})).message`,
       usesTryFunctions: false,
@@ -137,7 +137,7 @@ export function planSelect(
     columns.push({
       column,
       raw: `${p}::text`,
-      expr: `${p}::text::${column.type}`,
+      expr: `${p}::text::${column.baseType}`,
       valid: `pg_input_is_valid(${p}::text, ${quoteLiteral(column.type)})`,
       reason: `(pg_input_error_info(${p}::text, ${quoteLiteral(column.type)})).message`,
       usesTryFunctions: false,

@@ -8,6 +8,13 @@ export interface TableColumn {
   name: string;
   /** `format_type()` text, e.g. `numeric(12,2)`, usable in a cast. */
   type: string;
+  /**
+   * The type without its modifier (`character varying`, `bpchar`, `numeric`; `format_type(oid, -1)`).
+   * Casts use it: an explicit cast to `varchar(3)` or `bit(3)` silently truncates, while
+   * assigning the unmodified value to the column checks the modifier the way the column's
+   * input function (and so COPY) does.
+   */
+  baseType: string;
   notNull: boolean;
   hasDefault: boolean;
   /** Generated or GENERATED ALWAYS identity: never written. */
@@ -27,10 +34,10 @@ export interface TableInfo {
 }
 
 export async function describeTable(client: pg.ClientBase, table: TableName): Promise<TableInfo> {
-  let result: pg.QueryResult<{ name: string; type: string; notnull: boolean; hasdef: boolean; generated: string; identity: string }>;
+  let result: pg.QueryResult<{ name: string; type: string; basetype: string; notnull: boolean; hasdef: boolean; generated: string; identity: string }>;
   try {
     result = await client.query(
-      `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS notnull,
+      `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, format_type(a.atttypid, -1) AS basetype, a.attnotnull AS notnull,
               a.atthasdef AS hasdef, a.attgenerated AS generated, a.attidentity AS identity
          FROM pg_attribute a
         WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped
@@ -59,6 +66,7 @@ export async function describeTable(client: pg.ClientBase, table: TableName): Pr
     columns: result.rows.map((row) => ({
       name: row.name,
       type: row.type,
+      baseType: row.basetype,
       notNull: row.notnull,
       hasDefault: row.hasdef || row.identity !== '',
       writable: row.generated === '' && row.identity !== 'a',

@@ -115,6 +115,50 @@ describe('BulkInsert', () => {
     ]);
   });
 
+  it('binary-sent columns (bigint, integer, smallint, float8, boolean, varchar) load exactly as COPY loads them, odd spellings included', async () => {
+    const ddl = 'id bigint, i integer, s smallint, x float8, b boolean, v varchar(5), t text';
+    const csv =
+      'id,i,s,x,b,v,t\n' +
+      '1,2147483647,-32768,1.5,TRUE,abc,"q""x"\n' +
+      '9007199254740993,-1,0,-0,f,"a,b",\n' +
+      '-9223372036854775808,,7,4.9e-324,Yes,,""\n' +
+      // Spellings the binary builders leave to the input functions: the column switches to text.
+      '4, 12 ,+5,NaN, on ,"ab  ",é😀\n' +
+      '5,1_000,0x1F,Infinity,tr,"  ",x\n' +
+      '6,7,8,1e-320,n,abcde,y\n';
+    const a = await h.table('bin_bulk', ddl);
+    const b = await h.table('bin_copy', ddl);
+    expect(await load(a, 'bin1.csv', csv, { writeBatchSize: 3 })).toMatchObject({ status: 'Succeeded', rowsCopied: 6 });
+    expect(await load(b, 'bin2.csv', csv, { writeMethod: 'CopyCommand' })).toMatchObject({ status: 'Succeeded', rowsCopied: 6 });
+    const diff = await rows(`(SELECT * FROM S.bin_bulk EXCEPT ALL SELECT * FROM S.bin_copy) UNION ALL (SELECT * FROM S.bin_copy EXCEPT ALL SELECT * FROM S.bin_bulk)`);
+    expect(diff).toEqual([]);
+    expect(await rows(`SELECT id::text, i, s, x::text, b, v FROM S.bin_bulk ORDER BY bin_bulk.id`)).toEqual([
+      { id: '-9223372036854775808', i: null, s: 7, x: '5e-324', b: true, v: null },
+      { id: '1', i: 2147483647, s: -32768, x: '1.5', b: true, v: 'abc' },
+      { id: '4', i: 12, s: 5, x: 'NaN', b: true, v: 'ab  ' },
+      { id: '5', i: 1000, s: 31, x: 'Infinity', b: true, v: '  ' },
+      { id: '6', i: 7, s: 8, x: '1e-320', b: false, v: 'abcde' },
+      { id: '9007199254740993', i: -1, s: 0, x: '-0', b: false, v: 'a,b' },
+    ]);
+  });
+
+  it('a value too long for varchar(n), char(n) or bit(n) fails naming line and column, as COPY does (never truncated)', async () => {
+    for (const [name, type, value] of [
+      ['len_v', 'varchar(3)', 'abcd'],
+      ['len_c', 'char(2)', 'abc'],
+      ['len_b', 'bit(3)', '1011'],
+    ] as const) {
+      const t = await h.table(name, `id int, v ${type}`);
+      for (const writeMethod of ['BulkInsert', 'Upsert', 'CopyCommand']) {
+        const sink = writeMethod === 'Upsert' ? { writeMethod, upsertSettings: { keys: ['id'] } } : { writeMethod };
+        const result = await load(t, `${name}-${writeMethod}.csv`, `id,v\n1,${value.slice(0, -1)}\n2,${value}\n`, sink);
+        expect(result.status, `${type} ${writeMethod}`).toBe('Failed');
+        expect(result.error, `${type} ${writeMethod}`).toMatchObject({ line: 3, column: 'v', sqlstate: name === 'len_b' ? '22026' : '22001' });
+        expect(await rows(`SELECT count(*)::int AS n FROM S.${name}`)).toEqual([{ n: 0 }]);
+      }
+    }
+  });
+
   it('a row-level BEFORE trigger sees each row, in file order, and its changes are kept', async () => {
     const t = await h.table('trig2', 'id int, v text');
     await rows(`CREATE TABLE S.seen (n serial, id int, v text)`);

@@ -1,9 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { csvColumnSplitter, csvColumnsSupported } from '../../src/format/csvColumns.js';
+import { ArrayLiteralBuilder } from '../../src/sink/arrayParams.js';
+
+const literals = (n: number) => Array.from({ length: n }, () => new ArrayLiteralBuilder());
 
 function split(text: string, records: number, fieldCount: number, options: Partial<{ delimiter: string; quote: string; escape: string; null: string }> = {}) {
-  return csvColumnSplitter({ delimiter: ',', quote: '"', escape: '"', null: '', fieldCount, ...options })(Buffer.from(text), records);
+  return csvColumnSplitter({ delimiter: ',', quote: '"', escape: '"', null: '', fieldCount, ...options })(Buffer.from(text), records, literals(fieldCount));
 }
+const malformed = { malformed: true };
 
 describe('CSV column splitter (array literals for BulkInsert)', () => {
   it('one quoted, escaped array literal per column; unquoted NULL string is NULL, quoted is not', () => {
@@ -23,19 +27,20 @@ describe('CSV column splitter (array literals for BulkInsert)', () => {
     expect(split('a;b\nc;d', 2, 2, { delimiter: ';' })).toEqual(['{"a","c"}', '{"b","d"}']);
   });
 
-  it('hands back undefined (the batch goes through COPY) for what only COPY should judge', () => {
-    expect(split('1,2\n3\n', 2, 2)).toBeUndefined(); // missing data
-    expect(split('1,2,3\n', 1, 2)).toBeUndefined(); // extra data
-    expect(split('1,"open\n', 1, 2)).toBeUndefined(); // unterminated quote
-    expect(split('1,a\rb\n', 1, 2)).toBeUndefined(); // bare CR
-    expect(split('1,2\r\n3,4\n', 2, 2)).toBeUndefined(); // line-ending style changes
+  it('refuses as malformed (the batch goes through COPY) for what only COPY should judge', () => {
+    expect(split('1,2\n3\n', 2, 2)).toEqual(malformed); // missing data
+    expect(split('1,2,3\n', 1, 2)).toEqual(malformed); // extra data
+    expect(split('1,"open\n', 1, 2)).toEqual(malformed); // unterminated quote
+    expect(split('1,a\rb\n', 1, 2)).toEqual(malformed); // bare CR
+    expect(split('1,2\r\n3,4\n', 2, 2)).toEqual(malformed); // line-ending style changes
   });
 
   it('reuses its buffers across batches and grows them for long values', () => {
     const splitter = csvColumnSplitter({ delimiter: ',', quote: '"', escape: '"', null: '', fieldCount: 2 });
-    expect(splitter(Buffer.from('1,a\n'), 1)).toEqual(['{"1"}', '{"a"}']);
+    const builders = literals(2);
+    expect(splitter(Buffer.from('1,a\n'), 1, builders)).toEqual(['{"1"}', '{"a"}']);
     const long = 'x'.repeat(100_000);
-    expect(splitter(Buffer.from(`2,${long}\n3,"${long}"""\n`), 2)).toEqual(['{"2","3"}', `{"${long}","${long}\\""}`]);
+    expect(splitter(Buffer.from(`2,${long}\n3,"${long}"""\n`), 2, builders)).toEqual(['{"2","3"}', `{"${long}","${long}\\""}`]);
   });
 
   it('supports single ASCII delimiter, quote and escape only', () => {

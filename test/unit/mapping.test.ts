@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { checkMapping } from '../../src/pipeline/mapping.js';
 import type { TableColumn } from '../../src/sink/tableInfo.js';
 
-const col = (name: string, extra: Partial<TableColumn> = {}): TableColumn => ({ name, type: 'text', notNull: false, hasDefault: false, writable: true, ...extra });
+const col = (name: string, extra: Partial<TableColumn> = {}): TableColumn => ({ name, type: 'text', baseType: 'text', notNull: false, hasDefault: false, writable: true, ...extra });
 const table = [col('id', { notNull: true }), col('Name'), col('note'), col('total', { writable: false })];
 
 describe('column mapping', () => {

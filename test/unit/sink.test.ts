@@ -6,7 +6,7 @@ import { mappingValue } from '../../src/sink/convert.js';
 import type { TableInfo } from '../../src/sink/tableInfo.js';
 import { citusKeyProblem, resolveUpsertKeys } from '../../src/sink/upsert.js';
 
-const col = (name: string, writable = true) => ({ name, type: 'text', notNull: false, hasDefault: false, writable });
+const col = (name: string, writable = true) => ({ name, type: 'text', baseType: 'text', notNull: false, hasDefault: false, writable });
 const info = (over: Partial<TableInfo>): TableInfo => ({ table: { schema: 'public', name: 't' }, columns: [col('id'), col('email'), col('g', false)], primaryKey: [], uniqueKeys: [], ...over });
 
 describe('resolveUpsertKeys (ADF key-column rules)', () => {
