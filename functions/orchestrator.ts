@@ -24,6 +24,7 @@ import {
   failureMessage,
   flattenFiles,
   planBatches,
+  planCopies,
   startProgress,
   type BatchInput,
   type CopyBlobInput,
@@ -49,7 +50,7 @@ function activityRetry(): df.RetryOptions {
   return retry;
 }
 
-/** Copies `blobs` in waves of maxParallelCopies; reports progress after each wave. */
+/** Copies `blobs` (one activity per blob or per group of small ones) in waves of maxParallelCopies; reports progress after each wave. */
 function* copyInWaves(
   context: OrchestrationContext,
   spec: PipelineSpec,
@@ -59,19 +60,19 @@ function* copyInWaves(
 ): Generator<Task, FileResult[], unknown> {
   const retry = activityRetry();
   const files: FileResult[] = [];
-  for (const wave of chunk(blobs, spec.maxParallelCopies)) {
-    const tasks = wave.map((ref) => context.df.callActivityWithRetry(COPY_BLOB_ACTIVITY, retry, { spec, ref, runId } satisfies CopyBlobInput));
+  for (const wave of chunk(planCopies(blobs, spec.maxParallelCopies), spec.maxParallelCopies)) {
+    const tasks = wave.map((refs) => context.df.callActivityWithRetry(COPY_BLOB_ACTIVITY, retry, { spec, refs, runId } satisfies CopyBlobInput));
     let results: FileResult[];
     try {
-      results = (yield context.df.Task.all(tasks)) as FileResult[];
+      results = ((yield context.df.Task.all(tasks)) as FileResult[][]).flat();
     } catch {
       // One copy failed for good (retries exhausted); collect the others one by one.
       results = [];
       for (const [i, task] of tasks.entries()) {
         try {
-          results.push((yield task) as FileResult);
+          results.push(...((yield task) as FileResult[]));
         } catch (err) {
-          results.push(failedFile(wave[i]!, err));
+          results.push(...wave[i]!.map((ref) => failedFile(ref, err)));
         }
       }
     }

@@ -2,11 +2,12 @@
  * The two activities' bodies. functions/activities.ts registers them; the local durable
  * runtime runs the same registrations in-process.
  *  - listBlobs returns references (name, ETag, size, lastModified), never data.
- *  - copyBlob is the CLI's copy step: data errors come back as a Failed file result,
- *    TransientError is thrown so callActivityWithRetry retries it.
+ *  - copyBlob is the CLI's copy step for one blob or a group of small ones (copyBlobs): data
+ *    errors come back as Failed file results, TransientError is thrown so
+ *    callActivityWithRetry retries it.
  */
 import { redactError, redactSecrets } from '../connections/redact.js';
-import { copyBlob } from '../copyBlob.js';
+import { copyBlobs } from '../copyBlob.js';
 import type { Env } from '../connections/settings.js';
 import { isTransient, TransientError } from '../errors.js';
 import type { FileResult } from '../run/output.js';
@@ -36,6 +37,6 @@ export async function listBlobsActivity(input: ListBlobsInput, env: Env = proces
   }
 }
 
-export async function copyBlobActivity(input: CopyBlobInput, env: Env = process.env): Promise<FileResult> {
-  return copyBlob(input.spec, input.ref, { runId: input.runId, env });
+export async function copyBlobActivity(input: CopyBlobInput, env: Env = process.env): Promise<FileResult[]> {
+  return copyBlobs(input.spec, input.refs, { runId: input.runId, env });
 }

@@ -25,9 +25,10 @@ export interface BatchInput {
   blobs: BlobRef[];
 }
 
+/** One copy activity: one blob, or a group of small ones loaded in one transaction (see planCopies). */
 export interface CopyBlobInput {
   spec: PipelineSpec;
-  ref: BlobRef;
+  refs: BlobRef[];
   runId: string;
 }
 
@@ -54,6 +55,45 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
  */
 export function planBatches<T>(blobs: readonly T[], batchSize = BATCH_SIZE): T[][] {
   return blobs.length <= batchSize ? [blobs.slice()] : chunk(blobs, batchSize);
+}
+
+/** Blobs up to this size may share a copy activity (and a transaction) with others. */
+export const SMALL_BLOB_BYTES = 4 * 1024 * 1024;
+/** At most this many blobs in one copy activity. */
+export const MAX_GROUP_BLOBS = 50;
+
+/**
+ * The copy activities for a list of blobs, in listing order: one per blob, except that when
+ * a run has many more small blobs than it copies at once, consecutive small blobs share an
+ * activity (copyBlobs: one connection and one transaction, a savepoint and a ledger row per
+ * blob). Each blob's fixed cost — an activity, a connection checkout, a table description,
+ * a commit — is most of the time of a blob of a few thousand rows: 1,000 blobs × 1,000
+ * rows took 4.4-5.3× the time of one 1M-row blob one activity each. Groups are sized so
+ * there are still about four of them per parallel copy (waves stay full), at most
+ * MAX_GROUP_BLOBS blobs each; a run of a few blobs per parallel copy is not grouped at all.
+ */
+export function planCopies(blobs: readonly BlobRef[], maxParallelCopies: number): BlobRef[][] {
+  const isSmall = (b: BlobRef) => b.size > 0 && b.size <= SMALL_BLOB_BYTES;
+  const small = blobs.filter(isSmall).length;
+  const groupSize = Math.min(MAX_GROUP_BLOBS, Math.ceil(small / (4 * maxParallelCopies)));
+  if (groupSize <= 1) return blobs.map((b) => [b]);
+  const copies: BlobRef[][] = [];
+  let group: BlobRef[] = [];
+  for (const blob of blobs) {
+    if (!isSmall(blob)) {
+      if (group.length) copies.push(group);
+      group = [];
+      copies.push([blob]);
+      continue;
+    }
+    group.push(blob);
+    if (group.length === groupSize) {
+      copies.push(group);
+      group = [];
+    }
+  }
+  if (group.length) copies.push(group);
+  return copies;
 }
 
 export function batchInstanceId(runId: string, index: number): string {

@@ -33,7 +33,7 @@ export async function localRuntime(options: { onFile?: (file: FileResult) => voi
     // The orchestrator bounds copies per run (maxParallelCopies); this bounds the process.
     maxConcurrentActivities: 64,
     timerScale: options.timerScale,
-    onActivityResult: options.onFile && ((name, result) => name === 'copyBlob' && options.onFile!(result as FileResult)),
+    onActivityResult: options.onFile && ((name, result) => name === 'copyBlob' && (result as FileResult[]).forEach((file) => options.onFile!(file))),
   });
 }
 

@@ -84,7 +84,12 @@ function flatActions(actions: unknown[][]): Array<{ actionType: number; function
   return out;
 }
 
-const blobOf = (w: OpenWork) => (w as { input: CopyBlobInput }).input.ref.name;
+/** The one blob a copy activity was given (runs of a few blobs per parallel copy are not grouped). */
+const blobOf = (w: OpenWork) => {
+  const { refs } = (w as { input: CopyBlobInput }).input;
+  expect(refs).toHaveLength(1);
+  return refs[0]!.name;
+};
 
 describe('run orchestrator replay', () => {
   it('fans out in listing order, at most maxParallelCopies at once, and reports progress per wave', async () => {
@@ -103,19 +108,50 @@ describe('run orchestrator replay', () => {
 
     // Two of three done: nothing new may start (bounded). The replay sends back every
     // action so far (the extension matches them to the history), still only those three.
-    expect(await r.next(history.taskCompleted(1, ok(blobs[1]!)), history.taskCompleted(0, ok(blobs[0]!)))).toEqual([]);
-    expect(flatActions(r.last.state.actions).map((a) => (a.input as CopyBlobInput).ref.name)).toEqual(['in/0000.csv', 'in/0001.csv', 'in/0002.csv']);
-    const second = await r.next(history.taskCompleted(2, ok(blobs[2]!)));
+    expect(await r.next(history.taskCompleted(1, [ok(blobs[1]!)]), history.taskCompleted(0, [ok(blobs[0]!)]))).toEqual([]);
+    expect(flatActions(r.last.state.actions).map((a) => (a.input as CopyBlobInput).refs[0]!.name)).toEqual(['in/0000.csv', 'in/0001.csv', 'in/0002.csv']);
+    const second = await r.next(history.taskCompleted(2, [ok(blobs[2]!)]));
     expect(second.map((w) => [w.id, blobOf(w)])).toEqual([[3, 'in/0003.csv'], [4, 'in/0004.csv'], [5, 'in/0005.csv']]);
     expect(r.last.state.customStatus).toEqual({ filesTotal: 7, filesDone: 3, filesFailed: 0, rowsCopied: 30 });
 
-    const third = await r.next(...[3, 4, 5].map((id) => history.taskCompleted(id, ok(blobs[id]!))));
+    const third = await r.next(...[3, 4, 5].map((id) => history.taskCompleted(id, [ok(blobs[id]!)])));
     expect(third.map((w) => [w.id, blobOf(w)])).toEqual([[6, 'in/0006.csv']]);
-    await r.next(history.taskCompleted(6, ok(blobs[6]!)));
+    await r.next(history.taskCompleted(6, [ok(blobs[6]!)]));
     expect(r.last.state.isDone).toBe(true);
     const output = r.last.state.output as RunOutput;
     expect(output).toMatchObject({ pipeline: 'orders', runId: 'run-1', status: 'Succeeded', filesRead: 7, rowsCopied: 70, copyDurationMs: 4000 });
     expect(output.files.map((f) => f.blob)).toEqual(blobs.map((b) => b.name));
+  });
+
+  it('many small blobs share copy activities (groups in listing order); a group failing for good fails its blobs only', async () => {
+    const blobs = refs(100);
+    const r = new Replay('blob2pgRun', { spec: spec(2), blobs } satisfies RunInput);
+    const groupOf = (w: OpenWork) => (w as { input: CopyBlobInput }).input.refs.map((b) => b.name);
+    // 100 small blobs, 2 at once: about four activities per parallel copy → groups of 13.
+    const first = await r.start();
+    expect(first.map(groupOf)).toEqual([blobs.slice(0, 13).map((b) => b.name), blobs.slice(13, 26).map((b) => b.name)]);
+    let open = await r.next(history.taskCompleted(0, blobs.slice(0, 13).map((b) => ok(b))), history.taskCompleted(1, blobs.slice(13, 26).map((b) => ok(b))));
+    expect(r.last.state.customStatus).toEqual({ filesTotal: 100, filesDone: 26, filesFailed: 0, rowsCopied: 260 });
+    const seen = [...first, ...open].flatMap(groupOf);
+    while (!r.last.state.isDone) {
+      const events = open.map((w) => history.taskCompleted(w.id, (w as { input: CopyBlobInput }).input.refs.map((b) => ok(b))));
+      open = await r.next(...events);
+      seen.push(...open.flatMap(groupOf));
+    }
+    expect(seen).toEqual(blobs.map((b) => b.name));
+    expect((r.last.state.output as RunOutput).files.map((f) => f.blob)).toEqual(blobs.map((b) => b.name));
+
+    // A group whose activity fails for good: each of its blobs is reported Failed.
+    const g = new Replay('blob2pgRun', { spec: spec(2), blobs } satisfies RunInput, 'run-2');
+    await g.start();
+    let timer = await g.next(history.taskFailed(0, 'Connection terminated unexpectedly'), history.taskCompleted(1, blobs.slice(13, 26).map((b) => ok(b))));
+    for (let attempt = 2; attempt <= 5; attempt++) {
+      const retry = await g.next(history.timerFired(timer[0]!.id, at(0)));
+      expect(groupOf(retry[0]!)).toHaveLength(13);
+      timer = await g.next(history.taskFailed(retry[0]!.id, 'Connection terminated unexpectedly'));
+    }
+    await g.next(history.timerFired(timer[0]!.id, at(0)));
+    expect(g.last.state.customStatus).toEqual({ filesTotal: 100, filesDone: 26, filesFailed: 13, rowsCopied: 130 });
   });
 
   it('a data error fails one file and the run goes on: PartiallySucceeded', async () => {
@@ -123,7 +159,7 @@ describe('run orchestrator replay', () => {
     const r = new Replay('blob2pgRun', { spec: spec(8), blobs } satisfies RunInput);
     await r.start();
     const bad: FileResult = { ...ok(blobs[1]!, 0), status: 'Failed', error: { message: 'line 3, column amount: invalid input syntax (22P02)', line: 3, sqlstate: '22P02' } };
-    await r.next(history.taskCompleted(0, ok(blobs[0]!)), history.taskCompleted(1, bad), history.taskCompleted(2, ok(blobs[2]!)));
+    await r.next(history.taskCompleted(0, [ok(blobs[0]!)]), history.taskCompleted(1, [bad]), history.taskCompleted(2, [ok(blobs[2]!)]));
     const output = r.last.state.output as RunOutput;
     expect(output).toMatchObject({ status: 'PartiallySucceeded', filesRead: 2, filesFailed: 1, rowsCopied: 20 });
     expect(output.files[1]).toEqual(bad);
@@ -134,15 +170,15 @@ describe('run orchestrator replay', () => {
     const blobs = refs(2);
     const r = new Replay('blob2pgRun', { spec: spec(8), blobs } satisfies RunInput);
     await r.start();
-    const afterFailure = await r.next(history.taskFailed(0, 'connect ECONNREFUSED 127.0.0.1:5432'), history.taskCompleted(1, ok(blobs[1]!)));
+    const afterFailure = await r.next(history.taskFailed(0, 'connect ECONNREFUSED 127.0.0.1:5432'), history.taskCompleted(1, [ok(blobs[1]!)]));
     expect(afterFailure).toEqual([{ kind: 'timer', id: 2, delayMs: 5000 }]);
     expect(r.last.state.isDone).toBe(false);
     const retry = await r.next(history.timerFired(2, at(6000)));
     expect(retry).toMatchObject([{ kind: 'activity', id: 3, name: 'copyBlob', attempt: 2 }]);
     expect(blobOf(retry[0]!)).toBe('in/0000.csv');
     // The retry is the extension's job: the orchestrator sends no extra action for it.
-    expect(flatActions(r.last.state.actions).map((a) => [a.actionType, (a.input as CopyBlobInput).ref.name])).toEqual([[1, 'in/0000.csv'], [1, 'in/0001.csv']]);
-    await r.next(history.taskCompleted(3, ok(blobs[0]!)));
+    expect(flatActions(r.last.state.actions).map((a) => [a.actionType, (a.input as CopyBlobInput).refs[0]!.name])).toEqual([[1, 'in/0000.csv'], [1, 'in/0001.csv']]);
+    await r.next(history.taskCompleted(3, [ok(blobs[0]!)]));
     expect(r.last.state.output).toMatchObject({ status: 'Succeeded', filesRead: 2, filesFailed: 0 });
   });
 
@@ -150,7 +186,7 @@ describe('run orchestrator replay', () => {
     const blobs = refs(2);
     const r = new Replay('blob2pgRun', { spec: spec(8), blobs } satisfies RunInput);
     await r.start();
-    let open = await r.next(history.taskFailed(0, 'Connection terminated unexpectedly'), history.taskCompleted(1, ok(blobs[1]!)));
+    let open = await r.next(history.taskFailed(0, 'Connection terminated unexpectedly'), history.taskCompleted(1, [ok(blobs[1]!)]));
     const delays: number[] = [];
     for (let attempt = 2; attempt <= 5; attempt++) {
       const timer = open[0] as Extract<OpenWork, { kind: 'timer' }>;
@@ -210,10 +246,10 @@ describe('run orchestrator replay', () => {
     const blobs = refs(3);
     const r = new Replay('blob2pgCopyBatch', { spec: spec(2), runId: 'big', blobs }, 'big:batch-0');
     expect((await r.start()).map(blobOf)).toEqual(['in/0000.csv', 'in/0001.csv']);
-    const next = await r.next(history.taskCompleted(0, ok(blobs[0]!)), history.taskCompleted(1, ok(blobs[1]!)));
+    const next = await r.next(history.taskCompleted(0, [ok(blobs[0]!)]), history.taskCompleted(1, [ok(blobs[1]!)]));
     expect(next.map(blobOf)).toEqual(['in/0002.csv']);
     expect((next[0] as { input: CopyBlobInput }).input.runId).toBe('big');
-    await r.next(history.taskCompleted(2, ok(blobs[2]!)));
+    await r.next(history.taskCompleted(2, [ok(blobs[2]!)]));
     expect((r.last.state.output as FileResult[]).map((f) => f.blob)).toEqual(blobs.map((b) => b.name));
   });
 
@@ -221,7 +257,7 @@ describe('run orchestrator replay', () => {
     const blobs = refs(5);
     const r = new Replay('blob2pgRun', { spec: spec(2), blobs } satisfies RunInput);
     await r.start();
-    await r.next(history.taskCompleted(0, ok(blobs[0]!)), history.taskCompleted(1, ok(blobs[1]!)));
+    await r.next(history.taskCompleted(0, [ok(blobs[0]!)]), history.taskCompleted(1, [ok(blobs[1]!)]));
     await r.next(history.taskFailed(2, 'read ECONNRESET'));
     const snapshot = [...r.events];
     const a = await runEpisode(registeredFunction('blob2pgRun').callback, { instanceId: 'run-1', name: 'blob2pgRun', input: r.input, history: snapshot });
