@@ -16,6 +16,16 @@ async function load(tableName: string, blob: string, body: string, sink: Record<
 
 const rows = (sql: string) => h.query(sql.replaceAll('S.', `"${h.schema}".`));
 
+/** Loads `csv` with BulkInsert into `<name>_bulk` and with CopyCommand into `<name>_copy`; asserts both tables hold the same rows. */
+async function expectLoadsLikeCopy(name: string, ddl: string, csv: string, records: number): Promise<void> {
+  const bulk = await h.table(`${name}_bulk`, ddl);
+  const copy = await h.table(`${name}_copy`, ddl);
+  expect(await load(bulk, `${name}1.csv`, csv, { writeBatchSize: 3 })).toMatchObject({ status: 'Succeeded', rowsCopied: records });
+  expect(await load(copy, `${name}2.csv`, csv, { writeMethod: 'CopyCommand' })).toMatchObject({ status: 'Succeeded', rowsCopied: records });
+  const diff = await rows(`(SELECT * FROM S.${name}_bulk EXCEPT ALL SELECT * FROM S.${name}_copy) UNION ALL (SELECT * FROM S.${name}_copy EXCEPT ALL SELECT * FROM S.${name}_bulk)`);
+  expect(diff).toEqual([]);
+}
+
 describe('BulkInsert', () => {
   it('fires a row-level trigger once per row, in batches of writeBatchSize statements', async () => {
     const t = await h.table('trig', 'id int, v text');
@@ -100,12 +110,7 @@ describe('BulkInsert', () => {
       '5,back\\slash {brace} "mid" quote,1e3,"""s""",2026-03-02\n' +
       '6,"é€😀 ""q"" \\\\",2,"[]",2026-03-03\n' +
       '7, spaced ,3,1,2026-03-04\n';
-    const a = await h.table('q_bulk', ddl);
-    const b = await h.table('q_copy', ddl);
-    expect(await load(a, 'q1.csv', csv, { writeBatchSize: 3 })).toMatchObject({ status: 'Succeeded', rowsCopied: 7 });
-    expect(await load(b, 'q2.csv', csv, { writeMethod: 'CopyCommand' })).toMatchObject({ status: 'Succeeded', rowsCopied: 7 });
-    const diff = await rows(`(SELECT * FROM S.q_bulk EXCEPT ALL SELECT * FROM S.q_copy) UNION ALL (SELECT * FROM S.q_copy EXCEPT ALL SELECT * FROM S.q_bulk)`);
-    expect(diff).toEqual([]);
+    await expectLoadsLikeCopy('q', ddl, csv, 7);
     expect(await rows(`SELECT t FROM S.q_bulk WHERE id IN (2, 3, 4, 6, 7) ORDER BY id`)).toEqual([
       { t: 'line1\nline2\r\nline3' },
       { t: '' },
@@ -126,12 +131,7 @@ describe('BulkInsert', () => {
       '4, 12 ,+5,NaN, on ,"ab  ",é😀\n' +
       '5,1_000,0x1F,Infinity,tr,"  ",x\n' +
       '6,7,8,1e-320,n,abcde,y\n';
-    const a = await h.table('bin_bulk', ddl);
-    const b = await h.table('bin_copy', ddl);
-    expect(await load(a, 'bin1.csv', csv, { writeBatchSize: 3 })).toMatchObject({ status: 'Succeeded', rowsCopied: 6 });
-    expect(await load(b, 'bin2.csv', csv, { writeMethod: 'CopyCommand' })).toMatchObject({ status: 'Succeeded', rowsCopied: 6 });
-    const diff = await rows(`(SELECT * FROM S.bin_bulk EXCEPT ALL SELECT * FROM S.bin_copy) UNION ALL (SELECT * FROM S.bin_copy EXCEPT ALL SELECT * FROM S.bin_bulk)`);
-    expect(diff).toEqual([]);
+    await expectLoadsLikeCopy('bin', ddl, csv, 6);
     expect(await rows(`SELECT id::text, i, s, x::text, b, v FROM S.bin_bulk ORDER BY bin_bulk.id`)).toEqual([
       { id: '-9223372036854775808', i: null, s: 7, x: '5e-324', b: true, v: null },
       { id: '1', i: 2147483647, s: -32768, x: '1.5', b: true, v: 'abc' },
