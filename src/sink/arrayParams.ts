@@ -108,8 +108,7 @@ export class BinaryArrayBuilder extends Bytes implements ColumnBuilder<Buffer> {
   private count = 0;
   private hasNulls = false;
   /** A value in pieces (a quoted field): text writes them in place, the others gather them here. */
-  private scratch: Buffer = Buffer.allocUnsafe(64);
-  private scratchLength = 0;
+  private readonly scratch = new Bytes();
   private lengthAt = 0;
   constructor(
     private readonly kind: Kind,
@@ -140,7 +139,7 @@ export class BinaryArrayBuilder extends Bytes implements ColumnBuilder<Buffer> {
       this.lengthAt = this.pos;
       this.pos += 4;
     } else {
-      this.scratchLength = 0;
+      this.scratch.pos = 0;
     }
   }
   bytes(src: Buffer, from: number, to: number): void {
@@ -150,15 +149,11 @@ export class BinaryArrayBuilder extends Bytes implements ColumnBuilder<Buffer> {
       this.pos += src.copy(this.buf, this.pos, from, to);
       return;
     }
-    if (this.scratchLength + n > this.scratch.length) {
-      const grown = Buffer.allocUnsafe(Math.max(this.scratch.length * 2, this.scratchLength + n));
-      this.scratch.copy(grown, 0, 0, this.scratchLength);
-      this.scratch = grown;
-    }
-    this.scratchLength += src.copy(this.scratch, this.scratchLength, from, to);
+    this.scratch.ensure(n);
+    this.scratch.pos += src.copy(this.scratch.buf, this.scratch.pos, from, to);
   }
   close(): boolean {
-    if (this.kind !== TEXT) return this.encode(this.scratch, 0, this.scratchLength);
+    if (this.kind !== TEXT) return this.encode(this.scratch.buf, 0, this.scratch.pos);
     this.buf.writeInt32BE(this.pos - this.lengthAt - 4, this.lengthAt);
     return true;
   }
