@@ -4,26 +4,29 @@
  * row. Returns the file's counters. Data errors come back as a Failed result (retrying
  * would fail again); transient errors throw TransientError so the caller retries.
  *
- * copyBlobs loads a group of small blobs the same way on one connection, in one
- * transaction with a savepoint per blob: each blob still loads entirely or not at all, with
- * its own ledger row, but the group pays for one connection checkout, one table
- * description and one commit. A failed blob rolls back to its savepoint and the others go
- * on; a transient error rolls back the group, which is retried as a whole (the ledger keeps
- * that exactly-once).
+ * copyBlobs loads a group of small blobs on one connection in one transaction: each blob
+ * still loads entirely or not at all, with its own ledger row, but the group pays for one
+ * connection checkout, one table description and one commit — and, when they are plain
+ * CSV copies into the same columns, one COPY (loadConcatenated). Otherwise, or when that
+ * COPY fails, blob by blob with a savepoint each: a failed blob rolls back to its savepoint
+ * and the others go on. A transient error rolls back the group, which is retried as a
+ * whole (the ledger keeps that exactly-once).
  */
 import { finished } from 'node:stream/promises';
 import type { Env } from './connections/settings.js';
 import { isTransient, mapLoadError, toFileErrorOutput, TransientError } from './errors.js';
 import { isArchive, resolveCodec } from './format/compression.js';
-import { sourceFiles } from './format/index.js';
+import { sourceFiles, type SourceFile } from './format/index.js';
 import { resolveMapping } from './pipeline/mapping.js';
 import type { PipelineSpec } from './pipeline/spec.js';
 import type { FileResult } from './run/output.js';
 import { blobUrl, normalizeEtag, type BlobRef } from './source/blobs.js';
-import { blobSource } from './source/blobSource.js';
+import { blobSource, type CountedBlobSource } from './source/blobSource.js';
 import { poolFor, writerFor, type WriteCounters } from './sink/index.js';
-import { claimIngestion, completeIngestion, ensureLedger, ledgerSchemaName, type LedgerKey } from './sink/ledger.js';
-import { displayTable } from './sink/sql.js';
+import { ConcatenatedCopy, ConcatenationRefused } from './sink/concatenatedCopy.js';
+import { copiesDirectly } from './sink/copyCommand.js';
+import { claimIngestion, claimIngestions, completeIngestion, completeIngestions, ensureLedger, ledgerSchemaName, type LedgerCompletion, type LedgerKey } from './sink/ledger.js';
+import { displayTable, quoteTable } from './sink/sql.js';
 import { uploadSkipLog } from './sink/skipLog.js';
 import { skipMode } from './sink/staged.js';
 import { describeTable, type TableInfo } from './sink/tableInfo.js';
@@ -66,13 +69,13 @@ class LoadFailure extends Error {
 }
 
 const BLOB_SAVEPOINT = 'blob2pg_blob';
+const GROUP_SAVEPOINT = 'blob2pg_group';
 
 export async function copyBlobs(spec: PipelineSpec, refs: readonly BlobRef[], options: CopyBlobOptions): Promise<FileResult[]> {
   const env = options.env ?? process.env;
   const started = performance.now();
   const pool = poolFor(spec.sink.connection, env);
   const ledgerSchema = ledgerSchemaName(spec.sink.ledgerSchema, env);
-  const grouped = refs.length > 1;
   const results: FileResult[] = [];
   try {
     await ensureLedger(pool, ledgerSchema);
@@ -82,29 +85,11 @@ export async function copyBlobs(spec: PipelineSpec, refs: readonly BlobRef[], op
       await client.query('BEGIN');
       try {
         const context: LoadContext = { client, spec, options, env, ledgerSchema };
-        for (const ref of refs) {
-          if (grouped) await client.query(`SAVEPOINT ${BLOB_SAVEPOINT}`);
-          try {
-            const result = await loadBlob(context, ref);
-            // Skipped (loaded before): undo anything it ran, such as an archive's pre-copy script.
-            const skipped = result.status === 'Skipped';
-            if (grouped) await client.query(skipped ? `ROLLBACK TO SAVEPOINT ${BLOB_SAVEPOINT}` : `RELEASE SAVEPOINT ${BLOB_SAVEPOINT}`);
-            else if (skipped) {
-              await client.query('ROLLBACK');
-              return [result];
-            }
-            results.push(result);
-          } catch (err) {
-            const failure = err instanceof LoadFailure ? err : new LoadFailure(err, { blob: ref.name, lineOffset: 0 }, 0);
-            const mapped = mapLoadError(failure.error, { pipeline: spec.name, ...failure.at });
-            if (!grouped || mapped instanceof TransientError || isTransient(failure.error)) throw failure;
-            // This blob only: back to its savepoint (also drops a table description it may have changed).
-            await client.query(`ROLLBACK TO SAVEPOINT ${BLOB_SAVEPOINT}`);
-            context.target = undefined;
-            results.push(fileResult(ref, 'Failed', started, { dataRead: failure.bytesRead, error: toFileErrorOutput(mapped) }));
-          }
-        }
-        await client.query('COMMIT');
+        const concatenated = refs.length > 1 && mayConcatenate(spec, refs) ? await loadConcatenated(context, refs) : undefined;
+        if (concatenated) results.push(...concatenated);
+        else await loadOneByOne(context, refs, results);
+        // A single blob found loaded before: undo anything it ran, such as an archive's pre-copy script.
+        await client.query(refs.length === 1 && results[0]!.status === 'Skipped' ? 'ROLLBACK' : 'COMMIT');
         return results;
       } catch (err) {
         await client.query('ROLLBACK').catch((rollbackErr: Error) => (broken = rollbackErr));
@@ -117,9 +102,115 @@ export async function copyBlobs(spec: PipelineSpec, refs: readonly BlobRef[], op
   } catch (err) {
     const failure = err instanceof LoadFailure ? err : new LoadFailure(err, { blob: refs[results.length]?.name ?? refs[0]!.name, lineOffset: 0 }, 0);
     const mapped = mapLoadError(failure.error, { pipeline: spec.name, ...failure.at });
-    if (mapped instanceof TransientError || isTransient(failure.error)) throw mapped;
+    if (mapped instanceof TransientError) throw mapped;
     // Nothing committed: every blob of the group reports the error (the failing one with its own data read).
     return refs.map((ref) => fileResult(ref, 'Failed', started, { dataRead: ref.name === failure.at.blob ? failure.bytesRead : 0, error: toFileErrorOutput(mapped) }));
+  }
+}
+
+/**
+ * Blob by blob in the open transaction. In a group each blob has its own savepoint: a blob
+ * with a data error rolls back to it and reports Failed, and the others go on. `results`
+ * grows as blobs finish (the caller names the blob a stray error belongs to by it).
+ */
+async function loadOneByOne(context: LoadContext, refs: readonly BlobRef[], results: FileResult[]): Promise<void> {
+  const { client, spec } = context;
+  if (refs.length === 1) {
+    results.push(await loadBlob(context, refs[0]!));
+    return;
+  }
+  const started = performance.now();
+  for (const ref of refs) {
+    await client.query(`SAVEPOINT ${BLOB_SAVEPOINT}`);
+    try {
+      const result = await loadBlob(context, ref);
+      // Skipped (loaded before): undo anything it ran, such as an archive's pre-copy script.
+      await client.query(result.status === 'Skipped' ? `ROLLBACK TO SAVEPOINT ${BLOB_SAVEPOINT}` : `RELEASE SAVEPOINT ${BLOB_SAVEPOINT}`);
+      results.push(result);
+    } catch (err) {
+      const failure = err instanceof LoadFailure ? err : new LoadFailure(err, { blob: ref.name, lineOffset: 0 }, 0);
+      if (isTransient(failure.error)) throw failure;
+      // This blob only: back to its savepoint (also drops a table description it may have changed).
+      await client.query(`ROLLBACK TO SAVEPOINT ${BLOB_SAVEPOINT}`);
+      context.target = undefined;
+      const mapped = mapLoadError(failure.error, { pipeline: spec.name, ...failure.at });
+      results.push(fileResult(ref, 'Failed', started, { dataRead: failure.bytesRead, error: toFileErrorOutput(mapped) }));
+    }
+  }
+}
+
+/**
+ * Whether a group may try one COPY for all its blobs (loadConcatenated): CopyCommand without
+ * scripts (they run per blob), skip mode (its log is per blob) or archives (entries have
+ * their own ledger rows). Whether each blob's records go straight into COPY is decided once
+ * its header is read.
+ */
+function mayConcatenate(spec: PipelineSpec, refs: readonly BlobRef[]): boolean {
+  const { sink } = spec;
+  return (
+    sink.writeMethod === 'CopyCommand' &&
+    !sink.preCopyScript &&
+    !sink.postCopyScript &&
+    !skipMode({ spec }) &&
+    !refs.some((ref) => isArchive(resolveCodec(spec.source.format.compressionCodec, ref.name)))
+  );
+}
+
+/**
+ * A group of small blobs through one COPY (sink/concatenatedCopy.ts), with their ledger rows
+ * claimed in one statement and completed in another: the group costs the server about what
+ * one blob of the same rows costs. Inside a savepoint: when the group cannot load this way
+ * — a blob whose fields do not all go straight into the table, a COPY error, counts that do
+ * not add up — it rolls back and returns undefined, and the caller loads blob by blob, which
+ * names a bad value's blob, line and column. Transient errors throw (the group is retried).
+ */
+async function loadConcatenated(context: LoadContext, refs: readonly BlobRef[]): Promise<FileResult[] | undefined> {
+  const { client, spec, options, env, ledgerSchema } = context;
+  const run = { pipeline: spec.name, runId: options.runId };
+  await client.query(`SAVEPOINT ${GROUP_SAVEPOINT}`);
+  let copy: ConcatenatedCopy | undefined;
+  let source: CountedBlobSource | undefined;
+  try {
+    const keys = refs.map((ref) => ledgerKey(spec, ref, env));
+    const owned = await claimIngestions(client, ledgerSchema, keys, run);
+    const { table } = await describeTarget(context);
+    copy = new ConcatenatedCopy(client, quoteTable(table.table));
+    const results: FileResult[] = [];
+    const loads: Array<{ key: LedgerKey; counts: LedgerCompletion }> = [];
+    for (const [i, ref] of refs.entries()) {
+      const started = performance.now();
+      if (!owned[i]) {
+        results.push(fileResult(ref, 'Skipped', started));
+        continue;
+      }
+      source = blobSource(spec, ref, { env, abortSignal: options.abortSignal });
+      const files = sourceFiles(source, spec.source.format);
+      const file = (await files.next()).value as SourceFile;
+      const decoded = await file.decode({ tableColumns: table.columns, mapping: spec.mapping, skipBadRecords: false });
+      let rows = 0;
+      if (decoded.fieldCount > 0) {
+        const mapping = resolveMapping(decoded.mapping ?? spec.mapping, decoded.header, decoded.fieldCount, table.columns);
+        if (!copiesDirectly({ spec, mapping, blob: ref, runId: options.runId })) throw new ConcatenationRefused(`${ref.name} needs more than COPY`);
+        rows = await copy.append(decoded.body, mapping.columns.map((c) => c.column.name), decoded.copyOptions);
+      } else {
+        decoded.body.resume();
+        await finished(decoded.body);
+      }
+      const counts = { rowsRead: rows, rowsCopied: rows, rowsSkipped: 0 };
+      loads.push({ key: keys[i]!, counts: { ...counts, bytes: source.bytesRead } });
+      results.push(fileResult(ref, 'Succeeded', started, { ...counts, dataRead: source.bytesRead }));
+    }
+    await copy.finish();
+    await completeIngestions(client, ledgerSchema, loads);
+    await client.query(`RELEASE SAVEPOINT ${GROUP_SAVEPOINT}`);
+    return results;
+  } catch (err) {
+    source?.destroy();
+    copy?.abort();
+    if (isTransient(err)) throw err;
+    await client.query(`ROLLBACK TO SAVEPOINT ${GROUP_SAVEPOINT}`);
+    context.target = undefined;
+    return undefined;
   }
 }
 
@@ -145,7 +236,7 @@ function fileResult(ref: BlobRef, status: FileResult['status'], started: number,
 async function loadBlob(context: LoadContext, ref: BlobRef): Promise<FileResult> {
   const { client, spec, options, env, ledgerSchema } = context;
   const started = performance.now();
-  const key: LedgerKey = { targetTable: displayTable(spec.sink.table), blobUrl: blobUrl(spec, ref.name, env), etag: normalizeEtag(ref.etag) };
+  const key = ledgerKey(spec, ref, env);
   let at: Location = { blob: ref.name, lineOffset: 0 };
   const source = blobSource(spec, ref, { env, abortSignal: options.abortSignal });
   try {
@@ -156,15 +247,7 @@ async function loadBlob(context: LoadContext, ref: BlobRef): Promise<FileResult>
       return fileResult(ref, 'Skipped', started);
     }
     if (spec.sink.preCopyScript) await client.query(spec.sink.preCopyScript);
-    // Described again after a pre-copy script (it may change the table); once per transaction otherwise.
-    let target = context.target;
-    if (!target) {
-      target = { table: await describeTable(client, spec.sink.table), writer: writerFor(spec.sink.writeMethod) };
-      // Checks that need only the table (upsert keys, Citus) fail before the blob is read.
-      await target.writer.prepare?.({ client, spec, table: target.table });
-      if (!spec.sink.preCopyScript) context.target = target;
-    }
-    const { table, writer } = target;
+    const { table, writer } = await describeTarget(context);
     const totals = { rowsRead: 0, rowsCopied: 0, rowsSkipped: 0 };
     const entries: FileResult[] = [];
     const skipLogs: Array<{ table: string; blobName: string }> = [];
@@ -225,4 +308,22 @@ async function loadBlob(context: LoadContext, ref: BlobRef): Promise<FileResult>
     source.destroy();
     throw new LoadFailure(err, at, source.bytesRead);
   }
+}
+
+function ledgerKey(spec: PipelineSpec, ref: BlobRef, env: Env): LedgerKey {
+  return { targetTable: displayTable(spec.sink.table), blobUrl: blobUrl(spec, ref.name, env), etag: normalizeEtag(ref.etag) };
+}
+
+/**
+ * The target table and its writer, prepared. Described again after a pre-copy script (it
+ * may change the table); once per transaction otherwise.
+ */
+async function describeTarget(context: LoadContext): Promise<{ table: TableInfo; writer: SinkWriter }> {
+  if (context.target) return context.target;
+  const { client, spec } = context;
+  const target = { table: await describeTable(client, spec.sink.table), writer: writerFor(spec.sink.writeMethod) };
+  // Checks that need only the table (upsert keys, Citus) fail before the blob is read.
+  await target.writer.prepare?.({ client, spec, table: target.table });
+  if (!spec.sink.preCopyScript) context.target = target;
+  return target;
 }

@@ -3,9 +3,13 @@
  * field: only quote, escape and newline bytes are looked at, with Buffer.indexOf doing the
  * scanning. Records are split where PostgreSQL's own CSV reader splits them (a quote
  * toggles "inside quotes" wherever it appears), so `COPY` of each batch sees exactly the
- * records it would have seen in one piece. Used by BulkInsert to stage one batch at a time.
+ * records it would have seen in one piece. Used by BulkInsert to stage one batch at a time,
+ * and (RecordCounter) to count each small blob's records when a group shares one COPY.
  */
+import { Transform, type TransformCallback } from 'node:stream';
+
 const LF = 0x0a;
+const CR = 0x0d;
 
 export interface RecordBatch {
   /** Whole records, line ends included. */
@@ -25,9 +29,14 @@ class RecordScanner {
   private readonly q: number;
   private readonly e: number;
 
-  constructor(options: RecordBatchOptions) {
+  constructor(options: Pick<RecordBatchOptions, 'quote' | 'escape'>) {
     this.q = Buffer.from(options.quote)[0]!;
     this.e = Buffer.from(options.escape)[0]!;
+  }
+
+  /** The bytes scanned so far end inside a quoted field. */
+  get insideQuotes(): boolean {
+    return this.inQuotes;
   }
 
   /**
@@ -105,4 +114,58 @@ export async function* recordBatches(source: AsyncIterable<Buffer>, options: Rec
     pendingRecords++;
   }
   if (pendingRecords) yield { bytes: Buffer.concat(pending), records: pendingRecords };
+}
+
+/**
+ * Passes a CSV stream through unchanged and counts its records as COPY will: whole records,
+ * plus a last one without a line end. Also tells how the stream ends — inside a quoted
+ * field, or without a line end (and which line end the file uses) — which is what decides
+ * whether another file's records may follow it in the same COPY.
+ */
+export class RecordCounter extends Transform {
+  private readonly scanner: RecordScanner;
+  private complete = 0;
+  /** Unscanned bytes of the previous chunk: an escape byte whose next byte had not arrived. */
+  private carry: Buffer | undefined;
+  private lastByte = -1;
+  private firstLineEnd: '\n' | '\r\n' | undefined;
+
+  constructor(options: Pick<RecordBatchOptions, 'quote' | 'escape'>) {
+    super();
+    this.scanner = new RecordScanner(options);
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    if (chunk.length === 0) return done();
+    const buf = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
+    const { records, resumeAt } = this.scanner.scan(buf, 0, Infinity);
+    this.complete += records;
+    this.carry = resumeAt < buf.length ? Buffer.from(buf.subarray(resumeAt)) : undefined;
+    if (this.firstLineEnd === undefined) {
+      const lf = chunk.indexOf(LF);
+      if (lf !== -1) this.firstLineEnd = (lf > 0 ? chunk[lf - 1] : this.lastByte) === CR ? '\r\n' : '\n';
+    }
+    this.lastByte = chunk[chunk.length - 1]!;
+    done(null, chunk);
+  }
+
+  /** Records in the bytes that passed, a last one without a line end included. */
+  get records(): number {
+    return this.complete + (this.unterminated ? 1 : 0);
+  }
+
+  /** The last record has no line end: another file's first record would run into it. */
+  get unterminated(): boolean {
+    return this.lastByte !== -1 && this.lastByte !== LF;
+  }
+
+  /** The stream ended inside a quoted field (COPY would read on into whatever follows). */
+  get endsInsideQuotes(): boolean {
+    return this.scanner.insideQuotes || this.carry !== undefined;
+  }
+
+  /** The line end to add after an unterminated last record: the file's own. */
+  get lineEnd(): string {
+    return this.firstLineEnd ?? '\n';
+  }
 }

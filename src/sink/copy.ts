@@ -6,7 +6,7 @@
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
+import { from as copyFrom, type CopyStreamQuery } from 'pg-copy-streams';
 import type { CsvCopyOptions } from '../format/delimited.js';
 import { quoteIdentList, quoteLiteral } from './sql.js';
 
@@ -22,6 +22,11 @@ export function csvCopyOptionsSql(options: CsvCopyOptions): string {
   );
 }
 
+/** Starts `COPY target (columns) FROM STDIN`: write CSV records into the stream, end it, and its rowCount is what COPY loaded. */
+export function openCopy(client: pg.ClientBase, target: string, columns: readonly string[], options: CsvCopyOptions): CopyStreamQuery {
+  return client.query(copyFrom(`COPY ${target} (${quoteIdentList(columns)}) FROM STDIN ${csvCopyOptionsSql(options)}`));
+}
+
 /** Streams `body` into `target (columns)`; returns the rows COPY reported. */
 export async function copyCsvInto(
   client: pg.ClientBase,
@@ -30,7 +35,7 @@ export async function copyCsvInto(
   body: Readable,
   options: CsvCopyOptions,
 ): Promise<number> {
-  const copy = client.query(copyFrom(`COPY ${target} (${quoteIdentList(columns)}) FROM STDIN ${csvCopyOptionsSql(options)}`));
+  const copy = openCopy(client, target, columns, options);
   await pipeline(body, copy);
   return copy.rowCount;
 }

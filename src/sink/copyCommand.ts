@@ -12,12 +12,17 @@ import { skipMode, stageForWrite, stagedCounters } from './staged.js';
 import { STAGE_LINE_COLUMN, withStageDiagnosis } from './staging.js';
 import type { SinkWriter, WriteCounters, WriteRequest } from './writer.js';
 
+/** The file's records can go straight into `COPY table (columns in file order)`. */
+export function copiesDirectly(request: Pick<WriteRequest, 'spec' | 'mapping' | 'blob' | 'runId'>): boolean {
+  const { spec, mapping } = request;
+  return mapping.allFieldsMapped && !skipMode(request) && !planSelect(mapping, spec.typeConversion, request).needsStaging;
+}
+
 export const copyCommandWriter: SinkWriter = {
   async write(request: WriteRequest): Promise<WriteCounters> {
     const { client, table, mapping, body, copyOptions } = request;
     const target = quoteTable(table.table);
-    const direct = mapping.allFieldsMapped && !skipMode(request) && !planSelect(mapping, request.spec.typeConversion, request).needsStaging;
-    if (direct) {
+    if (copiesDirectly(request)) {
       const rows = await copyCsvInto(client, target, mapping.columns.map((c) => c.column.name), body, copyOptions);
       return { rowsRead: rows, rowsCopied: rows, rowsSkipped: 0 };
     }

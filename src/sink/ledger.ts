@@ -66,19 +66,64 @@ export async function ensureLedger(pool: pg.Pool, schema: string): Promise<void>
 
 /** Inside the load's transaction: true when this load owns the blob version. */
 export async function claimIngestion(client: pg.ClientBase, schema: string, key: LedgerKey, run: { pipeline: string; runId: string }): Promise<boolean> {
-  const result = await client.query(
+  return (await claimIngestions(client, schema, [key], run))[0]!;
+}
+
+/**
+ * Claims several blob versions of one target table in one statement (a group of small
+ * blobs): for each key, true when this load owns it. Rows are inserted in the keys' order,
+ * so two loads of overlapping groups in the same (listing) order take their locks in the
+ * same order.
+ */
+export async function claimIngestions(
+  client: pg.ClientBase,
+  schema: string,
+  keys: readonly LedgerKey[],
+  run: { pipeline: string; runId: string },
+): Promise<boolean[]> {
+  const table = sameTable(keys);
+  const result = await client.query<{ blob_url: string; etag: string }>(
     `INSERT INTO ${quoteIdent(schema)}.ingestions (target_table, blob_url, etag, pipeline, run_id)
-     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING 1`,
-    [key.targetTable, key.blobUrl, key.etag, run.pipeline, run.runId],
+     SELECT $1, k.blob_url, k.etag, $4, $5 FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS k(blob_url, etag, n) ORDER BY k.n
+     ON CONFLICT DO NOTHING RETURNING blob_url, etag`,
+    [table, keys.map((k) => k.blobUrl), keys.map((k) => k.etag), run.pipeline, run.runId],
   );
-  return result.rowCount === 1;
+  const owned = new Set(result.rows.map((r) => JSON.stringify([r.blob_url, r.etag])));
+  // The same version twice in one group: the first owns it, the second finds it loaded.
+  return keys.map((k) => owned.delete(JSON.stringify([k.blobUrl, k.etag])));
 }
 
 export async function completeIngestion(client: pg.ClientBase, schema: string, key: LedgerKey, counts: LedgerCompletion): Promise<void> {
+  await completeIngestions(client, schema, [{ key, counts }]);
+}
+
+/** Records the counters of several loaded blob versions of one target table in one statement. */
+export async function completeIngestions(
+  client: pg.ClientBase,
+  schema: string,
+  loads: ReadonlyArray<{ key: LedgerKey; counts: LedgerCompletion }>,
+): Promise<void> {
+  if (loads.length === 0) return;
+  const column = (pick: (load: { key: LedgerKey; counts: LedgerCompletion }) => string | number) => loads.map(pick);
   await client.query(
-    `UPDATE ${quoteIdent(schema)}.ingestions
-        SET rows_read = $4, rows_copied = $5, rows_skipped = $6, bytes = $7, finished_at = clock_timestamp()
-      WHERE target_table = $1 AND blob_url = $2 AND etag = $3`,
-    [key.targetTable, key.blobUrl, key.etag, counts.rowsRead, counts.rowsCopied, counts.rowsSkipped, counts.bytes],
+    `UPDATE ${quoteIdent(schema)}.ingestions AS i
+        SET rows_read = c.rows_read, rows_copied = c.rows_copied, rows_skipped = c.rows_skipped, bytes = c.bytes, finished_at = clock_timestamp()
+       FROM unnest($2::text[], $3::text[], $4::int8[], $5::int8[], $6::int8[], $7::int8[]) AS c(blob_url, etag, rows_read, rows_copied, rows_skipped, bytes)
+      WHERE i.target_table = $1 AND i.blob_url = c.blob_url AND i.etag = c.etag`,
+    [
+      sameTable(loads.map((l) => l.key)),
+      column((l) => l.key.blobUrl),
+      column((l) => l.key.etag),
+      column((l) => l.counts.rowsRead),
+      column((l) => l.counts.rowsCopied),
+      column((l) => l.counts.rowsSkipped),
+      column((l) => l.counts.bytes),
+    ],
   );
+}
+
+function sameTable(keys: readonly LedgerKey[]): string {
+  const table = keys[0]?.targetTable;
+  if (table === undefined || keys.some((k) => k.targetTable !== table)) throw new Error('ledger keys of one call must name one target table');
+  return table;
 }

@@ -1,0 +1,91 @@
+/**
+ * One COPY for the CSV bodies of many small files, one after another, each file's records
+ * counted on the way. Why: PostgreSQL's COPY sets up its multi-insert buffer again in every
+ * COPY, so 1,000 COPYs of 1,000 rows cost about 2.5× the server CPU of one COPY of the same
+ * 1,000,000 rows (bench/README.md); a group of small blobs loaded through one COPY costs
+ * what one blob of their size costs.
+ *
+ * The records are counted by the scanner that cuts BulkInsert's batches (it splits records
+ * where COPY splits them), so each file still gets its own row count. A file may follow
+ * another only at a record boundary: one that ends inside a quoted field refuses the
+ * concatenation, one without a last line end gets the file's own line end added. At the
+ * end COPY's own count must equal the sum of the files' counts — a `\.` line, a file with
+ * CR line ends, anything the scanner sees differently from COPY — or the concatenation is
+ * refused. A refusal (ConcatenationRefused) or a COPY error tells the caller to roll back
+ * and load the files one by one, which gives each its own error with line and column.
+ */
+import { once } from 'node:events';
+import type { Readable } from 'node:stream';
+import { finished, pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import type { CopyStreamQuery } from 'pg-copy-streams';
+import type { CsvCopyOptions } from '../format/delimited.js';
+import { RecordCounter } from '../format/recordBatches.js';
+import { openCopy } from './copy.js';
+
+/** The files cannot share one COPY; load them one by one. */
+export class ConcatenationRefused extends Error {}
+
+export class ConcatenatedCopy {
+  private copy: CopyStreamQuery | undefined;
+  /** Columns and options of the open COPY: a file with others starts a new COPY. */
+  private shape = '';
+  /** Records counted into the open COPY. */
+  private counted = 0;
+  /** An error the open COPY reported while no file was streaming into it. */
+  private failure: Error | undefined;
+
+  constructor(
+    private readonly client: pg.ClientBase,
+    /** Quoted table name. */
+    private readonly target: string,
+  ) {}
+
+  /** Streams one file's CSV records into the COPY; returns how many records it had. */
+  async append(body: Readable, columns: readonly string[], options: CsvCopyOptions): Promise<number> {
+    // Text format (unquoted files with backslash escapes) is not scanned the way COPY reads it.
+    if (options.format === 'text') throw new ConcatenationRefused('COPY format text is not concatenated');
+    const shape = JSON.stringify([columns, options]);
+    if (this.copy && shape !== this.shape) await this.endCopy();
+    const copy = this.copy ?? this.startCopy(columns, options, shape);
+    if (this.failure) throw this.failure;
+    const counter = new RecordCounter(options);
+    await pipeline(body, counter, copy, { end: false });
+    if (counter.endsInsideQuotes) throw new ConcatenationRefused('a file ends inside a quoted field');
+    if (counter.unterminated && !copy.write(counter.lineEnd)) await once(copy, 'drain');
+    this.counted += counter.records;
+    return counter.records;
+  }
+
+  /** Ends the open COPY and checks its count; throws ConcatenationRefused or COPY's error. */
+  async finish(): Promise<void> {
+    if (this.copy) await this.endCopy();
+  }
+
+  /** After a failure: abandons the open COPY (the server aborts it; the caller rolls back). */
+  abort(): void {
+    this.copy?.destroy();
+    this.copy = undefined;
+  }
+
+  private startCopy(columns: readonly string[], options: CsvCopyOptions, shape: string): CopyStreamQuery {
+    const copy = openCopy(this.client, this.target, columns, options);
+    // Between files nothing listens to the stream; keep its error for the next call.
+    copy.on('error', (err) => (this.failure ??= err));
+    this.copy = copy;
+    this.shape = shape;
+    this.counted = 0;
+    this.failure = undefined;
+    return copy;
+  }
+
+  private async endCopy(): Promise<void> {
+    const copy = this.copy!;
+    this.copy = undefined;
+    copy.end();
+    await finished(copy);
+    if (copy.rowCount !== this.counted) {
+      throw new ConcatenationRefused(`COPY loaded ${copy.rowCount} rows where the files' records add up to ${this.counted}`);
+    }
+  }
+}
