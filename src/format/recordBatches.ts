@@ -6,8 +6,6 @@
  * records it would have seen in one piece. Used by BulkInsert to stage one batch at a time,
  * and (RecordCounter) to count each small blob's records when a group shares one COPY.
  */
-import { Transform, type TransformCallback } from 'node:stream';
-
 const LF = 0x0a;
 const CR = 0x0d;
 
@@ -117,12 +115,12 @@ export async function* recordBatches(source: AsyncIterable<Buffer>, options: Rec
 }
 
 /**
- * Passes a CSV stream through unchanged and counts its records as COPY will: whole records,
- * plus a last one without a line end. Also tells how the stream ends — inside a quoted
- * field, or without a line end (and which line end the file uses) — which is what decides
- * whether another file's records may follow it in the same COPY.
+ * Counts a CSV stream's records as COPY will, chunk by chunk: whole records, plus a last one
+ * without a line end. Also tells how the stream ends — inside a quoted field, or without a
+ * line end (and which line end the file uses) — which decides whether another file's
+ * records may follow it in the same COPY.
  */
-export class RecordCounter extends Transform {
+export class RecordCounter {
   private readonly scanner: RecordScanner;
   private complete = 0;
   /** Unscanned bytes of the previous chunk: an escape byte whose next byte had not arrived. */
@@ -131,12 +129,12 @@ export class RecordCounter extends Transform {
   private firstLineEnd: '\n' | '\r\n' | undefined;
 
   constructor(options: Pick<RecordBatchOptions, 'quote' | 'escape'>) {
-    super();
     this.scanner = new RecordScanner(options);
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    if (chunk.length === 0) return done();
+  /** The stream's next chunk. */
+  add(chunk: Buffer): void {
+    if (chunk.length === 0) return;
     const buf = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
     const { records, resumeAt } = this.scanner.scan(buf, 0, Infinity);
     this.complete += records;
@@ -146,10 +144,9 @@ export class RecordCounter extends Transform {
       if (lf !== -1) this.firstLineEnd = (lf > 0 ? chunk[lf - 1] : this.lastByte) === CR ? '\r\n' : '\n';
     }
     this.lastByte = chunk[chunk.length - 1]!;
-    done(null, chunk);
   }
 
-  /** Records in the bytes that passed, a last one without a line end included. */
+  /** Records in the bytes so far, a last one without a line end included. */
   get records(): number {
     return this.complete + (this.unterminated ? 1 : 0);
   }
@@ -159,7 +156,7 @@ export class RecordCounter extends Transform {
     return this.lastByte !== -1 && this.lastByte !== LF;
   }
 
-  /** The stream ended inside a quoted field (COPY would read on into whatever follows). */
+  /** The bytes end inside a quoted field (COPY would read on into whatever follows). */
   get endsInsideQuotes(): boolean {
     return this.scanner.insideQuotes || this.carry !== undefined;
   }

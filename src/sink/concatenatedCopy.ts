@@ -16,7 +16,7 @@
  */
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
-import { finished, pipeline } from 'node:stream/promises';
+import { finished } from 'node:stream/promises';
 import type pg from 'pg';
 import type { CopyStreamQuery } from 'pg-copy-streams';
 import type { CsvCopyOptions } from '../format/delimited.js';
@@ -48,13 +48,23 @@ export class ConcatenatedCopy {
     const shape = JSON.stringify([columns, options]);
     if (this.copy && shape !== this.shape) await this.endCopy();
     const copy = this.copy ?? this.startCopy(columns, options, shape);
-    if (this.failure) throw this.failure;
     const counter = new RecordCounter(options);
-    await pipeline(body, counter, copy, { end: false });
+    // Written by hand rather than with pipeline(): the COPY stays open for the next file,
+    // and pipeline({ end: false }) leaves its listeners on the destination each time.
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      counter.add(chunk);
+      await this.write(copy, chunk);
+    }
     if (counter.endsInsideQuotes) throw new ConcatenationRefused('a file ends inside a quoted field');
-    if (counter.unterminated && !copy.write(counter.lineEnd)) await once(copy, 'drain');
+    if (counter.unterminated) await this.write(copy, Buffer.from(counter.lineEnd));
     this.counted += counter.records;
     return counter.records;
+  }
+
+  /** Writes with backpressure; throws the COPY's error instead of writing into a failed COPY. */
+  private async write(copy: CopyStreamQuery, chunk: Buffer): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (!copy.write(chunk)) await once(copy, 'drain');
   }
 
   /** Ends the open COPY and checks its count; throws ConcatenationRefused or COPY's error. */

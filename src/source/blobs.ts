@@ -3,7 +3,7 @@
  * Only small, serialisable `BlobRef`s leave this module; bytes only ever flow as streams.
  */
 import type { Readable } from 'node:stream';
-import type { ContainerClient } from '@azure/storage-blob';
+import type { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
 import { blobServiceClientFor } from '../connections/blobServiceClient.js';
 import type { Env } from '../connections/settings.js';
 import { DataError } from '../errors.js';
@@ -23,8 +23,16 @@ export interface SourceOptions {
   abortSignal?: AbortSignal;
 }
 
+const containers = new WeakMap<BlobServiceClient, Map<string, ContainerClient>>();
+
+/** The source container's client; one per service client and container (each builds its own request pipeline). */
 export function containerFor(spec: PipelineSpec, env: Env = process.env): ContainerClient {
-  return blobServiceClientFor(spec.source.connection, env).getContainerClient(spec.source.container);
+  const service = blobServiceClientFor(spec.source.connection, env);
+  let byName = containers.get(service);
+  if (!byName) containers.set(service, (byName = new Map()));
+  let container = byName.get(spec.source.container);
+  if (!container) byName.set(spec.source.container, (container = service.getContainerClient(spec.source.container)));
+  return container;
 }
 
 /** `*.csv.gz` → /^[^/]*\.csv\.gz$/ ; `*` never crosses a `/`, `**` does, `?` is one character. */

@@ -127,11 +127,11 @@ describe('run orchestrator replay', () => {
     const blobs = refs(100);
     const r = new Replay('blob2pgRun', { spec: spec(2), blobs } satisfies RunInput);
     const groupOf = (w: OpenWork) => (w as { input: CopyBlobInput }).input.refs.map((b) => b.name);
-    // 100 small blobs, 2 at once: about four activities per parallel copy → groups of 13.
+    // 100 small blobs, 2 at once: two activities per parallel copy → groups of 25.
     const first = await r.start();
-    expect(first.map(groupOf)).toEqual([blobs.slice(0, 13).map((b) => b.name), blobs.slice(13, 26).map((b) => b.name)]);
-    let open = await r.next(history.taskCompleted(0, blobs.slice(0, 13).map((b) => ok(b))), history.taskCompleted(1, blobs.slice(13, 26).map((b) => ok(b))));
-    expect(r.last.state.customStatus).toEqual({ filesTotal: 100, filesDone: 26, filesFailed: 0, rowsCopied: 260 });
+    expect(first.map(groupOf)).toEqual([blobs.slice(0, 25).map((b) => b.name), blobs.slice(25, 50).map((b) => b.name)]);
+    let open = await r.next(history.taskCompleted(0, blobs.slice(0, 25).map((b) => ok(b))), history.taskCompleted(1, blobs.slice(25, 50).map((b) => ok(b))));
+    expect(r.last.state.customStatus).toEqual({ filesTotal: 100, filesDone: 50, filesFailed: 0, rowsCopied: 500 });
     const seen = [...first, ...open].flatMap(groupOf);
     while (!r.last.state.isDone) {
       const events = open.map((w) => history.taskCompleted(w.id, (w as { input: CopyBlobInput }).input.refs.map((b) => ok(b))));
@@ -144,14 +144,14 @@ describe('run orchestrator replay', () => {
     // A group whose activity fails for good: each of its blobs is reported Failed.
     const g = new Replay('blob2pgRun', { spec: spec(2), blobs } satisfies RunInput, 'run-2');
     await g.start();
-    let timer = await g.next(history.taskFailed(0, 'Connection terminated unexpectedly'), history.taskCompleted(1, blobs.slice(13, 26).map((b) => ok(b))));
+    let timer = await g.next(history.taskFailed(0, 'Connection terminated unexpectedly'), history.taskCompleted(1, blobs.slice(25, 50).map((b) => ok(b))));
     for (let attempt = 2; attempt <= 5; attempt++) {
       const retry = await g.next(history.timerFired(timer[0]!.id, at(0)));
-      expect(groupOf(retry[0]!)).toHaveLength(13);
+      expect(groupOf(retry[0]!)).toHaveLength(25);
       timer = await g.next(history.taskFailed(retry[0]!.id, 'Connection terminated unexpectedly'));
     }
     await g.next(history.timerFired(timer[0]!.id, at(0)));
-    expect(g.last.state.customStatus).toEqual({ filesTotal: 100, filesDone: 26, filesFailed: 13, rowsCopied: 130 });
+    expect(g.last.state.customStatus).toEqual({ filesTotal: 100, filesDone: 50, filesFailed: 25, rowsCopied: 250 });
   });
 
   it('a data error fails one file and the run goes on: PartiallySucceeded', async () => {

@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { addProgress, chunk, failedFile, failureMessage, flattenFiles, planBatches, planCopies, retryDelayMs, startProgress, ACTIVITY_RETRY, MAX_GROUP_BLOBS, SMALL_BLOB_BYTES } from '../../src/app/plan.js';
+import { addProgress, chunk, failedFile, failureMessage, flattenFiles, planBatches, planCopies, retryDelayMs, startProgress, ACTIVITY_RETRY, GROUPS_PER_PARALLEL_COPY, MAX_GROUP_BLOBS, SMALL_BLOB_BYTES } from '../../src/app/plan.js';
 import type { BlobRef } from '../../src/source/blobs.js';
 import { loadPipelineFolder, pipelinesFolder } from '../../src/app/pipelines.js';
 import { parsePipelineSpec } from '../../src/pipeline/spec.js';
@@ -23,20 +23,20 @@ describe('planning', () => {
   it('groups small blobs into copy activities only when there are many per parallel copy, large ones alone, in listing order', () => {
     const ref = (i: number, size = 1000): BlobRef => ({ name: `b${i}`, etag: `e${i}`, size, lastModified: '2026-11-20T00:00:00Z' });
     const names = (copies: BlobRef[][]) => copies.map((c) => c.map((b) => b.name));
-    // 32 small blobs, 8 at once: one each (four per parallel copy is not "many").
+    // 32 small blobs, 8 at once: one each (four per parallel copy is not "many"); 33: groups of 3.
     expect(planCopies(Array.from({ length: 32 }, (_, i) => ref(i)), 8).every((c) => c.length === 1)).toBe(true);
-    // 1,000 small blobs, 8 at once: groups of 32 (ceil(1000 / 32)).
-    const many = planCopies(Array.from({ length: 1000 }, (_, i) => ref(i)), 8);
-    expect(many.map((c) => c.length)).toEqual([...Array(31).fill(32), 8]);
-    expect(many.flat().map((b) => b.name)).toEqual(Array.from({ length: 1000 }, (_, i) => `b${i}`));
+    expect(planCopies(Array.from({ length: 33 }, (_, i) => ref(i)), 8).map((c) => c.length)).toEqual([...Array(11).fill(3)]);
+    // 500 small blobs (a sub-orchestration's batch), 8 at once: 16 groups, of 32 (ceil(500 / 16)) but the last.
+    const batch = planCopies(Array.from({ length: 500 }, (_, i) => ref(i)), 8);
+    expect(batch.map((c) => c.length)).toEqual([...Array(15).fill(32), 20]);
+    expect(batch).toHaveLength(GROUPS_PER_PARALLEL_COPY * 8);
+    expect(batch.flat().map((b) => b.name)).toEqual(Array.from({ length: 500 }, (_, i) => `b${i}`));
     // Never more than MAX_GROUP_BLOBS; a large (or unknown-size) blob is a copy of its own and closes the group.
     expect(Math.max(...planCopies(Array.from({ length: 10_000 }, (_, i) => ref(i)), 8).map((c) => c.length))).toBe(MAX_GROUP_BLOBS);
     const mixed = [...Array.from({ length: 20 }, (_, i) => ref(i)), ref(20, SMALL_BLOB_BYTES + 1), ref(21, 0), ...Array.from({ length: 20 }, (_, i) => ref(22 + i))];
-    expect(names(planCopies(mixed, 2))).toEqual([
-      ['b0', 'b1', 'b2', 'b3', 'b4'], ['b5', 'b6', 'b7', 'b8', 'b9'], ['b10', 'b11', 'b12', 'b13', 'b14'], ['b15', 'b16', 'b17', 'b18', 'b19'],
-      ['b20'], ['b21'],
-      ['b22', 'b23', 'b24', 'b25', 'b26'], ['b27', 'b28', 'b29', 'b30', 'b31'], ['b32', 'b33', 'b34', 'b35', 'b36'], ['b37', 'b38', 'b39', 'b40', 'b41'],
-    ]);
+    const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `b${from + i}`);
+    // 40 small blobs, 2 at once: groups of 10.
+    expect(names(planCopies(mixed, 2))).toEqual([range(0, 10), range(10, 20), ['b20'], ['b21'], range(22, 32), range(32, 42)]);
   });
 
   it('backs off exponentially up to the cap', () => {
