@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { recordBatches } from '../../src/format/recordBatches.js';
+import { RecordCounter, recordBatches } from '../../src/format/recordBatches.js';
 
 async function batches(text: string, maxRecords: number, chunkSize: number, quote = '"', escape = '"') {
   const bytes = Buffer.from(text);
@@ -37,5 +37,46 @@ describe('record batches', () => {
       ['"a\\"\nb",1\n', 1],
       ['c,2\n', 1],
     ]);
+  });
+});
+
+/** Counts `text` fed in chunks of `chunkSize` bytes. */
+function count(text: string, chunkSize: number, quote = '"', escape = '"') {
+  const bytes = Buffer.from(text);
+  const counter = new RecordCounter({ quote, escape });
+  for (let i = 0; i < bytes.length; i += chunkSize) counter.add(bytes.subarray(i, i + chunkSize));
+  return { records: counter.records, unterminated: counter.unterminated, insideQuotes: counter.endsInsideQuotes, lineEnd: counter.lineEnd };
+}
+
+describe('record counter (one COPY for a group of small blobs)', () => {
+  it('counts records as COPY does, whatever the chunk size: quoted line ends and doubled quotes stay inside a record', () => {
+    for (const chunkSize of [1, 2, 3, 5, 1000]) {
+      expect(count('1,"x\ny"\n2,"say ""hi""\n"\n3,z\n', chunkSize)).toEqual({ records: 3, unterminated: false, insideQuotes: false, lineEnd: '\n' });
+    }
+  });
+
+  it('counts a last record without a line end, and tells which line end the file uses', () => {
+    for (const chunkSize of [1, 4, 1000]) {
+      expect(count('1,a\n2,b', chunkSize)).toMatchObject({ records: 2, unterminated: true, lineEnd: '\n' });
+      expect(count('1,a\r\n2,b', chunkSize)).toMatchObject({ records: 2, unterminated: true, lineEnd: '\r\n' });
+    }
+    expect(count('', 10)).toEqual({ records: 0, unterminated: false, insideQuotes: false, lineEnd: '\n' });
+    // An empty line is a record to COPY too (a NULL for a one-column table).
+    expect(count('1\n\n2\n', 10).records).toBe(3);
+  });
+
+  it('tells when the bytes end inside a quoted field (the next file would be read as part of it)', () => {
+    for (const chunkSize of [1, 3, 1000]) {
+      expect(count('1,"open\n', chunkSize)).toMatchObject({ records: 0, insideQuotes: true });
+      expect(count('1,"closed"\n', chunkSize)).toMatchObject({ records: 1, insideQuotes: false });
+    }
+  });
+
+  it('honours an escape character different from the quote, split across chunks too', () => {
+    for (const chunkSize of [1, 2, 3, 1000]) {
+      expect(count('"a\\"\nb",1\nc,2\n', chunkSize, '"', '\\')).toMatchObject({ records: 2, insideQuotes: false });
+      // The escape is the last byte so far: whether it escapes a quote is not known yet.
+      expect(count('"a\\', chunkSize, '"', '\\')).toMatchObject({ insideQuotes: true });
+    }
   });
 });
