@@ -1,10 +1,12 @@
 /**
- * copyBlobs: a group of small blobs in one transaction, a savepoint and a ledger row per
- * blob. Each blob still loads entirely or not at all; a bad blob fails alone.
+ * copyBlobs: a group of small blobs in one transaction with a ledger row per blob — through
+ * one COPY when they are plain CSV, blob by blob with a savepoint each otherwise. Each blob
+ * still loads entirely or not at all; a bad blob fails alone.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyBlobs } from '../../src/copyBlob.js';
+import { copyBlob, copyBlobs } from '../../src/copyBlob.js';
 import { ledgerSchemaName } from '../../src/sink/ledger.js';
+import type { FileResult } from '../../src/run/output.js';
 import type { BlobRef } from '../../src/source/blobs.js';
 import { createHarness, type Harness } from '../support/harness.js';
 
@@ -23,7 +25,107 @@ async function uploadAll(prefix: string, bodies: string[]): Promise<BlobRef[]> {
   return refs;
 }
 
+/**
+ * Counts the INSERT statements that reach `table` and commit: a statement-level trigger
+ * fires once per COPY, however many rows it loads, and rolls back with it.
+ */
+async function countStatements(table: string): Promise<() => Promise<number>> {
+  const [schema, name] = table.split('.');
+  const log = `"${schema}"."${name}_statements"`;
+  await h.query(`CREATE TABLE ${log} (at timestamptz DEFAULT clock_timestamp())`);
+  await h.query(`CREATE FUNCTION "${schema}"."${name}_count"() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO ${log} DEFAULT VALUES; RETURN NULL; END $$`);
+  await h.query(`CREATE TRIGGER count_statements AFTER INSERT ON "${schema}"."${name}" FOR EACH STATEMENT EXECUTE FUNCTION "${schema}"."${name}_count"()`);
+  return async () => (await h.query(`SELECT count(*)::int AS n FROM ${log}`))[0]!.n as number;
+}
+
+async function ledgerRows(table: string): Promise<Array<[string, number]>> {
+  const ledger = `"${ledgerSchemaName(undefined, h.env)}".ingestions`;
+  const rows = await h.query(`SELECT blob_url, rows_copied::int AS rows_copied FROM ${ledger} WHERE target_table = $1 ORDER BY blob_url`, [table]);
+  return rows.map((r) => [String(r.blob_url).split('/').slice(-2).join('/'), r.rows_copied as number]);
+}
+
 describe('copyBlobs (a group of small blobs)', () => {
+  it('plain CSV blobs share one COPY (a new one where the columns change), each with its own row count and ledger row', async () => {
+    const t = await h.table('cat', 'id int NOT NULL, v text');
+    const statements = await countStatements(t);
+    const refs = await uploadAll('cat', [
+      'id,v\n1,a\n2,b\n',
+      // A quoted line end, and no line end after the last record.
+      'id,v\n3,"two\nlines"\n4,"say ""hi"""',
+      // Header only.
+      'id,v\n',
+      'id,v\n5,e\n',
+      // Other column order: the COPY so far ends, another starts.
+      'v,id\nf,6\ng,7\n',
+    ]);
+    const spec = h.spec({ source: { prefix: 'cat/' }, sink: { table: t } });
+    const results = await copyBlobs(spec, refs, { runId: 'c1', env: h.env });
+    expect(results.map((r) => [r.blob, r.status, r.rowsRead, r.rowsCopied])).toEqual([
+      ['cat/0.csv', 'Succeeded', 2, 2],
+      ['cat/1.csv', 'Succeeded', 2, 2],
+      ['cat/2.csv', 'Succeeded', 0, 0],
+      ['cat/3.csv', 'Succeeded', 1, 1],
+      ['cat/4.csv', 'Succeeded', 2, 2],
+    ]);
+    expect(results.map((r) => r.dataRead)).toEqual(refs.map((r) => r.size));
+    // One COPY per column list; blob by blob it would be five.
+    expect(await statements()).toBe(2);
+    expect(await h.query(`SELECT id, v FROM "${h.schema}".cat ORDER BY id`)).toEqual([
+      { id: 1, v: 'a' },
+      { id: 2, v: 'b' },
+      { id: 3, v: 'two\nlines' },
+      { id: 4, v: 'say "hi"' },
+      { id: 5, v: 'e' },
+      { id: 6, v: 'f' },
+      { id: 7, v: 'g' },
+    ]);
+    expect(await ledgerRows(t)).toEqual([
+      ['cat/0.csv', 2],
+      ['cat/1.csv', 2],
+      ['cat/2.csv', 0],
+      ['cat/3.csv', 1],
+      ['cat/4.csv', 2],
+    ]);
+    // Loaded versions are skipped on a rerun; the same version twice in a group loads once.
+    const again = await copyBlobs(spec, [refs[0]!, refs[1]!], { runId: 'c2', env: h.env });
+    expect(again.map((r) => r.status)).toEqual(['Skipped', 'Skipped']);
+    const fresh = await uploadAll('cat2', ['id,v\n8,h\n']);
+    const twice = await copyBlobs(h.spec({ source: { prefix: 'cat2/' }, sink: { table: t } }), [fresh[0]!, fresh[0]!], { runId: 'c3', env: h.env });
+    expect(twice.map((r) => [r.status, r.rowsCopied])).toEqual([
+      ['Succeeded', 1],
+      ['Skipped', 0],
+    ]);
+    expect(await h.query(`SELECT count(*)::int AS n FROM "${h.schema}".cat`)).toEqual([{ n: 8 }]);
+  });
+
+  it('blobs that cannot share a COPY load exactly as they load one by one', async () => {
+    const bodies = [
+      'id,v\n1,a\n',
+      // CRLF after LF: COPY takes the line end of its first line, so this one is refused in a shared COPY.
+      'id,v\r\n2,b\r\n3,c\r\n',
+      // Ends inside a quoted field: it fails on its own, and must not swallow the next blob.
+      'id,v\n4,"open\n',
+      'id,v\n5,e\n',
+      // PostgreSQL's end-of-data marker as a line.
+      'id,v\n6,f\n\\.\n7,g\n',
+      'id,v\n8,h',
+    ];
+    const together = await h.table('together', 'id int, v text');
+    const alone = await h.table('alone', 'id int, v text');
+    const refs = await uploadAll('odd', bodies);
+    const spec = (table: string) => h.spec({ source: { prefix: 'odd/' }, sink: { table } });
+    const grouped = await copyBlobs(spec(together), refs, { runId: 'o1', env: h.env });
+    const single = [];
+    for (const ref of refs) single.push(await copyBlob(spec(alone), ref, { runId: 'o2', env: h.env }));
+    const outcome = (r: FileResult) => [r.blob, r.status, r.rowsCopied, r.error?.line, r.error?.sqlstate];
+    expect(grouped.map(outcome)).toEqual(single.map(outcome));
+    expect(grouped.find((r) => r.blob === 'odd/2.csv')).toMatchObject({ status: 'Failed' });
+    expect(grouped.filter((r) => r.status === 'Succeeded').length).toBeGreaterThanOrEqual(4);
+    const rows = (table: string) => h.query(`SELECT id, v FROM ${table.split('.').map((p) => `"${p}"`).join('.')} ORDER BY id, v`);
+    expect(await rows(together)).toEqual(await rows(alone));
+    expect((await rows(together)).map((r) => r.id)).toEqual(expect.arrayContaining([1, 2, 3, 5, 8]));
+  });
+
   it('a bad blob fails alone with its line and column; the others load with their own ledger rows; a rerun skips them', async () => {
     const t = await h.table('grp', 'id int NOT NULL, v text');
     const refs = await uploadAll('grp', ['id,v\n1,a\n2,b\n', 'id,v\n3,c\n4,oops\nx,d\n', 'v,id\ne,5\n']);
