@@ -169,7 +169,7 @@ async function loadConcatenated(context: LoadContext, refs: readonly BlobRef[]):
   const run = { pipeline: spec.name, runId: options.runId };
   await client.query(`SAVEPOINT ${GROUP_SAVEPOINT}`);
   let copy: ConcatenatedCopy | undefined;
-  let source: CountedBlobSource | undefined;
+  const sources: CountedBlobSource[] = [];
   try {
     const keys = refs.map((ref) => ledgerKey(spec, ref, env));
     const owned = await claimIngestions(client, ledgerSchema, keys, run);
@@ -177,16 +177,31 @@ async function loadConcatenated(context: LoadContext, refs: readonly BlobRef[]):
     copy = new ConcatenatedCopy(client, quoteTable(table.table));
     const results: FileResult[] = [];
     const loads: Array<{ key: LedgerKey; counts: LedgerCompletion }> = [];
+    /** Opens a blob and reads up to its first record. */
+    const openDecoded = (ref: BlobRef) => {
+      const source = blobSource(spec, ref, { env, abortSignal: options.abortSignal });
+      sources.push(source);
+      const decoded = (async () => {
+        const file = (await sourceFiles(source, spec.source.format).next()).value as SourceFile;
+        return file.decode({ tableColumns: table.columns, mapping: spec.mapping, skipBadRecords: false });
+      })();
+      // Awaited in its turn; a failure while the blob before it loads must not go unhandled.
+      decoded.catch(() => undefined);
+      return { source, decoded };
+    };
+    const prefetched: Array<ReturnType<typeof openDecoded> | undefined> = [];
     for (const [i, ref] of refs.entries()) {
       const started = performance.now();
       if (!owned[i]) {
         results.push(fileResult(ref, 'Skipped', started));
         continue;
       }
-      source = blobSource(spec, ref, { env, abortSignal: options.abortSignal });
-      const files = sourceFiles(source, spec.source.format);
-      const file = (await files.next()).value as SourceFile;
-      const decoded = await file.decode({ tableColumns: table.columns, mapping: spec.mapping, skipBadRecords: false });
+      const { source, decoded: decoding } = prefetched[i] ?? openDecoded(ref);
+      // The next blob's request goes out now, so its first bytes are there when this one ends
+      // (one blob ahead: a small blob's response waits in its socket, not in memory).
+      const following = owned.indexOf(true, i + 1);
+      if (following !== -1) prefetched[following] = openDecoded(refs[following]!);
+      const decoded = await decoding;
       let rows = 0;
       if (decoded.fieldCount > 0) {
         const mapping = resolveMapping(decoded.mapping ?? spec.mapping, decoded.header, decoded.fieldCount, table.columns);
@@ -205,7 +220,7 @@ async function loadConcatenated(context: LoadContext, refs: readonly BlobRef[]):
     await client.query(`RELEASE SAVEPOINT ${GROUP_SAVEPOINT}`);
     return results;
   } catch (err) {
-    source?.destroy();
+    for (const source of sources) source.destroy();
     copy?.abort();
     if (isTransient(err)) throw err;
     await client.query(`ROLLBACK TO SAVEPOINT ${GROUP_SAVEPOINT}`);
