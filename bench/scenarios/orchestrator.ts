@@ -1,8 +1,8 @@
 /**
  * 1,000 blobs × 1,000 rows through the Functions app's orchestrator (local durable
  * runtime: sub-orchestrations of 500, waves of maxParallelCopies = 8, small blobs grouped
- * 16 to a copy activity with a savepoint and ledger row per blob) against one blob of the same 1,000,000 rows through the same
- * orchestrator. Target: the many-blob run takes at most 3× the time of the single blob.
+ * 32 to a copy activity, one COPY and a ledger row per blob each) against one blob of the
+ * same 1,000,000 rows through the same orchestrator. Target: the many-blob run takes at most 3× the time of the single blob.
  * BENCH_ORCH_BLOBS / BENCH_ORCH_ROWS scale it down for a quick look.
  */
 import { parsePipelineSpec } from '../../src/pipeline/spec.js';

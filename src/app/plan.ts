@@ -74,8 +74,8 @@ export const GROUPS_PER_PARALLEL_COPY = 2;
  * rows: 1,000 blobs × 1,000 rows took 4.4-5.3× the time of one 1M-row blob one activity
  * each. Groups are sized so there are GROUPS_PER_PARALLEL_COPY of them per parallel copy
  * (waves stay full), at most MAX_GROUP_BLOBS blobs each (what one retry redoes); a run of a
- * few blobs per parallel copy (four or fewer) is not grouped at all. Measured (bench/README.md): 2 groups
- * per parallel copy 2.2-2.6×, 4 groups 2.5-2.7×, 1 group 2.3-2.5×.
+ * few blobs per parallel copy (four or fewer) is not grouped at all. Two groups per parallel
+ * copy measured a little better than four or one (bench/README.md).
  */
 export function planCopies(blobs: readonly BlobRef[], maxParallelCopies: number): BlobRef[][] {
   const isSmall = (b: BlobRef) => b.size > 0 && b.size <= SMALL_BLOB_BYTES;
