@@ -98,6 +98,29 @@ describe('copyBlobs (a group of small blobs)', () => {
     expect(await h.query(`SELECT count(*)::int AS n FROM "${h.schema}".cat`)).toEqual([{ n: 8 }]);
   });
 
+  it('JSON blobs of a group share one COPY too (their records re-encoded as CSV are counted the same way)', async () => {
+    const t = await h.table('jcat', 'id int, name text');
+    const statements = await countStatements(t);
+    const refs = await uploadAll('jcat', [
+      '{"id":1,"name":"a, \\"quoted\\"\\nand a line end"}\n{"id":2}\n',
+      '[{"id":3,"name":"c"}]',
+      '{"id":4,"name":"d"}',
+    ]);
+    const results = await copyBlobs(h.spec({ source: { prefix: 'jcat/', format: { type: 'Json' } }, sink: { table: t } }), refs, { runId: 'j1', env: h.env });
+    expect(results.map((r) => [r.status, r.rowsCopied])).toEqual([
+      ['Succeeded', 2],
+      ['Succeeded', 1],
+      ['Succeeded', 1],
+    ]);
+    expect(await statements()).toBe(1);
+    expect(await h.query(`SELECT id, name FROM "${h.schema}".jcat ORDER BY id`)).toEqual([
+      { id: 1, name: 'a, "quoted"\nand a line end' },
+      { id: 2, name: null },
+      { id: 3, name: 'c' },
+      { id: 4, name: 'd' },
+    ]);
+  });
+
   it('blobs that cannot share a COPY load exactly as they load one by one', async () => {
     const bodies = [
       'id,v\n1,a\n',
