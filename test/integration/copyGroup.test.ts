@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyBlob, copyBlobs } from '../../src/copyBlob.js';
+import { TransientError } from '../../src/errors.js';
 import { ledgerSchemaName } from '../../src/sink/ledger.js';
 import type { FileResult } from '../../src/run/output.js';
 import type { BlobRef } from '../../src/source/blobs.js';
@@ -96,6 +97,35 @@ describe('copyBlobs (a group of small blobs)', () => {
       ['Skipped', 0],
     ]);
     expect(await h.query(`SELECT count(*)::int AS n FROM "${h.schema}".cat`)).toEqual([{ n: 8 }]);
+  });
+
+  it('a transient error in the shared COPY throws for a retry and leaves nothing behind; the retry loads each blob once', async () => {
+    const t = await h.table('flaky', 'id int');
+    const [schema, name] = t.split('.');
+    // While the switch has a row, every COPY fails with a serialization failure (40001: transient, retried).
+    await h.query(`CREATE TABLE "${schema}".flaky_switch (on_ boolean)`);
+    await h.query(`INSERT INTO "${schema}".flaky_switch VALUES (true)`);
+    await h.query(`CREATE FUNCTION "${schema}".flaky_fail() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF EXISTS (SELECT 1 FROM "${schema}".flaky_switch) THEN RAISE EXCEPTION 'try again' USING ERRCODE = '40001'; END IF; RETURN NULL; END $$`);
+    await h.query(`CREATE TRIGGER flaky AFTER INSERT ON "${schema}"."${name}" FOR EACH STATEMENT EXECUTE FUNCTION "${schema}".flaky_fail()`);
+    const refs = await uploadAll('flaky', ['id\n1\n2\n', 'id\n3\n', 'id\n4\n']);
+    const spec = h.spec({ source: { prefix: 'flaky/' }, sink: { table: t } });
+    await expect(copyBlobs(spec, refs, { runId: 'f1', env: h.env })).rejects.toBeInstanceOf(TransientError);
+    expect(await h.query(`SELECT count(*)::int AS n FROM "${schema}"."${name}"`)).toEqual([{ n: 0 }]);
+    expect(await ledgerRows(t)).toEqual([]);
+    await h.query(`DELETE FROM "${schema}".flaky_switch`);
+    const retried = await copyBlobs(spec, refs, { runId: 'f2', env: h.env });
+    expect(retried.map((r) => [r.status, r.rowsCopied])).toEqual([
+      ['Succeeded', 2],
+      ['Succeeded', 1],
+      ['Succeeded', 1],
+    ]);
+    expect(await h.query(`SELECT id FROM "${schema}"."${name}" ORDER BY id`)).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }, { id: 4 }]);
+    expect(await ledgerRows(t)).toEqual([
+      ['flaky/0.csv', 2],
+      ['flaky/1.csv', 1],
+      ['flaky/2.csv', 1],
+    ]);
   });
 
   it('JSON blobs of a group share one COPY too (their records re-encoded as CSV are counted the same way)', async () => {
