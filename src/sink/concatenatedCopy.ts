@@ -14,7 +14,6 @@
  * refused. A refusal (ConcatenationRefused) or a COPY error tells the caller to roll back
  * and load the files one by one, which gives each its own error with line and column.
  */
-import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type pg from 'pg';
@@ -61,10 +60,14 @@ export class ConcatenatedCopy {
     return counter.records;
   }
 
-  /** Writes with backpressure; throws the COPY's error instead of writing into a failed COPY. */
+  /**
+   * Writes one chunk and waits until the COPY stream has passed it to the socket (which
+   * waits for the socket to drain): backpressure without a 'drain' wait that a destroyed
+   * stream would never end — a write's callback always comes, with the error if it failed.
+   */
   private async write(copy: CopyStreamQuery, chunk: Buffer): Promise<void> {
     if (this.failure) throw this.failure;
-    if (!copy.write(chunk)) await once(copy, 'drain');
+    await new Promise<void>((resolve, reject) => copy.write(chunk, (err) => (err ? reject(this.failure ?? err) : resolve())));
   }
 
   /** Ends the open COPY and checks its count; throws ConcatenationRefused or COPY's error. */
