@@ -104,7 +104,6 @@ export async function completeIngestions(
   loads: ReadonlyArray<{ key: LedgerKey; counts: LedgerCompletion }>,
 ): Promise<void> {
   if (loads.length === 0) return;
-  const column = (pick: (load: { key: LedgerKey; counts: LedgerCompletion }) => string | number) => loads.map(pick);
   await client.query(
     `UPDATE ${quoteIdent(schema)}.ingestions AS i
         SET rows_read = c.rows_read, rows_copied = c.rows_copied, rows_skipped = c.rows_skipped, bytes = c.bytes, finished_at = clock_timestamp()
@@ -112,12 +111,12 @@ export async function completeIngestions(
       WHERE i.target_table = $1 AND i.blob_url = c.blob_url AND i.etag = c.etag`,
     [
       sameTable(loads.map((l) => l.key)),
-      column((l) => l.key.blobUrl),
-      column((l) => l.key.etag),
-      column((l) => l.counts.rowsRead),
-      column((l) => l.counts.rowsCopied),
-      column((l) => l.counts.rowsSkipped),
-      column((l) => l.counts.bytes),
+      loads.map((l) => l.key.blobUrl),
+      loads.map((l) => l.key.etag),
+      loads.map((l) => l.counts.rowsRead),
+      loads.map((l) => l.counts.rowsCopied),
+      loads.map((l) => l.counts.rowsSkipped),
+      loads.map((l) => l.counts.bytes),
     ],
   );
 }
