@@ -27,6 +27,8 @@ export interface LocalServicesOptions {
   /** Fixed ports keep blob URLs (and so the ledger keys) stable across demo runs. */
   blobPort?: number;
   postgresPort?: number;
+  /** The embedded PostgreSQL major (13-18); default 18. */
+  postgresMajor?: number;
   log?: (line: string) => void;
 }
 
@@ -222,7 +224,7 @@ export async function startPostgres(options: StartPostgresOptions): Promise<{ ur
 export async function startLocalServices(options: LocalServicesOptions): Promise<LocalServices> {
   const [azurite, postgres] = await Promise.all([
     startAzurite({ dir: options.dir, persistent: options.persistent, blobPort: options.blobPort }),
-    startPostgres({ dir: options.dir, persistent: options.persistent, port: options.postgresPort, log: options.log }),
+    startPostgres({ dir: options.dir, persistent: options.persistent, port: options.postgresPort, major: options.postgresMajor, log: options.log }),
   ]);
   return {
     storageConnectionString: azurite.connectionString,

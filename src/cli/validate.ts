@@ -10,6 +10,7 @@ import { containerFor, listBlobs, type BlobRef } from '../source/blobs.js';
 import { blobSource } from '../source/blobSource.js';
 import { poolFor } from '../sink/index.js';
 import { displayTable } from '../sink/sql.js';
+import { serverVersionNum, serverVersionProblem } from '../sink/serverVersion.js';
 import { describeTable, type TableInfo } from '../sink/tableInfo.js';
 import { resolveUpsertKeys } from '../sink/upsert.js';
 import type { Env } from '../connections/settings.js';
@@ -37,6 +38,8 @@ export async function validatePipeline(spec: PipelineSpec, env: Env = process.en
   try {
     const client = await poolFor(spec.sink.connection, env).connect();
     try {
+      const versionProblem = serverVersionProblem(await serverVersionNum(client));
+      if (versionProblem) problems.push(`sink.connection ${spec.sink.connection}: ${versionProblem}`);
       table = await describeTable(client, spec.sink.table);
     } finally {
       client.release();

@@ -13,6 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import { serverVersionNum } from './serverVersion.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
 import type { TableColumn } from './tableInfo.js';
 
@@ -24,22 +25,32 @@ export type InputCheckMode = 'native' | 'plpgsql';
 /** Test and bench hook: use the PL/pgSQL helpers even where pg_input_is_valid exists. */
 export const inputCheckOptions = { forcePlpgsql: false };
 
-const versions = new WeakMap<object, number>();
-
-/** The server's `server_version_num`, asked once per client (one client, one server). */
-export async function serverVersionNum(client: pg.ClientBase): Promise<number> {
-  let version = versions.get(client);
-  if (version === undefined) {
-    version = Number((await client.query<{ v: string }>('SELECT current_setting($1) AS v', ['server_version_num'])).rows[0]!.v);
-    versions.set(client, version);
-  }
-  return version;
-}
-
 export async function inputCheckMode(client: pg.ClientBase): Promise<InputCheckMode> {
   if (inputCheckOptions.forcePlpgsql) return 'plpgsql';
   return (await serverVersionNum(client)) >= SOFT_INPUT_ERRORS_SINCE ? 'native' : 'plpgsql';
 }
+
+/**
+ * PL/pgSQL mode only: values of these exact types (no modifier, no domain) that match the
+ * pattern and are no longer than `maxLength` are valid for certain, so the helper — a
+ * function call and a subtransaction — runs only for the rest. Conservative: the lengths
+ * keep every value inside its type's range. Lengths, not `{m,n}` bounds: the regex engine
+ * unrolls a bound into that many states. Types without an entry always call the helper.
+ */
+const DIGITS = '^-?[0-9]+$';
+const DECIMAL = '^-?[0-9]+(\\.[0-9]+)?$';
+const SURELY_VALID: Record<string, { pattern: string; maxLength: number }> = {
+  smallint: { pattern: DIGITS, maxLength: 4 },
+  integer: { pattern: DIGITS, maxLength: 9 },
+  bigint: { pattern: DIGITS, maxLength: 18 },
+  numeric: { pattern: DECIMAL, maxLength: 1000 },
+  real: { pattern: DECIMAL, maxLength: 30 },
+  'double precision': { pattern: DECIMAL, maxLength: 300 },
+  boolean: { pattern: '^(t|f|true|false)$', maxLength: 5 },
+  uuid: { pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$', maxLength: 36 },
+};
+/** Types whose input accepts any text: nothing to check. */
+const ANY_TEXT = new Set(['text', 'character varying']);
 
 export interface InputCheck {
   /** SQL boolean: `text` converts to the column's type. `text` must not be NULL (callers test that first). */
@@ -71,5 +82,10 @@ BEGIN
   RETURN NULL;
 EXCEPTION WHEN others THEN RETURN SQLERRM;
 END $f$;`;
-  return { valid: `(${fn}(${text}) IS NULL)`, reason: `${fn}(${text})`, helpers: [helper] };
+  if (ANY_TEXT.has(column.type)) return { valid: 'true', reason: `${fn}(${text})`, helpers: [helper] };
+  const surely = SURELY_VALID[column.type];
+  const valid = surely
+    ? `((length(${text}) <= ${surely.maxLength} AND ${text} ~ ${quoteLiteral(surely.pattern)}) OR ${fn}(${text}) IS NULL)`
+    : `(${fn}(${text}) IS NULL)`;
+  return { valid, reason: `${fn}(${text})`, helpers: [helper] };
 }

@@ -7,6 +7,7 @@
  * load of the same blob version blocks on the first one's uncommitted row, then sees the
  * conflict once it commits (→ Skipped) or proceeds if it rolled back. No data is loaded twice.
  */
+import { assertSupportedServer } from './serverVersion.js';
 import type pg from 'pg';
 import { quoteIdent } from './sql.js';
 
@@ -36,6 +37,8 @@ export async function ensureLedger(pool: pg.Pool, schema: string): Promise<void>
   if (done.has(schema)) return;
   const client = await pool.connect();
   try {
+    // The first statement of a pool's first load: an unsupported server fails here, by name.
+    await assertSupportedServer(client);
     await client.query('BEGIN');
     // Concurrent CREATE … IF NOT EXISTS can still collide on the catalog; serialise it.
     await client.query(`SELECT pg_advisory_xact_lock(hashtext('blob2pg.ledger:' || $1))`, [schema]);

@@ -16,7 +16,7 @@
 import { DataError } from '../errors.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
 import type { ColumnPlan } from './convert.js';
-import { serverVersionNum } from './inputCheck.js';
+import { serverVersionNum } from './serverVersion.js';
 import { displayTable, quoteIdent, quoteIdentList, quoteLiteral, quoteTable } from './sql.js';
 import { stageForWrite, stagedCounters, type StagedLoad } from './staged.js';
 import { withStageDiagnosis } from './staging.js';
