@@ -182,6 +182,8 @@ async function main(): Promise<void> {
     env.TARGET_POSTGRES = services.postgresUrl;
   }
   const pool = new pg.Pool({ connectionString: env.TARGET_POSTGRES, max: 4 });
+  // An idle client whose server goes away must not crash the bench with an unhandled 'error'.
+  pool.on('error', (err) => log(`bench pool: ${err.message}`));
   try {
     const csvFile = path.join(scratchDir, 'narrow.csv');
     log(`generating ${ROWS.toLocaleString('en-US')} rows …`);
