@@ -7,8 +7,9 @@
  * load of the same blob version blocks on the first one's uncommitted row, then sees the
  * conflict once it commits (→ Skipped) or proceeds if it rolled back. No data is loaded twice.
  */
-import { assertSupportedServer } from './serverVersion.js';
 import type pg from 'pg';
+import { withClient, withTransaction } from './pool.js';
+import { assertSupportedServer } from './serverVersion.js';
 import { quoteIdent } from './sql.js';
 
 export interface LedgerKey {
@@ -35,36 +36,30 @@ export async function ensureLedger(pool: pg.Pool, schema: string): Promise<void>
   let done = ensured.get(pool);
   if (!done) ensured.set(pool, (done = new Set()));
   if (done.has(schema)) return;
-  const client = await pool.connect();
-  try {
+  await withClient(pool, async (client) => {
     // The first statement of a pool's first load: an unsupported server fails here, by name.
     await assertSupportedServer(client);
-    await client.query('BEGIN');
-    // Concurrent CREATE … IF NOT EXISTS can still collide on the catalog; serialise it.
-    await client.query(`SELECT pg_advisory_xact_lock(hashtext('blob2pg.ledger:' || $1))`, [schema]);
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
-    await client.query(`CREATE TABLE IF NOT EXISTS ${quoteIdent(schema)}.ingestions (
-      target_table text NOT NULL,
-      blob_url     text NOT NULL,
-      etag         text NOT NULL,
-      pipeline     text NOT NULL,
-      run_id       text NOT NULL,
-      rows_read    bigint,
-      rows_copied  bigint,
-      rows_skipped bigint,
-      bytes        bigint,
-      started_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
-      finished_at  timestamptz,
-      PRIMARY KEY (target_table, blob_url, etag)
-    )`);
-    await client.query('COMMIT');
-    done.add(schema);
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+    await withTransaction(client, async () => {
+      // Concurrent CREATE … IF NOT EXISTS can still collide on the catalog; serialise it.
+      await client.query(`SELECT pg_advisory_xact_lock(hashtext('blob2pg.ledger:' || $1))`, [schema]);
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+      await client.query(`CREATE TABLE IF NOT EXISTS ${quoteIdent(schema)}.ingestions (
+        target_table text NOT NULL,
+        blob_url     text NOT NULL,
+        etag         text NOT NULL,
+        pipeline     text NOT NULL,
+        run_id       text NOT NULL,
+        rows_read    bigint,
+        rows_copied  bigint,
+        rows_skipped bigint,
+        bytes        bigint,
+        started_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
+        finished_at  timestamptz,
+        PRIMARY KEY (target_table, blob_url, etag)
+      )`);
+    });
+  });
+  done.add(schema);
 }
 
 /** Inside the load's transaction: true when this load owns the blob version. */
