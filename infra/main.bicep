@@ -49,6 +49,8 @@ param logContainerName string = 'copy-logs'
 // ---- App -------------------------------------------------------------------------------
 @description('Folder of pipeline JSON files in the deployed package: BLOB2PG_PIPELINES.')
 param pipelinesFolder string = 'pipelines'
+@description('Let POST /api/runs run an ad-hoc pipeline spec from the request body (BLOB2PG_ALLOW_ADHOC_RUNS). Off: HTTP runs name deployed pipelines only.')
+param allowAdHocRuns bool = false
 @description('Queue in the host storage account that Event Grid fills: BLOB2PG_EVENTS_QUEUE.')
 param blobCreatedQueueName string = 'blob-created'
 @description('Durable Functions task hub name: BLOB2PG_TASK_HUB.')
@@ -346,6 +348,7 @@ module api 'app/api.bicep' = {
     taskHubName: taskHubName
     ledgerSchema: ledgerSchema
     logContainerName: logContainerName
+    allowAdHocRuns: allowAdHocRuns
     maximumInstanceCount: effectiveMaximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     durableAlwaysReadyInstances: durableAlwaysReadyInstances

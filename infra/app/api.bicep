@@ -35,6 +35,8 @@ param blobCreatedQueueName string
 param taskHubName string
 param ledgerSchema string
 param logContainerName string
+@description('BLOB2PG_ALLOW_ADHOC_RUNS: let POST /api/runs run a pipeline spec from the request body (with the deployed connections only).')
+param allowAdHocRuns bool = false
 
 @minValue(1)
 @maxValue(1000)
@@ -141,6 +143,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       BLOB2PG_PG_POOL_MAX: string(pgPoolMax)
       BLOB2PG_LEDGER_SCHEMA: ledgerSchema
       BLOB2PG_LOG_CONTAINER: logContainerName
+      BLOB2PG_ALLOW_ADHOC_RUNS: allowAdHocRuns ? 'true' : 'false'
     }
   }
 
