@@ -9,8 +9,9 @@
  *  3. creates the app identity's own role and grants it what a load needs (grants.ts) on the
  *     target tables of the deployed pipelines — after creating the sample table
  *     pipelines/orders.json loads;
- *  4. writes a sample CSV and prints the command that uploads it and the query that shows it
- *     loaded.
+ *  4. with `--next-steps` (azure.yaml's postdeploy hook, so it is the last thing `azd up`
+ *     prints): writes a sample CSV and prints the command that uploads it and the query that
+ *     shows it loaded.
  * Idempotent: `azd provision` runs it again, and so can `azd hooks run postprovision`.
  */
 import { execFile } from 'node:child_process';
@@ -167,7 +168,11 @@ export async function postprovision(env: NodeJS.ProcessEnv, root: string): Promi
       : `blob2pg: role ${o.appRole} can load ${SAMPLE_TABLE} and create its ledger schema ${o.ledgerSchema}; nothing more.`,
   );
   for (const note of notes) console.log(`blob2pg: ${note}`);
+}
 
+/** Writes the sample CSV next to azd's environment and prints how to load it. */
+export function printNextSteps(env: NodeJS.ProcessEnv, root: string): void {
+  const o = outputsFromEnv(env);
   const dir = path.join(root, '.azure', o.envName);
   mkdirSync(dir, { recursive: true });
   const sampleFile = path.join(dir, 'sample-orders.csv');
@@ -177,7 +182,8 @@ export async function postprovision(env: NodeJS.ProcessEnv, root: string): Promi
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-  postprovision(process.env, root).catch((err: Error) => {
+  const step = process.argv.includes('--next-steps') ? async () => printNextSteps(process.env, root) : () => postprovision(process.env, root);
+  step().catch((err: Error) => {
     console.error(`blob2pg postprovision: ${redactSecrets(err.message)}`);
     process.exitCode = 1;
   });

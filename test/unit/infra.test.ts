@@ -497,6 +497,8 @@ describe('the first load after azd up', () => {
   it('runs a postprovision hook that creates the app role and the sample table and prints the upload command', () => {
     expect(yaml).toMatch(/^hooks:\s*\n(?:\s*#.*\n)*\s+postprovision:/m);
     expect(yaml).toContain('node dist/src/deploy/postprovision.js');
+    // The upload command is the last thing azd up prints: after the deploy.
+    expect(yaml).toMatch(/^\s+postdeploy:[\s\S]*?run: node dist\/src\/deploy\/postprovision\.js --next-steps/m);
     expect(existsSync(join(ROOT, 'src/deploy/postprovision.ts'))).toBe(true);
     const hook = readFileSync(join(ROOT, 'src/deploy/postprovision.ts'), 'utf8');
     expect(hook).toMatch(/az storage blob upload --auth-mode login/);

@@ -3,12 +3,13 @@
  * to upload is one the deployed sample pipeline loads, into the table it created; a firewall
  * refusal is recognised by the address Azure names.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SAMPLE_CSV, SAMPLE_TABLE } from '../../src/deploy/grants.js';
-import { blockedClientAddress, nextSteps, outputsFromEnv, sampleBlobName } from '../../src/deploy/postprovision.js';
+import { blockedClientAddress, nextSteps, outputsFromEnv, printNextSteps, sampleBlobName } from '../../src/deploy/postprovision.js';
 import { parsePipelineJson } from '../../src/pipeline/spec.js';
 import { blobMatches } from '../../src/source/blobs.js';
 
@@ -38,6 +39,16 @@ describe('postprovision hook', () => {
     expect(text).toContain(`az storage blob upload --auth-mode login --account-name stsrcabc --container-name incoming \\\n    --name ${name} --file .azure/dev/sample-orders.csv`);
     expect(text).toContain('psql "host=psql-abc.postgres.database.azure.com dbname=blob2pg user=ada@contoso.com sslmode=require" -c "SELECT * FROM public.orders ORDER BY order_id"');
     expect(SAMPLE_CSV.split('\n')[0]).toBe('order_id,customer,amount,ordered_at,note');
+  });
+
+  it('writes the sample CSV it tells you to upload into the azd environment folder', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'blob2pg-hook-'));
+    try {
+      printNextSteps(env, dir);
+      expect(readFileSync(path.join(dir, '.azure', 'dev', 'sample-orders.csv'), 'utf8')).toBe(SAMPLE_CSV);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('names the missing azd output rather than failing later', () => {
