@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventInstanceId, scheduledInstanceId } from '../../src/app/events.js';
+import { eventInstanceId, instanceIdForEvent, parseBlobEvents, scheduledInstanceId } from '../../src/app/events.js';
 import type { LocalDurableRuntime } from '../../src/app/localDurable.js';
 import { installLocalHost, registeredFunction } from '../../src/app/localHost.js';
 import { setAppPipelines } from '../../src/app/pipelines.js';
@@ -101,6 +101,27 @@ describe('blob-created queue trigger', () => {
       const rerun = await runtime.waitForCompletion((response.jsonBody as { id: string }).id);
       expect(rerun.output).toMatchObject({ status: 'Succeeded', filesRead: 0, filesSkipped: 1, rowsCopied: 0 });
     }
+  });
+
+  it('loads a file renamed into place (BlobRenamed: no ETag) by name; a redelivery starts nothing', async () => {
+    await h.upload('ev/renamed.csv', 'id,name\n7,seven\n');
+    const url = h.container.getBlobClient('ev/renamed.csv').url;
+    const renamed = {
+      id: 'evt-renamed',
+      subject: `/blobServices/default/containers/${h.container.containerName}/blobs/ev/renamed.csv`,
+      eventType: 'Microsoft.Storage.BlobRenamed',
+      eventTime: new Date().toISOString(),
+      data: { api: 'RenameFile', sourceUrl: url.replace('renamed.csv', 'tmp.part'), destinationUrl: url, sequencer: '0000000000000000000000000000ABCD' },
+    };
+    await call('blobCreated', renamed);
+    const id = instanceIdForEvent('events', parseBlobEvents(renamed).events[0]!);
+    const status = await runtime.waitForCompletion(id);
+    expect(status.output).toMatchObject({ pipeline: 'events', status: 'Succeeded', filesRead: 1, rowsCopied: 1, files: [{ blob: 'ev/renamed.csv' }] });
+    expect(runtime.activityLog.filter((a) => a.instanceId === id && a.name === 'listBlobs')).toHaveLength(1);
+    const before = runtime.activityLog.length;
+    await call('blobCreated', renamed);
+    expect(runtime.activityLog.length).toBe(before);
+    expect(await h.query(`SELECT name FROM "${h.schema}".events WHERE id = 7`)).toEqual([{ name: 'seven' }]);
   });
 
   it('drops events for blobs no pipeline matches, logged at warning level', async () => {
