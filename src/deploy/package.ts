@@ -30,6 +30,8 @@ export interface DeployPackageOptions {
   root: string;
   /** Emptied, then filled. */
   outDir: string;
+  /** The compiled output to ship (default root/dist). */
+  distDir?: string;
   /** Install production dependencies into outDir/node_modules (default true). */
   installDependencies?: boolean;
 }
@@ -43,14 +45,16 @@ function npmCommand(): { file: string; prefix: string[] } {
 
 export async function buildDeployPackage(options: DeployPackageOptions): Promise<void> {
   const { root, outDir } = options;
-  if (!existsSync(path.join(root, 'dist/functions/index.js'))) {
-    throw new Error(`${path.join(root, 'dist')} has no functions/index.js: run \`npm run build\` first`);
+  const distDir = options.distDir ?? path.join(root, 'dist');
+  if (!existsSync(path.join(distDir, 'functions/index.js'))) {
+    throw new Error(`${distDir} has no functions/index.js: run \`npm run build\` first`);
   }
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   for (const entry of PACKAGE_CONTENTS) {
     if (entry === 'package.json') continue;
-    cpSync(path.join(root, entry), path.join(outDir, entry), { recursive: true });
+    const from = entry.startsWith('dist/') ? path.join(distDir, entry.slice('dist/'.length)) : path.join(root, entry);
+    cpSync(from, path.join(outDir, entry), { recursive: true });
   }
   const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as Record<string, unknown>;
   delete manifest.scripts;

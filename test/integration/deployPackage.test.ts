@@ -10,8 +10,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRequire } from 'node:module';
 import { buildDeployPackage, PACKAGE_CONTENTS } from '../../src/deploy/package.js';
-import { buildCli } from '../support/cliProcess.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 let work: string;
@@ -29,10 +29,13 @@ async function walk(dir: string, base = dir): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  await buildCli(); // dist/ from the sources under test
   work = await mkdtemp(path.join(tmpdir(), 'blob2pg-deploy-'));
   pkg = path.join(work, 'package');
-  await buildDeployPackage({ root, outDir: pkg });
+  // Compiled from the sources under test into a private dist/ (other test files rebuild the
+  // shared one concurrently), exactly as `npm run build` compiles.
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  await promisify(execFile)(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.json'), '--outDir', path.join(work, 'dist')], { cwd: root });
+  await buildDeployPackage({ root, outDir: pkg, distDir: path.join(work, 'dist') });
 }, 300_000);
 
 afterAll(async () => {
