@@ -72,6 +72,8 @@ export function isArmExpression(value: unknown): value is string {
 
 /** `a.b[0].c` */
 export function joinPath(base: string, ...keys: (string | number)[]): string {
+  // `'typeProperties.sink'` is shorthand for two keys.
+  keys = keys.flatMap((k) => (typeof k === 'string' && /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)+$/.test(k) ? k.split('.') : [k]));
   return keys.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : /^[A-Za-z_$][\w$]*$/.test(key) ? (acc ? `${acc}.${key}` : key) : `${acc}[${JSON.stringify(key)}]`), base);
 }
 
@@ -80,6 +82,8 @@ export class Findings {
   readonly list: Finding[] = [];
 
   add(level: FindingLevel, resource: string, path: string, message: string): void {
+    // A dataset or linked service used by several copies is reported once.
+    if (this.list.some((f) => f.level === level && f.resource === resource && f.path === path && f.message === message)) return;
     this.list.push({ level, resource, path, message });
   }
 

@@ -23,7 +23,7 @@ export interface SourceResult {
 export function literal<T>(value: T | undefined, scope: FindingScope, key: string | (string | number)[], what: string): T | undefined {
   if (value === undefined || value === null) return undefined;
   if (isExpression(value) || isArmExpression(value)) {
-    throw new Untranslatable(scope.resource, scope.path(...[key].flat()), `${what} is an expression (${JSON.stringify(value)}): blob2pg needs a fixed value; set it in the generated file`);
+    throw new Untranslatable(scope.resource, scope.path(...[key].flat()), `${what} is an expression (${JSON.stringify(value)}): blob2pg pipelines have fixed values (pipeline parameters, loop items and trigger outputs are not resolved)`);
   }
   return value;
 }
@@ -57,7 +57,7 @@ function isoInstant(value: unknown, scope: FindingScope, key: string): string | 
   if (value === undefined || value === null || value === '') return undefined;
   if (isExpression(value) || isArmExpression(value)) {
     const text = JSON.stringify(value);
-    if (/window(Start|End)Time/.test(text)) {
+    if (/window(Start|End)/i.test(text)) {
       scope.changed(key, `${text}: a tumbling window filter; blob2pg's ledger loads each blob version once, so the schedule reads every new blob instead of one window`);
       return 'window';
     }
@@ -160,7 +160,8 @@ function encoding(value: unknown, scope: FindingScope): string | undefined {
 
 function translateFormat(type: string, tp: Json, scope: FindingScope, copySource: Json, srcScope: FindingScope): Json {
   const compression: Json = isObject(tp.compression) ? tp.compression : {};
-  const compressionCodec = tp.compressionCodec !== undefined ? codec(tp.compressionCodec, scope, 'compressionCodec') : codec(compression.type, scope, ['compression', 'type']);
+  // Parquet's codec (snappy, gzip, …) is inside the file, not around it.
+  const compressionCodec = type === 'Parquet' ? undefined : tp.compressionCodec !== undefined ? codec(tp.compressionCodec, scope, 'compressionCodec') : codec(compression.type, scope, ['compression', 'type']);
   if (tp.compressionLevel !== undefined) scope.ignored('compressionLevel', 'applies when ADF writes files; reading needs only the codec');
   if (compression.level !== undefined) scope.ignored(['compression', 'level'], 'applies when ADF writes files; reading needs only the codec');
   const fs: Json = isObject(copySource.formatSettings) ? copySource.formatSettings : {};

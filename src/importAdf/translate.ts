@@ -11,7 +11,7 @@ import { postgresConnection, storageConnection } from './linkedServices.js';
 import { translateMapping } from './mapping.js';
 import { isArmExpression, isExpression, isObject, joinPath, pipelineName, Untranslatable, type AdfFactory, type AdfResource, type Findings, type FindingScope, type Json, type RequiredSetting } from './model.js';
 import { literal, translateSource } from './source.js';
-import { translateTriggers } from './triggers.js';
+import { translateTriggers, type TriggerResult } from './triggers.js';
 
 export interface ImportedPipeline {
   /** The blob2pg pipeline name (also the file name without `.json`). */
@@ -70,7 +70,8 @@ export function substituteDatasetParameters(value: unknown, params: Map<string, 
   };
   const replace = (text: string): unknown => {
     const whole = /^@dataset\(\)\.(\w+)$/.exec(text.trim());
-    if (whole) return known(whole[1]!) ?? text;
+    // An expression the activity passes (`@pipeline().parameters.x`, `@item().name`) replaces it too, so the report shows where the value comes from.
+    if (whole) return params.get(whole[1]!) ?? text;
     if (!text.includes('@{')) return text;
     const out = text.replace(/@\{dataset\(\)\.(\w+)\}/g, (m, name: string) => {
       const v = known(name);
@@ -255,13 +256,15 @@ export function translatePipeline(factory: AdfFactory, pipeline: AdfResource, fi
   const skipped: SkippedActivity[] = [];
   const consumed = new Set<Json>();
   const copies = located.filter((l) => l.activity.type === 'Copy');
+  let triggers: TriggerResult | undefined;
 
   for (const copy of copies) {
     const activityName = String(copy.activity.name);
     const scope = findings.scope(resource, copy.path);
     const mark = findings.list.length;
     try {
-      const result = translateCopy(factory, pipeline, copy, scope, findings);
+      triggers ??= translateTriggers(factory, pipeline.name, findings);
+      const result = translateCopy(factory, pipeline, copy, scope, findings, triggers);
       if (!result) continue;
       result.used.forEach((a) => consumed.add(a));
       imported.push({ adfPipeline: pipeline.name, activity: activityName, spec: result.spec, settings: result.settings });
@@ -270,6 +273,9 @@ export function translatePipeline(factory: AdfFactory, pipeline: AdfResource, fi
       findings.list.splice(mark); // what was found before the blocking property no longer matters
       findings.add('unsupported', err.resource, err.path, `${err.message} — activity "${activityName}" not imported`);
       skipped.push({ adfPipeline: pipeline.name, activity: activityName, resource: err.resource, path: err.path, reason: err.message });
+    }
+    for (const parent of copy.parents) {
+      findings.add('unsupported', resource, parent.path, `copy "${activityName}" runs inside a ${parent.type} ("${parent.name}"): a blob2pg pipeline runs once over every matching blob, with no loop or condition`);
     }
   }
   for (const l of located) {
@@ -288,7 +294,7 @@ export function translatePipeline(factory: AdfFactory, pipeline: AdfResource, fi
   return { imported: named, skipped };
 }
 
-function translateCopy(factory: AdfFactory, pipeline: AdfResource, copy: Located, scope: FindingScope, findings: Findings): { spec: Json; settings: RequiredSetting[]; used: Set<Json> } | undefined {
+function translateCopy(factory: AdfFactory, pipeline: AdfResource, copy: Located, scope: FindingScope, findings: Findings, triggers: TriggerResult): { spec: Json; settings: RequiredSetting[]; used: Set<Json> } | undefined {
   const a = copy.activity;
   const tp: Json = isObject(a.typeProperties) ? a.typeProperties : {};
   const tpScope = scope.child('typeProperties');
@@ -302,9 +308,6 @@ function translateCopy(factory: AdfFactory, pipeline: AdfResource, copy: Located
   if (!isPgSink || !isFileSource) {
     scope.ignored([], `a copy from ${String(source.type)} to ${String(sink.type)}: only blob → PostgreSQL copies are imported`);
     return undefined;
-  }
-  for (const parent of copy.parents) {
-    findings.add('unsupported', scope.resource, parent.path, `the copy runs inside a ${parent.type} ("${parent.name}"): blob2pg runs it once per run over every matching blob; expressions that depended on the loop are reported below`);
   }
   if (isObject(a.policy)) scope.ignored('policy', 'blob2pg retries transient failures per blob with backoff and bounds each load itself');
 
@@ -347,7 +350,6 @@ function translateCopy(factory: AdfFactory, pipeline: AdfResource, copy: Located
   if (tp.stagingSettings !== undefined) tpScope.ignored('stagingSettings', 'no staging account is used');
   if (tp.validateDataConsistency !== undefined) tpScope.ignored('validateDataConsistency', "each blob loads in one transaction with its ETag in the ledger");
 
-  const triggers = translateTriggers(factory, pipeline.name, findings);
   if (windowFromTrigger && triggers.windowStart && !src.modifiedAfter) src.modifiedAfter = triggers.windowStart;
   for (const path of triggers.blobPaths) {
     const tscope = findings.scope(`trigger/${path.trigger}`, 'properties.typeProperties');
