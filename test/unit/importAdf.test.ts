@@ -270,3 +270,77 @@ describe('import-adf translation rules', () => {
     expect(findings.list[0]).toMatchObject({ level: 'unsupported', path: 'r.schedule.monthlyOccurrences' });
   });
 });
+
+describe('import-adf on hand-built factories', () => {
+  const resource = (name: string, properties: Record<string, unknown>) => ({ name, properties, origin: `${name}.json` });
+  const ls = (name: string, type: string, typeProperties: Record<string, unknown>) => [name, resource(name, { type, typeProperties })] as const;
+  const copy = (extra: Record<string, unknown> = {}, inputParams?: Record<string, unknown>) => ({
+    name: 'Copy',
+    type: 'Copy',
+    typeProperties: { source: { type: 'DelimitedTextSource', storeSettings: { type: 'AzureBlobStorageReadSettings' } }, sink: { type: 'AzurePostgreSqlSink' }, ...extra },
+    inputs: [{ referenceName: 'Csv', type: 'DatasetReference', ...(inputParams ? { parameters: inputParams } : {}) }],
+    outputs: [{ referenceName: 'Pg', type: 'DatasetReference' }],
+  });
+  const factory = (activities: unknown[], csvTypeProperties: Record<string, unknown> = {}, csvExtra: Record<string, unknown> = {}) => ({
+    pipelines: new Map([['P', resource('P', { activities })]]),
+    datasets: new Map([
+      ['Csv', resource('Csv', { type: 'DelimitedText', linkedServiceName: { referenceName: 'Blob' }, typeProperties: { location: { type: 'AzureBlobStorageLocation', container: 'inbox', folderPath: 'in' }, firstRowAsHeader: true, ...csvTypeProperties }, ...csvExtra })],
+      ['Pg', resource('Pg', { type: 'AzurePostgreSqlTable', linkedServiceName: { referenceName: 'Db' }, typeProperties: { tableName: 'public.t' } })],
+      ['PgLookup', resource('PgLookup', { type: 'AzurePostgreSqlTable', linkedServiceName: { referenceName: 'Db' }, typeProperties: {} })],
+    ]),
+    linkedServices: new Map([ls('Blob', 'AzureBlobStorage', { serviceEndpoint: 'https://acct.blob.core.windows.net/' }), ls('Db', 'AzurePostgreSql', { server: 'db.example', database: 'd', username: 'u' })]),
+    triggers: new Map(),
+  });
+  const run = async (f: ReturnType<typeof factory>) => {
+    const { translatePipeline } = await import('../../src/importAdf/translate.js');
+    const findings = new Findings();
+    return { ...translatePipeline(f as never, f.pipelines.get('P')!, findings), findings: findings.list };
+  };
+  const after = (a: Record<string, unknown>) => ({ dependsOn: [{ activity: 'Copy', dependencyConditions: ['Succeeded'] }], ...a });
+
+  it('a stored procedure after the copy becomes CALL with quoted literals; a Lookup query on the sink database too', async () => {
+    const r = await run(
+      factory([
+        copy(),
+        after({ name: 'Proc', type: 'SqlServerStoredProcedure', linkedServiceName: { referenceName: 'Db' }, typeProperties: { storedProcedureName: 'sales.refresh', storedProcedureParameters: { region: { value: "O'Hare", type: 'String' }, since: { value: null } } } }),
+        after({ name: 'Call', type: 'Lookup', typeProperties: { source: { type: 'AzurePostgreSqlSource', query: 'select sales.summarise();' }, dataset: { referenceName: 'PgLookup' } } }),
+      ]),
+    );
+    expect((r.imported[0]!.spec.sink as Record<string, unknown>).postCopyScript).toBe("CALL sales.refresh(region => 'O''Hare', since => NULL);\nselect sales.summarise()");
+    // Both were consumed: neither is reported as an untranslated activity.
+    expect(r.findings.filter((f) => f.level === 'unsupported')).toEqual([]);
+  });
+
+  it('a Script on another linked service is not a post-copy script', async () => {
+    const f = factory([copy(), after({ name: 'Elsewhere', type: 'Script', linkedServiceName: { referenceName: 'Other' }, typeProperties: { scripts: [{ type: 'NonQuery', text: 'select 1' }] } })]);
+    const r = await run(f);
+    expect(r.imported[0]!.spec.sink).not.toHaveProperty('postCopyScript');
+    expect(r.findings).toContainEqual(expect.objectContaining({ level: 'unsupported', path: 'properties.activities[1].type' }));
+  });
+
+  it('@dataset() parameters: a literal from the activity is used, a pipeline parameter is reported', async () => {
+    const csv = { location: { type: 'AzureBlobStorageLocation', container: 'inbox', folderPath: { value: '@dataset().dir', type: 'Expression' }, fileName: '@{dataset().day}.csv' } };
+    const params = { parameters: { dir: { type: 'string' }, day: { type: 'string', defaultValue: '2024-01-01' } } };
+    const literal = await run(factory([copy({}, { dir: 'daily' })], csv, params));
+    expect(literal.imported[0]!.spec.source).toMatchObject({ container: 'inbox', prefix: 'daily/2024-01-01.csv', wildcard: 'daily/2024-01-01.csv' });
+    const fromPipeline = await run(factory([copy({}, { dir: { value: '@pipeline().parameters.dir', type: 'Expression' } })], csv, params));
+    expect(fromPipeline.imported).toEqual([]);
+    expect(fromPipeline.skipped[0]).toMatchObject({ resource: 'dataset/Csv', path: 'properties.typeProperties.location.folderPath' });
+  });
+
+  it('additional columns without a translator list the dataset schema columns by name next to them', async () => {
+    const r = await run(factory([copy({ source: { type: 'DelimitedTextSource', additionalColumns: [{ name: 'loaded_from', value: '$$FILEPATH' }, { name: 'batch', value: 'b1' }] } })], {}, { schema: [{ name: 'id' }, { name: 'name' }] }));
+    expect(r.imported[0]!.spec.mapping).toEqual([
+      { source: 'id', sink: 'id' },
+      { source: 'name', sink: 'name' },
+      { sink: 'loaded_from', value: '$$FILEPATH' },
+      { sink: 'batch', value: 'b1' },
+    ]);
+  });
+
+  it('collectionReference (cross-apply) is reported, not imported: it would load different rows', async () => {
+    const r = await run(factory([copy({ translator: { type: 'TabularTranslator', collectionReference: "$['items']", mappings: [] } })]));
+    expect(r.imported).toEqual([]);
+    expect(r.skipped[0]).toMatchObject({ path: 'properties.activities[0].typeProperties.translator.collectionReference' });
+  });
+});
