@@ -64,7 +64,8 @@ export function storageConnection(factory: AdfFactory, lsName: string, scope: Fi
   const sasUri = plain(tp.sasUri);
   if (!serviceUri && sasUri) serviceUri = sasUri.split('?')[0];
   // ADLS Gen2 (`https://acct.dfs.core.windows.net`): blob2pg lists and reads through the Blob API, which serves the same data.
-  if (serviceUri) serviceUri = serviceUri.replace(/\.dfs\./, '.blob.').replace(/\/+$/, '');
+  // A query string on an endpoint is a SAS token: never copied.
+  if (serviceUri) serviceUri = serviceUri.split('?')[0]!.replace(/\.dfs\./, '.blob.').replace(/\/+$/, '');
 
   const keyBased = tp.accountKey !== undefined || tp.sasToken !== undefined || tp.sasUri !== undefined || tp.connectionString !== undefined || tp.servicePrincipalKey !== undefined || tp.servicePrincipalCredential !== undefined;
   const auth = typeof tp.authenticationType === 'string' ? tp.authenticationType : undefined;

@@ -338,6 +338,21 @@ describe('import-adf on hand-built factories', () => {
     ]);
   });
 
+  it('a SAS URI or an account-key connection string gives the endpoint, never the token or key', async () => {
+    for (const typeProperties of [
+      { sasUri: 'https://acct.blob.core.windows.net/?sv=2022-11-02&sig=SAS-SIGNATURE-SECRET' },
+      { serviceEndpoint: 'https://acct.blob.core.windows.net/?sig=SAS-SIGNATURE-SECRET' },
+      { connectionString: 'DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=ACCOUNT-KEY-SECRET;EndpointSuffix=core.windows.net' },
+    ]) {
+      const f = factory([copy()]);
+      f.linkedServices.set('Blob', resource('Blob', { type: 'AzureBlobStorage', typeProperties }));
+      const r = await run(f);
+      const text = JSON.stringify(r);
+      expect(text).toContain('https://acct.blob.core.windows.net');
+      expect(text).not.toMatch(/SECRET|sig=/);
+    }
+  });
+
   it('collectionReference (cross-apply) is reported, not imported: it would load different rows', async () => {
     const r = await run(factory([copy({ translator: { type: 'TabularTranslator', collectionReference: "$['items']", mappings: [] } })]));
     expect(r.imported).toEqual([]);
