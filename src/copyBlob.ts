@@ -15,7 +15,7 @@
 import { finished } from 'node:stream/promises';
 import type { Env } from './connections/settings.js';
 import { isTransient, mapLoadError, sqlstateOf, toFileErrorOutput, TransientError } from './errors.js';
-import { notice } from './run/notices.js';
+import { notice } from './notices.js';
 import { describeBlockers, lockHolders, watchLoad } from './sink/loadWatch.js';
 import { isArchive, resolveCodec } from './format/compression.js';
 import { sourceFiles, type SourceFile } from './format/index.js';
