@@ -22,7 +22,7 @@ import { sourceFiles, type SourceFile } from './format/index.js';
 import { resolveMapping } from './pipeline/mapping.js';
 import type { PipelineSpec } from './pipeline/spec.js';
 import type { FileResult } from './run/output.js';
-import { blobUrl, normalizeEtag, openBlob, type BlobRef } from './source/blobs.js';
+import { blobUrl, normalizeEtag, openBlob, stallTimeoutMs, type BlobRef } from './source/blobs.js';
 import { blobSource, type CountedBlobSource } from './source/blobSource.js';
 import { backendPid, connectionLossOf, poolFor, withClient, withTransaction, writerFor, type WriteCounters } from './sink/index.js';
 import { ConcatenatedCopy, ConcatenationRefused } from './sink/concatenatedCopy.js';
@@ -83,7 +83,7 @@ export async function copyBlobs(spec: PipelineSpec, refs: readonly BlobRef[], op
     await ensureLedger(pool, ledgerSchema);
     return await withClient(pool, async (client) => {
       const table = displayTable(spec.sink.table);
-      const watch = watchLoad(pool, backendPid(client), { everyMs: lockWatchInterval(spec.sink.lockTimeoutInMs), table, notice });
+      const watch = watchLoad(pool, client, backendPid(client), { everyMs: watchInterval(spec.sink.lockTimeoutInMs, env), table, notice, stallTimeoutMs: stallTimeoutMs(env) });
       try {
         return await withTransaction(
           client,
@@ -363,9 +363,10 @@ async function corruptInput(spec: PipelineSpec, ref: BlobRef, err: unknown, byte
   }
 }
 
-/** How often a load's lock wait is looked at: often enough to be seen well before lock_timeout. */
-function lockWatchInterval(lockTimeoutInMs: number): number {
-  return lockTimeoutInMs > 0 ? Math.min(2_000, Math.max(250, Math.round(lockTimeoutInMs / 3))) : 2_000;
+/** How often a load's connection is looked at: a lock wait well before lock_timeout, a stall a few times per stall timeout. */
+function watchInterval(lockTimeoutInMs: number, env: Env): number {
+  const bound = Math.min(lockTimeoutInMs > 0 ? lockTimeoutInMs / 3 : Infinity, stallTimeoutMs(env) / 4);
+  return Math.min(2_000, Math.max(250, Math.round(bound)));
 }
 
 function ledgerKey(spec: PipelineSpec, ref: BlobRef, env: Env): LedgerKey {

@@ -130,6 +130,20 @@ describe('a lost PostgreSQL connection mid-load is retried, and the blob loads e
   });
 });
 
+describe('a stalled PostgreSQL connection', () => {
+  it('no bytes either way mid-COPY: cut after BLOB2PG_STALL_TIMEOUT_MS, retried, loaded once', async () => {
+    const name = 'stalled';
+    const t = await table(name);
+    await h.upload(`${name}/orders.csv`, csv(ROWS));
+    proxy.arm({ action: 'stall', direction: 'up', afterBytes: 200_000 });
+    const notices: string[] = [];
+    const output = await runPipeline(spec(name, t), { env: { ...env, BLOB2PG_STALL_TIMEOUT_MS: '1500' }, timerScale: 0.02, log: (line) => notices.push(line) });
+    expect(output.files).toMatchObject([{ status: 'Succeeded', rowsCopied: ROWS, attempts: 2 }]);
+    expect(notices.join('\n')).toMatch(/retry +pipeline stalled stalled\/orders\.csv: the connection to PostgreSQL was lost: the PostgreSQL connection stalled: no bytes either way for \d s while a statement was out \((our bytes are not being taken|the server is active, waiting for ClientRead, so what was sent did not arrive)\)/);
+    expect(await loaded(t)).toEqual({ rows: ROWS, keys: ROWS, ledgerRows: 1 });
+  });
+});
+
 describe('a table locked by another session', () => {
   it('waits up to sink.lockTimeoutInMs, says who holds the lock, retries, and loads once the lock is gone', async () => {
     const name = 'locked';
