@@ -130,6 +130,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       BLOB2PG_PG_POOL_MAX: string(pgPoolMax)
       BLOB2PG_LEDGER_SCHEMA: ledgerSchema
       BLOB2PG_LOG_CONTAINER: logContainerName
+      BLOB2PG_STALL_TIMEOUT_MS: '60000' // no bytes for this long on a storage read or a PostgreSQL statement = a stall, retried
     }
   }
 
