@@ -13,6 +13,7 @@ import { freePort, startPostgres } from '../../src/cli/localServices.js';
 import { runPipeline } from '../../src/run/localRun.js';
 import { closePools } from '../../src/sink/index.js';
 import { serviceAddress, startFaultProxy, throughProxy, type FaultProxy } from '../support/faultProxy.js';
+import { ORDERS_DDL, ordersCsv } from '../support/faultChecks.js';
 import { createHarness, type Harness } from '../support/harness.js';
 
 let h: Harness;
@@ -43,12 +44,10 @@ afterAll(async () => {
 it('a restart mid-COPY: the load is retried until the server is back, and the blob loads exactly once', async () => {
   const direct = new pg.Pool({ connectionString: server!.url, max: 2 });
   direct.on('error', () => undefined);
-  await direct.query('CREATE TABLE orders (id int PRIMARY KEY, name text NOT NULL, amount numeric(12,2))');
+  await direct.query(`CREATE TABLE orders (${ORDERS_DDL})`);
   await direct.end();
   const rows = 20_000;
-  const lines = ['id,name,amount'];
-  for (let i = 1; i <= rows; i++) lines.push(`${i},customer number ${i},${(i * 1.25).toFixed(2)}`);
-  await h.upload('restart/orders.csv', lines.join('\n') + '\n');
+  await h.upload('restart/orders.csv', ordersCsv(rows));
 
   // ~800 KB at 1 MB/s through the proxy: the COPY is in flight for most of a second.
   proxy.throttle(1_000_000);

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runPipeline } from '../../src/run/localRun.js';
 import type { RunOutput } from '../../src/run/output.js';
-import { ledgerSchemaName } from '../../src/sink/ledger.js';
+import { loadedOnce, ORDERS_DDL, ordersCsv } from '../support/faultChecks.js';
 import { serviceAddress, startFaultProxy, throughProxy, type Fault, type FaultProxy } from '../support/faultProxy.js';
 import { createHarness, type Harness } from '../support/harness.js';
 
@@ -27,18 +27,7 @@ afterAll(async () => {
 
 const ROWS = 40_000; // ~1.6 MB: a fault after 500 KB lands mid-download.
 
-function csv(rows: number): string {
-  const lines = ['id,name,amount'];
-  for (let i = 1; i <= rows; i++) lines.push(`${i},customer number ${i},${(i * 1.25).toFixed(2)}`);
-  return lines.join('\n') + '\n';
-}
-
-async function counts(name: string): Promise<{ rows: number; keys: number; ledgerRows: number }> {
-  const [c] = await h.query<{ rows: number; keys: number }>(`SELECT count(*)::int AS rows, count(DISTINCT id)::int AS keys FROM "${h.schema}"."${name}"`);
-  const ledger = `"${ledgerSchemaName(undefined, h.env)}".ingestions`;
-  const [l] = await h.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${ledger} WHERE target_table = $1`, [`${h.schema}.${name}`]);
-  return { rows: c!.rows, keys: c!.keys, ledgerRows: l!.n };
-}
+const counts = (name: string) => loadedOnce(h, `${h.schema}.${name}`);
 
 async function load(name: string, onNotice?: (line: string) => void): Promise<{ output: RunOutput; notices: string[] }> {
   const t = `${h.schema}.${name}`;
@@ -60,8 +49,8 @@ describe('a storage download broken mid-body resumes from where it broke', () =>
   for (const { fault, says } of cases) {
     it(`${fault.action} after ${fault.afterBytes / 1000} KB`, async () => {
       const name = `dl${fault.action}`;
-      await h.table(name, 'id int PRIMARY KEY, name text NOT NULL, amount numeric(12,2)');
-      await h.upload(`${name}/orders.csv`, csv(ROWS));
+      await h.table(name, ORDERS_DDL);
+      await h.upload(`${name}/orders.csv`, ordersCsv(ROWS));
       const fired = proxy.firedCount;
       proxy.arm(fault);
       const { output, notices } = await load(name);
@@ -78,12 +67,12 @@ describe('a storage download broken mid-body resumes from where it broke', () =>
 
   it('an overwrite between the break and the resume fails the blob (If-Match), and the table stays as it was', async () => {
     const name = 'dloverwrite';
-    await h.table(name, 'id int PRIMARY KEY, name text NOT NULL, amount numeric(12,2)');
-    await h.upload(`${name}/orders.csv`, csv(ROWS));
+    await h.table(name, ORDERS_DDL);
+    await h.upload(`${name}/orders.csv`, ordersCsv(ROWS));
     proxy.arm({ action: 'reset', direction: 'down', afterBytes: 500_000 });
     let overwritten: Promise<unknown> | undefined;
     const { output } = await load(name, (line) => {
-      if (line.includes('storage read of')) overwritten ??= h.upload(`${name}/orders.csv`, csv(10));
+      if (line.includes('storage read of')) overwritten ??= h.upload(`${name}/orders.csv`, ordersCsv(10));
     });
     await overwritten;
     expect(output.files).toMatchObject([{ status: 'Failed', error: { message: expect.stringMatching(/overwritten .*ETag changed/) } }]);

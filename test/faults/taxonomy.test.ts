@@ -7,6 +7,7 @@
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runPipeline } from '../../src/run/localRun.js';
+import { ORDERS_DDL, ordersCsv } from '../support/faultChecks.js';
 import { createHarness, type Harness } from '../support/harness.js';
 
 let h: Harness;
@@ -15,14 +16,8 @@ beforeAll(async () => {
 });
 afterAll(async () => h?.close());
 
-function csv(rows: number): string {
-  const lines = ['id,name,amount'];
-  for (let i = 1; i <= rows; i++) lines.push(`${i},customer number ${i},${(i * 1.25).toFixed(2)}`);
-  return lines.join('\n') + '\n';
-}
-
 async function load(name: string, env: Record<string, string | undefined>) {
-  const t = await h.table(name, 'id int PRIMARY KEY, name text, amount numeric(12,2)');
+  const t = await h.table(name, ORDERS_DDL);
   const notices: string[] = [];
   const started = performance.now();
   const output = await runPipeline(h.spec({ name, source: { prefix: `${name}/` }, sink: { table: t } }), {
@@ -35,7 +30,7 @@ async function load(name: string, env: Record<string, string | undefined>) {
 
 describe('setup errors fail once, never retried', () => {
   it('a wrong password: a sign-in error that names the setting, nothing about Entra', async () => {
-    await h.upload('badpw/a.csv', csv(3));
+    await h.upload('badpw/a.csv', ordersCsv(3));
     const url = new URL(h.env.TARGET_POSTGRES!);
     url.password = 'not-the-password';
     const { output, notices, ms } = await load('badpw', { ...h.env, TARGET_POSTGRES: url.toString() });
@@ -50,7 +45,7 @@ describe('setup errors fail once, never retried', () => {
   });
 
   it('a missing TARGET_POSTGRES setting: the blob fails with the setting named, not retried', async () => {
-    await h.upload('nosetting/a.csv', csv(3));
+    await h.upload('nosetting/a.csv', ordersCsv(3));
     const { TARGET_POSTGRES: _, ...env } = h.env;
     const started = performance.now();
     const notices: string[] = [];
@@ -61,7 +56,7 @@ describe('setup errors fail once, never retried', () => {
   });
 
   it('a table that does not exist: config (42P01), not retried', async () => {
-    await h.upload('notable/a.csv', csv(3));
+    await h.upload('notable/a.csv', ordersCsv(3));
     const output = await runPipeline(h.spec({ name: 'notable', source: { prefix: 'notable/' }, sink: { table: `${h.schema}.does_not_exist` } }), { env: h.env, log: () => undefined });
     expect(output.files).toMatchObject([{ status: 'Failed', error: { kind: 'config' } }]);
     expect(output.files[0]!.attempts).toBeUndefined();
@@ -70,7 +65,7 @@ describe('setup errors fail once, never retried', () => {
 
 describe('what a message says about bad input', () => {
   it('a corrupt gzip is reported as a corrupt gzip, not as a CSV error', async () => {
-    const gz = gzipSync(Buffer.from(csv(20_000)));
+    const gz = gzipSync(Buffer.from(ordersCsv(20_000)));
     // Garble the middle of the deflate stream (header and trailer intact).
     for (let i = Math.floor(gz.length / 2); i < Math.floor(gz.length / 2) + 64; i++) gz[i] = gz[i]! ^ 0x5a;
     await h.upload('corrupt/a.csv.gz', gz);
@@ -104,7 +99,7 @@ describe('libpq key/value connection strings', () => {
   it('load like a postgres:// URL', async () => {
     const url = new URL(h.env.TARGET_POSTGRES!);
     const conninfo = `host=${url.hostname} port=${url.port} dbname=${url.pathname.slice(1)} user=${url.username} password='${decodeURIComponent(url.password)}' sslmode=disable`;
-    await h.upload('conninfo/a.csv', csv(100));
+    await h.upload('conninfo/a.csv', ordersCsv(100));
     const { output } = await load('conninfo', { ...h.env, TARGET_POSTGRES: conninfo });
     expect(output.files).toMatchObject([{ status: 'Succeeded', rowsCopied: 100 }]);
   });
