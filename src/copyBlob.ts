@@ -14,7 +14,7 @@
  */
 import { finished } from 'node:stream/promises';
 import type { Env } from './connections/settings.js';
-import { isTransient, mapLoadError, toFileErrorOutput, TransientError } from './errors.js';
+import { DataError, isTransient, mapLoadError, toFileErrorOutput, TransientError } from './errors.js';
 import { isArchive, resolveCodec } from './format/compression.js';
 import { sourceFiles, type SourceFile } from './format/index.js';
 import { resolveMapping } from './pipeline/mapping.js';
@@ -171,9 +171,10 @@ async function loadConcatenated(context: LoadContext, refs: readonly BlobRef[]):
   let copy: ConcatenatedCopy | undefined;
   const sources: CountedBlobSource[] = [];
   try {
+    // The table first: a spec that no longer fits it fails even for blobs loaded before.
+    const { table } = await describeTarget(context);
     const keys = refs.map((ref) => ledgerKey(spec, ref, env));
     const owned = await claimIngestions(client, ledgerSchema, keys, run);
-    const { table } = await describeTarget(context);
     copy = new ConcatenatedCopy(client, quoteTable(table.table));
     const results: FileResult[] = [];
     const loads: Array<{ key: LedgerKey; counts: LedgerCompletion }> = [];
@@ -258,6 +259,7 @@ async function loadBlob(context: LoadContext, ref: BlobRef): Promise<FileResult>
     // An archive is one transaction too: its entries each claim a ledger row
     // (`<blob url>/<entry>`) inside it, so a corrupt entry k rolls back entries 1..k-1.
     const archive = isArchive(resolveCodec(spec.source.format.compressionCodec, ref.name));
+    await checkTargetBeforeClaim(context);
     if (!archive && !(await claimIngestion(client, ledgerSchema, key, { pipeline: spec.name, runId: options.runId }))) {
       return fileResult(ref, 'Skipped', started);
     }
@@ -327,6 +329,22 @@ async function loadBlob(context: LoadContext, ref: BlobRef): Promise<FileResult>
 
 function ledgerKey(spec: PipelineSpec, ref: BlobRef, env: Env): LedgerKey {
   return { targetTable: displayTable(spec.sink.table), blobUrl: blobUrl(spec, ref.name, env), etag: normalizeEtag(ref.etag) };
+}
+
+/**
+ * Checks the spec against the table before the ledger can answer Skipped: a spec that no
+ * longer fits its table (a changed table, Upsert keys without a Citus table's distribution
+ * column) fails, rather than hiding behind a version loaded before. With a pre-copy script
+ * the check runs again after it (it may change the table); a table that does not exist yet
+ * is left to the script to create.
+ */
+async function checkTargetBeforeClaim(context: LoadContext): Promise<void> {
+  try {
+    await describeTarget(context);
+  } catch (err) {
+    const missing = err instanceof DataError && (err.location.sqlstate === '42P01' || err.location.sqlstate === '3F000');
+    if (!(missing && context.spec.sink.preCopyScript)) throw err;
+  }
 }
 
 /**
