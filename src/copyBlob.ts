@@ -14,7 +14,7 @@
  */
 import { finished } from 'node:stream/promises';
 import type { Env } from './connections/settings.js';
-import { DataError, isTransient, mapLoadError, toFileErrorOutput, TransientError } from './errors.js';
+import { isTransient, mapLoadError, toFileErrorOutput, TransientError } from './errors.js';
 import { isArchive, resolveCodec } from './format/compression.js';
 import { sourceFiles, type SourceFile } from './format/index.js';
 import { resolveMapping } from './pipeline/mapping.js';
@@ -339,12 +339,13 @@ function ledgerKey(spec: PipelineSpec, ref: BlobRef, env: Env): LedgerKey {
  * is left to the script to create.
  */
 async function checkTargetBeforeClaim(context: LoadContext): Promise<void> {
-  try {
-    await describeTarget(context);
-  } catch (err) {
-    const missing = err instanceof DataError && (err.location.sqlstate === '42P01' || err.location.sqlstate === '3F000');
-    if (!(missing && context.spec.sink.preCopyScript)) throw err;
+  const { client, spec } = context;
+  if (spec.sink.preCopyScript) {
+    // Asked without an error: a failed statement would abort the load's transaction.
+    const found = await client.query<{ found: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS found`, [quoteTable(spec.sink.table)]);
+    if (!found.rows[0]?.found) return;
   }
+  await describeTarget(context);
 }
 
 /**

@@ -48,8 +48,12 @@ export async function referenceTable(h: Harness, name: string, ddl: string): Pro
 
 /** Uploads `body` as `blob` and loads that one blob version with `spec`. */
 export async function loadOne(h: Harness, spec: PipelineSpec, blob: string, body: string, runId = 'r1'): Promise<FileResult> {
-  const ref = await h.upload(blob, body);
-  return copyBlob(spec, { ...ref, size: Buffer.byteLength(body), lastModified: new Date().toISOString() }, { runId, env: h.env });
+  return loadVersion(h, spec, await h.upload(blob, body), runId);
+}
+
+/** Loads a blob version uploaded before (the same ETag: the ledger knows it). */
+export function loadVersion(h: Harness, spec: PipelineSpec, ref: { name: string; etag: string }, runId = 'r1', env: Record<string, string> = h.env): Promise<FileResult> {
+  return copyBlob(spec, { ...ref, size: 0, lastModified: new Date().toISOString() }, { runId, env });
 }
 
 /** `SELECT … FROM S.t`: S. becomes the file's schema. */

@@ -71,6 +71,11 @@ describeCitus('loads into Citus tables', () => {
     expect(result.error!.message).toContain(`must include its distribution column "tenant_id"; add "tenant_id" to sink.upsertSettings.keys`);
     expect(await rows(`SELECT note FROM S.nodist`)).toEqual([{ note: 'kept' }]);
     expect(await validatePipeline(spec, h.env)).toEqual([expect.stringMatching(/^sink\.upsertSettings\.keys: .*distribution column "tenant_id"/)]);
+    // A mapping that feeds nothing into the distribution column: every row would fail.
+    const unmapped = h.spec({ source: { prefix: 'nodist/' }, sink: { table: t }, mapping: [{ source: 'id', sink: 'id' }, { source: 'note', sink: 'note' }] });
+    expect(await validatePipeline(unmapped, h.env)).toEqual([
+      expect.stringMatching(/^mapping \(checked against nodist\/a\.csv\): the distribution column "tenant_id" has no default and nothing maps to it/),
+    ]);
   });
 
   it('Upsert without a unique index on the keys (the MERGE path on plain PostgreSQL) into a distributed table: last wins, racing loads leave one row per key', async () => {
