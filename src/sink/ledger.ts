@@ -10,6 +10,7 @@
 import type pg from 'pg';
 import { ConfigError } from '../errors.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
+import { CITUS_PRESENT } from './tableInfo.js';
 
 export interface LedgerKey {
   targetTable: string;
@@ -86,9 +87,9 @@ async function keepLedgerLocal(client: pg.ClientBase): Promise<void> {
 /** A ledger a Citus cluster made distributed before (an older blob2pg) is refused, naming the fix. */
 async function refuseDistributedLedger(client: pg.ClientBase, schema: string): Promise<void> {
   const table = `${quoteIdent(schema)}.ingestions`;
-  // Citus' catalogs exist only where the extension is created (pg_dist_schema from Citus 12).
+  // pg_dist_schema exists from Citus 12.
   const catalogs = await client.query<{ partition: boolean; schemas: boolean }>(
-    `SELECT to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL AS partition, to_regclass('pg_catalog.pg_dist_schema') IS NOT NULL AS schemas`,
+    `SELECT ${CITUS_PRESENT} AS partition, to_regclass('pg_catalog.pg_dist_schema') IS NOT NULL AS schemas`,
   );
   const { partition, schemas } = catalogs.rows[0]!;
   if (!partition || !(await client.query(`SELECT 1 FROM pg_dist_partition WHERE logicalrelid = $1::regclass`, [table])).rowCount) return;
@@ -137,6 +138,8 @@ export async function completeIngestions(
   loads: ReadonlyArray<{ key: LedgerKey; counts: LedgerCompletion }>,
 ): Promise<void> {
   if (loads.length === 0) return;
+  // statement_timestamp(), not clock_timestamp(): Citus refuses VOLATILE functions in an
+  // UPDATE of a distributed table (0A000), should a cluster ever hold the ledger as one.
   await client.query(
     `UPDATE ${quoteIdent(schema)}.ingestions AS i
         SET rows_read = c.rows_read, rows_copied = c.rows_copied, rows_skipped = c.rows_skipped, bytes = c.bytes, finished_at = statement_timestamp()

@@ -50,11 +50,11 @@ export interface TableInfo {
 }
 
 export async function describeTable(client: pg.ClientBase, table: TableName): Promise<TableInfo> {
-  let result: pg.QueryResult<{ name: string; type: string; basetype: string; notnull: boolean; hasdef: boolean; generated: string; identity: string }>;
+  let result: pg.QueryResult<{ name: string; type: string; basetype: string; notnull: boolean; hasdef: boolean; generated: string; identity: string; citus: boolean }>;
   try {
     result = await client.query(
       `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, format_type(a.atttypid, -1) AS basetype, a.attnotnull AS notnull,
-              a.atthasdef AS hasdef, a.attgenerated AS generated, a.attidentity AS identity
+              a.atthasdef AS hasdef, a.attgenerated AS generated, a.attidentity AS identity, ${CITUS_PRESENT} AS citus
          FROM pg_attribute a
         WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped
         ORDER BY a.attnum`,
@@ -75,7 +75,7 @@ export async function describeTable(client: pg.ClientBase, table: TableName): Pr
       WHERE i.indrelid = $1::regclass AND i.indisunique`,
     [quoteTable(table)],
   );
-  const citus = await describeCitusTable(client, table);
+  const citus = result.rows[0]?.citus ? await describeCitusTable(client, table) : undefined;
   return {
     table,
     ...(citus && { citus }),
@@ -93,13 +93,16 @@ export async function describeTable(client: pg.ClientBase, table: TableName): Pr
   };
 }
 
-/** Citus' catalog, or undefined without Citus. https://docs.citusdata.com/en/stable/develop/api_metadata.html#partition-table */
+/**
+ * True where the citus extension is created: its catalog exists only there, and a query that
+ * names it elsewhere fails, so ask this first.
+ */
+export const CITUS_PRESENT = `to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL`;
+
+/** The table in Citus' catalog, or undefined. https://docs.citusdata.com/en/stable/develop/api_metadata.html#partition-table */
 async function describeCitusTable(client: pg.ClientBase, table: TableName): Promise<CitusTable | undefined> {
-  // The catalog exists only where the citus extension is created: ask before naming it.
-  const present = await client.query<{ present: boolean }>(`SELECT to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL AS present`);
-  if (!present.rows[0]?.present) return undefined;
-  const result = await client.query<{ partmethod: string; repmodel: string; col: string | null }>(
-    `SELECT partmethod, repmodel, column_to_column_name(logicalrelid, partkey) AS col FROM pg_dist_partition WHERE logicalrelid = $1::regclass`,
+  const result = await client.query<{ repmodel: string; col: string | null }>(
+    `SELECT repmodel, column_to_column_name(logicalrelid, partkey) AS col FROM pg_dist_partition WHERE logicalrelid = $1::regclass`,
     [quoteTable(table)],
   );
   const row = result.rows[0];
