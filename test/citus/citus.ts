@@ -27,6 +27,8 @@ export function describeCitus(name: string, body: () => void): void {
 export async function expectCitusCluster(h: Harness): Promise<void> {
   const [ext] = await h.query<{ version: string | null }>(`SELECT (SELECT extversion FROM pg_extension WHERE extname = 'citus') AS version`);
   expect(ext?.version, 'the citus extension on TARGET_POSTGRES').toMatch(/^\d+\.\d+/);
+  // The shapes run.sh starts; another value (your own cluster) is only checked for Citus.
+  if (cluster !== 'single-node' && cluster !== 'coordinator+worker') return;
   const [nodes] = await h.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_dist_node WHERE shouldhaveshards AND isactive`);
   expect(nodes?.n).toBe(1);
   const [workers] = await h.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_dist_node WHERE groupid <> 0`);
