@@ -9,6 +9,7 @@
  */
 import type pg from 'pg';
 import { ConfigError } from '../errors.js';
+import { withClient, withTransaction } from './pool.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
 import { CITUS_PRESENT } from './tableInfo.js';
 
@@ -36,36 +37,30 @@ export async function ensureLedger(pool: pg.Pool, schema: string): Promise<void>
   let done = ensured.get(pool);
   if (!done) ensured.set(pool, (done = new Set()));
   if (done.has(schema)) return;
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    // Concurrent CREATE … IF NOT EXISTS can still collide on the catalog; serialise it.
-    await client.query(`SELECT pg_advisory_xact_lock(hashtext('blob2pg.ledger:' || $1))`, [schema]);
-    await keepLedgerLocal(client);
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
-    await client.query(`CREATE TABLE IF NOT EXISTS ${quoteIdent(schema)}.ingestions (
-      target_table text NOT NULL,
-      blob_url     text NOT NULL,
-      etag         text NOT NULL,
-      pipeline     text NOT NULL,
-      run_id       text NOT NULL,
-      rows_read    bigint,
-      rows_copied  bigint,
-      rows_skipped bigint,
-      bytes        bigint,
-      started_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
-      finished_at  timestamptz,
-      PRIMARY KEY (target_table, blob_url, etag)
-    )`);
-    await refuseDistributedLedger(client, schema);
-    await client.query('COMMIT');
-    done.add(schema);
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  await withClient(pool, (client) =>
+    withTransaction(client, async () => {
+      // Concurrent CREATE … IF NOT EXISTS can still collide on the catalog; serialise it.
+      await client.query(`SELECT pg_advisory_xact_lock(hashtext('blob2pg.ledger:' || $1))`, [schema]);
+      await keepLedgerLocal(client);
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+      await client.query(`CREATE TABLE IF NOT EXISTS ${quoteIdent(schema)}.ingestions (
+        target_table text NOT NULL,
+        blob_url     text NOT NULL,
+        etag         text NOT NULL,
+        pipeline     text NOT NULL,
+        run_id       text NOT NULL,
+        rows_read    bigint,
+        rows_copied  bigint,
+        rows_skipped bigint,
+        bytes        bigint,
+        started_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
+        finished_at  timestamptz,
+        PRIMARY KEY (target_table, blob_url, etag)
+      )`);
+      await refuseDistributedLedger(client, schema);
+    }),
+  );
+  done.add(schema);
 }
 
 /**
