@@ -21,6 +21,28 @@ function withSettings(url: string, settings: Record<string, string>): string {
   return u.toString();
 }
 
+/** Runs `fn` on one session of `url`. */
+async function inSession<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Runs `fn` with a ledger schema of its own, dropped afterwards (with the pools that used it). */
+async function withLedger(prefix: string, fn: (ledger: string) => Promise<void>): Promise<void> {
+  const ledger = uniqueName(prefix);
+  try {
+    await fn(ledger);
+  } finally {
+    await closePools();
+    await h.query(`DROP SCHEMA IF EXISTS ${quoteIdent(ledger)} CASCADE`);
+  }
+}
+
 describeCitus('the ledger on Citus', () => {
   beforeAll(async () => {
     h = await createHarness('cledger');
@@ -31,63 +53,41 @@ describeCitus('the ledger on Citus', () => {
 
   it('stays a local table when new schemas become distributed schemas and new tables Citus managed tables', async () => {
     const t = await distributedTable(h, 'sharded', 'tenant_id int, id int', 'tenant_id');
-    const ledger = uniqueName('ledger_sharded_');
-    const env = {
-      ...h.env,
-      TARGET_POSTGRES: withSettings(h.env.TARGET_POSTGRES, { 'citus.enable_schema_based_sharding': 'on', 'citus.use_citus_managed_tables': 'on' }),
-      BLOB2PG_LEDGER_SCHEMA: ledger,
-    };
-    try {
+    await withLedger('ledger_sharded_', async (ledger) => {
+      const sharded = withSettings(h.env.TARGET_POSTGRES, { 'citus.enable_schema_based_sharding': 'on', 'citus.use_citus_managed_tables': 'on' });
       // The settings do reach the sessions: a schema created there becomes distributed.
       const probe = uniqueName('probe_');
-      const client = new pg.Client({ connectionString: env.TARGET_POSTGRES });
-      await client.connect();
-      try {
+      await inSession(sharded, async (client) => {
         await client.query(`CREATE SCHEMA ${quoteIdent(probe)}`);
         expect((await client.query(`SELECT count(*)::int AS n FROM pg_dist_schema WHERE schemaid = $1::regnamespace`, [quoteIdent(probe)])).rows).toEqual([{ n: 1 }]);
         await client.query(`DROP SCHEMA ${quoteIdent(probe)} CASCADE`);
-      } finally {
-        await client.end();
-      }
+      });
       const spec = h.spec({ source: { prefix: 'sharded/' }, sink: { table: t } });
       const ref = await h.upload('sharded/a.csv', 'tenant_id,id\n1,1\n2,2\n');
-      const result = await loadVersion(h, spec, ref, 'r1', env);
-      expectSucceeded(result, { rowsCopied: 2 });
+      expectSucceeded(await loadVersion(h, spec, ref, 'r1', { ...h.env, TARGET_POSTGRES: sharded, BLOB2PG_LEDGER_SCHEMA: ledger }), { rowsCopied: 2 });
       expect(await h.query(`SELECT count(*)::int AS n FROM pg_dist_schema WHERE schemaid::regnamespace::text = $1`, [ledger])).toEqual([{ n: 0 }]);
       expect(await h.query(`SELECT count(*)::int AS n FROM pg_dist_partition WHERE logicalrelid = $1::regclass`, [`${quoteIdent(ledger)}.ingestions`])).toEqual([{ n: 0 }]);
       expect(await h.query(`SELECT rows_copied::int, finished_at IS NOT NULL AS finished FROM ${quoteIdent(ledger)}.ingestions`)).toEqual([{ rows_copied: 2, finished: true }]);
       expect(await rows(`SELECT count(*)::int AS n FROM S.sharded`)).toEqual([{ n: 2 }]);
-    } finally {
-      await closePools();
-      await h.query(`DROP SCHEMA IF EXISTS ${quoteIdent(ledger)} CASCADE`);
-    }
+    });
   });
 
   it('a ledger an older version let Citus distribute is refused, naming the command that fixes it', async () => {
     const t = await distributedTable(h, 'old_ledger', 'tenant_id int, id int', 'tenant_id');
-    const ledger = uniqueName('ledger_dist_');
-    const env = { ...h.env, BLOB2PG_LEDGER_SCHEMA: ledger };
-    const client = new pg.Client({ connectionString: withSettings(h.env.TARGET_POSTGRES, { 'citus.enable_schema_based_sharding': 'on' }) });
-    await client.connect();
-    try {
-      await client.query(`CREATE SCHEMA ${quoteIdent(ledger)}`);
-      await client.query(`CREATE TABLE ${quoteIdent(ledger)}.ingestions (target_table text, blob_url text, etag text, pipeline text, run_id text,
-        rows_read bigint, rows_copied bigint, rows_skipped bigint, bytes bigint, started_at timestamptz DEFAULT clock_timestamp(), finished_at timestamptz,
-        PRIMARY KEY (target_table, blob_url, etag))`);
-    } finally {
-      await client.end();
-    }
-    try {
+    await withLedger('ledger_dist_', async (ledger) => {
+      await inSession(withSettings(h.env.TARGET_POSTGRES, { 'citus.enable_schema_based_sharding': 'on' }), async (client) => {
+        await client.query(`CREATE SCHEMA ${quoteIdent(ledger)}`);
+        await client.query(`CREATE TABLE ${quoteIdent(ledger)}.ingestions (target_table text, blob_url text, etag text, pipeline text, run_id text,
+          rows_read bigint, rows_copied bigint, rows_skipped bigint, bytes bigint, started_at timestamptz DEFAULT clock_timestamp(), finished_at timestamptz,
+          PRIMARY KEY (target_table, blob_url, etag))`);
+      });
       const spec = h.spec({ source: { prefix: 'oldledger/' }, sink: { table: t } });
       const ref = await h.upload('oldledger/a.csv', 'tenant_id,id\n1,1\n');
-      const result = await loadVersion(h, spec, ref, 'r1', env);
+      const result = await loadVersion(h, spec, ref, 'r1', { ...h.env, BLOB2PG_LEDGER_SCHEMA: ledger });
       expect(result.status).toBe('Failed');
       expect(result.error!.message).toContain(`must be a plain local table on the coordinator: run SELECT citus_schema_undistribute('"${ledger}"')`);
       expect(await rows(`SELECT count(*)::int AS n FROM S.old_ledger`)).toEqual([{ n: 0 }]);
-    } finally {
-      await closePools();
-      await h.query(`DROP SCHEMA IF EXISTS ${quoteIdent(ledger)} CASCADE`);
-    }
+    });
   });
 
   it('a blob version in the ledger is not reported Skipped once the spec no longer fits the table', async () => {
