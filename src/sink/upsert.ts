@@ -10,8 +10,8 @@
  *  - keys without one (ADF allows unconstrained "unique columns") → `MERGE` (PostgreSQL
  *    15+) on deduplicated rows, under a transaction-scoped advisory lock on the table: with
  *    no unique index, two concurrent loads would otherwise both see "not matched" and both
- *    insert the key. Older servers and Citus tables: UPDATE … FROM, then INSERT … WHERE NOT
- *    EXISTS, same lock.
+ *    insert the key. Older servers and Citus tables: UPDATE … FROM, then INSERT of the keys
+ *    not there (an anti-join), same lock.
  *  - Citus: the keys must contain a distributed table's distribution column.
  *  - only mapped columns are written; generated / GENERATED ALWAYS identity columns never.
  */
