@@ -9,16 +9,17 @@ import { app, type HttpRequest, type InvocationContext } from '@azure/functions'
 import * as df from 'durable-functions';
 import { appPipelines } from '../src/app/pipelines.js';
 import { starterFor } from '../src/app/starter.js';
-import { handleDebugRun, handleGetRun, handleListPipelines, handleStartRun } from '../src/app/triggers.js';
 
 const client = [df.input.durableClient()];
+/** Imported on the first request: it brings the storage SDK, which start-up does not need. */
+const triggers = () => import('../src/app/triggers.js');
 
 app.http('startPipelineRun', {
   methods: ['POST'],
   authLevel: 'function',
   route: 'pipelines/{name}/runs',
   extraInputs: client,
-  handler: (request: HttpRequest, context: InvocationContext) => handleStartRun(request, starterFor(context), appPipelines()),
+  handler: async (request: HttpRequest, context: InvocationContext) => (await triggers()).handleStartRun(request, starterFor(context), appPipelines()),
 });
 
 app.http('debugRun', {
@@ -26,7 +27,7 @@ app.http('debugRun', {
   authLevel: 'function',
   route: 'runs',
   extraInputs: client,
-  handler: (request: HttpRequest, context: InvocationContext) => handleDebugRun(request, starterFor(context)),
+  handler: async (request: HttpRequest, context: InvocationContext) => (await triggers()).handleDebugRun(request, starterFor(context)),
 });
 
 app.http('getRun', {
@@ -34,12 +35,12 @@ app.http('getRun', {
   authLevel: 'function',
   route: 'runs/{id}',
   extraInputs: client,
-  handler: (request: HttpRequest, context: InvocationContext) => handleGetRun(request, starterFor(context)),
+  handler: async (request: HttpRequest, context: InvocationContext) => (await triggers()).handleGetRun(request, starterFor(context)),
 });
 
 app.http('listPipelines', {
   methods: ['GET'],
   authLevel: 'function',
   route: 'pipelines',
-  handler: async () => handleListPipelines(appPipelines()),
+  handler: async () => (await triggers()).handleListPipelines(appPipelines()),
 });

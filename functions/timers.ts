@@ -6,7 +6,6 @@ import { app, type InvocationContext, type Timer } from '@azure/functions';
 import * as df from 'durable-functions';
 import { appPipelines } from '../src/app/pipelines.js';
 import { starterFor } from '../src/app/starter.js';
-import { handleScheduleTick } from '../src/app/triggers.js';
 
 /** Function names allow letters, digits, "_" and "-" (not "."); the index keeps them unique. */
 export function timerFunctionName(pipeline: string, index: number): string {
@@ -20,6 +19,8 @@ for (const spec of appPipelines().pipelines.values()) {
       schedule: trigger.schedule,
       extraInputs: [df.input.durableClient()],
       handler: async (_timer: Timer, context: InvocationContext) => {
+        // Imported on the first tick: it brings the storage SDK, which start-up does not need.
+        const { handleScheduleTick } = await import('../src/app/triggers.js');
         await handleScheduleTick(spec, starterFor(context), context);
       },
     });

@@ -10,10 +10,10 @@ import { containerFor } from '../source/blobs.js';
 import { blobRefFromEvent, eventInstanceId, EventParseError, parseBlobEvents, pipelinesForEvent, scheduledInstanceId, type PipelineTarget } from './events.js';
 import type { LoadedPipelines } from './pipelines.js';
 import { redactError, redactSecrets } from '../connections/redact.js';
-import type { RunInput } from './plan.js';
+import { RUN_ORCHESTRATOR, type RunInput } from './plan.js';
 import { isActive, type DurableStarter } from './starter.js';
 
-export const RUN_ORCHESTRATOR = 'blob2pgRun';
+export { RUN_ORCHESTRATOR };
 
 export interface Logger {
   debug(...args: unknown[]): void;

@@ -9,8 +9,7 @@ import type { Env } from '../connections/settings.js';
 import { withAppEnv } from '../app/appEnv.js';
 import { LocalDurableRuntime } from '../app/localDurable.js';
 import { loadDurableFunctions, registeredFunctions } from '../app/localHost.js';
-import type { RunInput } from '../app/plan.js';
-import { RUN_ORCHESTRATOR } from '../app/triggers.js';
+import { RUN_ORCHESTRATOR, type RunInput } from '../app/plan.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
 import type { FileResult, RunOutput } from './output.js';
 
