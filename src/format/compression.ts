@@ -18,10 +18,10 @@ import { MIN_CHUNK_BYTES } from './byteReader.js';
  * CommonJS, so a synchronous require keeps these functions free of an await between
  * receiving a stream and listening to it (a stream error in between would go unhandled).
  */
-const require = createRequire(import.meta.url);
-const bz2 = () => require('unbzip2-stream') as typeof import('unbzip2-stream');
-const unzipper = () => require('unzipper') as typeof import('unzipper');
-const tar = () => require('tar-stream') as typeof import('tar-stream');
+const lazyRequire = createRequire(import.meta.url);
+const bz2 = () => lazyRequire('unbzip2-stream') as typeof import('unbzip2-stream');
+const unzipper = () => lazyRequire('unzipper') as typeof import('unzipper');
+const tar = () => lazyRequire('tar-stream') as typeof import('tar-stream');
 
 export type CompressionCodec = (typeof compressionCodecs)[number];
 export type ResolvedCodec = Exclude<CompressionCodec, 'auto'>;

@@ -14,8 +14,8 @@ import { Transform, type TransformCallback } from 'node:stream';
  * iconv-lite loads on first use: this module also gives the spec its encoding names, and
  * UTF-8 blobs (most) never transcode. CommonJS, so a synchronous require keeps the API sync.
  */
-const require = createRequire(import.meta.url);
-const iconv = () => require('iconv-lite') as typeof import('iconv-lite');
+const lazyRequire = createRequire(import.meta.url);
+const iconv = () => lazyRequire('iconv-lite') as typeof import('iconv-lite');
 
 interface EncodingInfo {
   /** PostgreSQL's name, when COPY's ENCODING option accepts it. */
