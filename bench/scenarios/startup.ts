@@ -11,8 +11,10 @@
  * time and peak RSS come from the child itself (process.resourceUsage at exit, recorded
  * by bench/usage.ts), so they do not depend on sampling.
  *
- * BENCH_ESBUILD=/path/to/esbuild also measures the same processes from an esbuild bundle
- * (the experiment in bench/README.md, "Start-up"); esbuild is no dependency of ours.
+ * BENCH_STARTUP_BASELINE=/path/to/other/dist also measures another build's processes in
+ * the same runs (before/after: an older commit, built with its own `tsc`, beside a
+ * node_modules). BENCH_ESBUILD=/path/to/esbuild also measures an esbuild bundle of this
+ * build (the experiment in bench/README.md, "Start-up"); esbuild is no dependency of ours.
  */
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -88,9 +90,9 @@ function row(label: string, s: Series, bare: Series, target: string): BenchRow {
   };
 }
 
-/** The Functions host's registration API (src/app/localHost.ts), then the entry point. */
-function functionsImport(entry: string): string[] {
-  const localHost = JSON.stringify(path.join(dist, 'src/app/localHost.js'));
+/** The Functions host's registration API (src/app/localHost.ts of `build`), then the entry point. */
+function functionsImport(build: string, entry: string): string[] {
+  const localHost = JSON.stringify(path.join(build, 'src/app/localHost.js'));
   return ['--input-type=module', '-e', `const { installLocalHost } = await import(${localHost}); installLocalHost(); await import(${JSON.stringify(entry)});`];
 }
 
@@ -135,89 +137,91 @@ export default async function startupScenario(ctx: BenchContext): Promise<BenchR
   await uploadOneRow();
   await measure([cli, 'run', oneRowSpec], runEnv, scratch); // creates the ledger
 
-  const cases = (main: string, functionsEntry: string) => ({
+  /** The four processes of one build: `main` is its CLI, `functionsEntry` its Functions entry point. */
+  const cases = (build: string, main: string, functionsEntry: string) => ({
     help: { args: [main, '--help'] },
     schema: { args: [main, 'schema'] },
     run: { args: [main, 'run', oneRowSpec], env: runEnv, before: uploadOneRow },
-    functions: { args: functionsImport(functionsEntry), env: { BLOB2PG_PIPELINES: pipelines } },
+    functions: { args: functionsImport(build, functionsEntry), env: { BLOB2PG_PIPELINES: pipelines } },
   });
+  const variants: Array<{ label: string; prefix: string; build: string; main: string; functionsEntry: string; target?: string }> = [
+    { label: 'this build', prefix: '', build: dist, main: cli, functionsEntry: path.join(dist, 'functions/index.js') },
+  ];
+  const baseline = process.env.BENCH_STARTUP_BASELINE;
+  if (baseline) variants.push({ label: 'baseline build', prefix: `baseline build (${baseline}): `, build: baseline, main: path.join(baseline, 'src/cli/main.js'), functionsEntry: path.join(baseline, 'functions/index.js'), target: 'before' });
+  const esbuild = process.env.BENCH_ESBUILD;
+  // Inside the project, so the bundle's lazy require()s resolve node_modules as dist/ does.
+  const bundleDir = path.join(root, '.bench-bundle');
   const rows: BenchRow[] = [];
   try {
-    ctx.log(`startup: ${RUNS} runs of each process …`);
-    const s = await measureAll({ node: { args: ['-e', '0'] }, ...cases(cli, path.join(dist, 'functions/index.js')) }, scratch);
+    if (esbuild) {
+      await bundle(esbuild, bundleDir);
+      variants.push({ label: 'esbuild bundle', prefix: 'esbuild bundle: ', build: dist, main: path.join(bundleDir, 'src/cli/main.js'), functionsEntry: path.join(bundleDir, 'functions/index.js'), target: 'experiment' });
+    }
+    ctx.log(`startup: ${RUNS} runs of each process, ${variants.map((v) => v.label).join(', ')} …`);
+    const all: Record<string, { args: string[]; env?: Record<string, string>; before?: () => Promise<unknown> }> = { node: { args: ['-e', '0'] } };
+    for (const [i, v] of variants.entries()) for (const [name, c] of Object.entries(cases(v.build, v.main, v.functionsEntry))) all[`${i}:${name}`] = c;
+    const s = await measureAll(all, scratch);
     const { rows: loaded } = await ctx.pg.query('SELECT count(*)::int AS n FROM bench_one_row');
     if (loaded[0].n !== n) throw new Error(`one-row runs loaded ${loaded[0].n} rows, expected ${n}`);
-    rows.push(
-      row('`blob2pg --help`, whole process', s.help!, s.node!, '≤ 0.25 s'),
-      row('`blob2pg schema`, whole process', s.schema!, s.node!, '≤ 0.25 s'),
-      row('`blob2pg run`, one-row blob, whole process (services running)', s.run!, s.node!, '≤ 0.4 s'),
-      row('import dist/functions/index.js (registrations, pipelines folder)', s.functions!, s.node!, '≤ 0.4 s, ≤ 80 MB'),
-    );
-
-    const esbuild = process.env.BENCH_ESBUILD;
-    if (esbuild) {
-      // Inside the project, so the bundle's lazy require()s resolve node_modules as dist/ does.
-      const out = path.join(root, '.bench-bundle');
-      try {
-        await bundle(esbuild, out);
-        ctx.log('startup: the same processes from an esbuild bundle …');
-        const b = await measureAll({ node: { args: ['-e', '0'] }, ...cases(path.join(out, 'src/cli/main.js'), path.join(out, 'functions/index.js')) }, scratch);
-        rows.push(
-          row('esbuild bundle: `blob2pg --help`', b.help!, b.node!, 'experiment'),
-          row('esbuild bundle: `blob2pg schema`', b.schema!, b.node!, 'experiment'),
-          row('esbuild bundle: `blob2pg run`, one-row blob', b.run!, b.node!, 'experiment'),
-          row('esbuild bundle: import functions/index.js', b.functions!, b.node!, 'experiment'),
-        );
-      } finally {
-        await rm(out, { recursive: true, force: true });
-      }
+    for (const [i, v] of variants.entries()) {
+      rows.push(
+        row(`${v.prefix}\`blob2pg --help\`, whole process`, s[`${i}:help`]!, s.node!, v.target ?? '≤ 0.25 s'),
+        row(`${v.prefix}\`blob2pg schema\`, whole process`, s[`${i}:schema`]!, s.node!, v.target ?? '≤ 0.25 s'),
+        row(`${v.prefix}\`blob2pg run\`, one-row blob, whole process (services running)`, s[`${i}:run`]!, s.node!, v.target ?? '≤ 0.4 s'),
+        row(`${v.prefix}import functions/index.js (registrations, pipelines folder)`, s[`${i}:functions`]!, s.node!, v.target ?? '≤ 0.4 s, ≤ 80 MB'),
+      );
     }
-
-    rows.push(await cliVersusPsql(ctx, cli, scratch));
+    rows.push(...(await cliVersusPsql(ctx, variants.filter((v) => v.label !== 'esbuild bundle'), scratch)));
   } finally {
     await ctx.pg.query('DROP TABLE IF EXISTS bench_one_row');
     await rm(scratch, { recursive: true, force: true });
+    await rm(bundleDir, { recursive: true, force: true });
   }
   return rows;
 }
 
-/** The whole CLI process on the standard CSV against `psql \copy` of the same file; best of BENCH_REPEAT each. */
-async function cliVersusPsql(ctx: BenchContext, cli: string, scratch: string): Promise<BenchRow> {
+/** Each build's whole CLI process on the standard CSV against `psql \copy` of the same file, interleaved; best of BENCH_REPEAT each. */
+async function cliVersusPsql(ctx: BenchContext, builds: Array<{ prefix: string; main: string }>, scratch: string): Promise<BenchRow[]> {
   const table = 'bench_cli_copy';
   const reset = () => ctx.pg.query(`DROP TABLE IF EXISTS ${table}; CREATE TABLE ${table} ${ctx.narrowColumns}`);
   const spec = path.join(scratch, 'cli-copy.json');
   await writeFile(spec, JSON.stringify({ name: 'bench-cli-copy', source: { container: ctx.container.containerName, prefix: ctx.csvBlob }, sink: { table: `public.${table}` } }));
   const repeat = Number(process.env.BENCH_REPEAT ?? 2);
-  const cliRuns: ProcessFigures[] = [];
+  const cliRuns: ProcessFigures[][] = builds.map(() => []);
   const psqlRuns: number[] = [];
+  const checkLoaded = async (who: string) => {
+    const { rows: loaded } = await ctx.pg.query(`SELECT count(*)::int AS n FROM ${table}`);
+    if (loaded[0].n !== ctx.rows) throw new Error(`${who} loaded ${loaded[0].n} rows, expected ${ctx.rows}`);
+  };
   try {
     for (let i = 0; i < repeat; i++) {
-      await reset();
-      cliRuns.push(await measure([cli, 'run', spec], { ...ctx.env, BLOB2PG_LEDGER_SCHEMA: `bench_cli_${Date.now()}` }, scratch));
+      for (const [b, build] of builds.entries()) {
+        await reset();
+        cliRuns[b]!.push(await measure([build.main, 'run', spec], { ...ctx.env, BLOB2PG_LEDGER_SCHEMA: `bench_cli_${Date.now()}` }, scratch));
+        await checkLoaded('blob2pg');
+      }
       await reset();
       const started = performance.now();
       await promisify(execFile)('psql', [ctx.env.TARGET_POSTGRES!, '-q', '-c', `\\copy ${table} FROM '${ctx.csvFile}' (FORMAT csv, HEADER true)`]);
       psqlRuns.push((performance.now() - started) / 1000);
+      await checkLoaded('psql');
     }
-    const { rows: loaded } = await ctx.pg.query(`SELECT count(*)::int AS n FROM ${table}`);
-    if (loaded[0].n !== ctx.rows) throw new Error(`psql loaded ${loaded[0].n} rows`);
-  } catch (err) {
-    if (!psqlRuns.length && cliRuns.length) {
-      return { case: `\`blob2pg run\`, whole process, ${ctx.rows.toLocaleString('en-US')}-row CSV`, baseline: 'psql \\copy', seconds: Math.min(...cliRuns.map((r) => r.seconds)), baselineSeconds: NaN, ratio: NaN, target: '≥ 0.95×', notes: `psql not run: ${(err as Error).message.split('\n')[0]}` };
-    }
-    throw err;
   } finally {
     await ctx.pg.query(`DROP TABLE IF EXISTS ${table}`);
   }
-  const seconds = Math.min(...cliRuns.map((r) => r.seconds));
   const psqlSeconds = Math.min(...psqlRuns);
-  return {
-    case: `\`blob2pg run\`, whole process, ${ctx.rows.toLocaleString('en-US')}-row CSV in Azurite`,
-    baseline: "psql \\copy of the local file, whole process",
-    seconds,
-    baselineSeconds: psqlSeconds,
-    ratio: psqlSeconds / seconds,
-    target: '≥ 0.95×',
-    notes: `best of ${repeat}: blob2pg ${range(cliRuns.map((r) => r.seconds))} s (peak RSS ${Math.max(...cliRuns.map((r) => r.peakRssMb)).toFixed(0)} MB), psql ${range(psqlRuns)} s`,
-  };
+  return builds.map((build, b) => {
+    const runs = cliRuns[b]!;
+    const seconds = Math.min(...runs.map((r) => r.seconds));
+    return {
+      case: `${build.prefix}\`blob2pg run\`, whole process, ${ctx.rows.toLocaleString('en-US')}-row CSV in Azurite`,
+      baseline: 'psql \\copy of the local file, whole process',
+      seconds,
+      baselineSeconds: psqlSeconds,
+      ratio: psqlSeconds / seconds,
+      target: build.prefix ? 'before' : '≥ 0.95×',
+      notes: `best of ${repeat}: blob2pg ${range(runs.map((r) => r.seconds))} s (CPU ${range(runs.map((r) => r.cpuSeconds))} s, peak RSS ${Math.max(...runs.map((r) => r.peakRssMb)).toFixed(0)} MB), psql ${range(psqlRuns)} s`,
+    };
+  });
 }
