@@ -3,7 +3,7 @@
  * spec asks for its method, so a process loads only the writers it uses (bench/README.md,
  * "Start-up").
  */
-export { closePools, poolFor } from './pool.js';
+export { backendPid, closePools, connectionLossOf, poolFor, withClient, withTransaction } from './pool.js';
 export type { PrepareRequest, SinkWriter, WriteCounters, WriteRequest } from './writer.js';
 
 import type { PipelineSpec } from '../pipeline/spec.js';

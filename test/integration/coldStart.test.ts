@@ -67,7 +67,7 @@ describe('cold start: modules load when a command or spec needs them', () => {
     const loaded = await loadedBy([cli, '--help']);
     expect(loaded.stdout).toContain('usage:');
     expect([...loaded.packages]).toEqual([]);
-    expect([...loaded.own].sort()).toEqual(['src/cli/heap.js', 'src/cli/main.js', 'src/cli/program.js', 'src/cli/report.js', 'src/connections/redact.js', 'src/errors.js']);
+    expect([...loaded.own].sort()).toEqual(['src/cli/heap.js', 'src/cli/main.js', 'src/cli/program.js', 'src/cli/report.js', 'src/connections/redact.js', 'src/errors.js', 'src/run/output.js']);
   });
 
   it('`blob2pg schema` loads zod and nothing else', async () => {
