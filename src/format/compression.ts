@@ -13,10 +13,11 @@ import type { compressionCodecs } from '../pipeline/formatSpec.js';
 import { MIN_CHUNK_BYTES } from './byteReader.js';
 
 /**
- * The bzip2, zip and tar readers load on first use (zip alone is ~60 files): most blobs
- * are plain or gzip, and every process start pays for what is imported up front. They are
- * CommonJS, so a synchronous require keeps these functions free of an await between
- * receiving a stream and listening to it (a stream error in between would go unhandled).
+ * The bzip2, zip and tar readers load on first use (zip alone is ~80 files with bluebird
+ * and fs-extra): most blobs are plain or gzip, and every process start pays for what is
+ * imported up front. They are CommonJS, so a synchronous require keeps these functions free
+ * of an await between receiving a stream and listening to it (an error in between would go
+ * unhandled).
  */
 const lazyRequire = createRequire(import.meta.url);
 const bz2 = () => lazyRequire('unbzip2-stream') as typeof import('unbzip2-stream');
