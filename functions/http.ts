@@ -1,12 +1,15 @@
 /**
  * HTTP API (authLevel function):
- *   POST /api/pipelines/{name}/runs   start a run (optional body { "blobs": [...] }) → 202
- *   POST /api/runs                    run the pipeline spec in the body once (ADF "Debug") → 202
+ *   POST /api/pipelines/{name}/runs   start a run of a deployed pipeline (optional body
+ *                                     { "blobs": [...], "validate": true }) → 202 (200 when validating)
+ *   POST /api/runs                    { "pipeline": name, … } the same; { "spec": {…} } only with
+ *                                     BLOB2PG_ALLOW_ADHOC_RUNS=true and the deployed connections
  *   GET  /api/runs/{id}               status, progress and run output
  *   GET  /api/pipelines               loaded pipelines and validation errors
  */
 import { app, type HttpRequest, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
+import { appEnv } from '../src/app/appEnv.js';
 import { appPipelines } from '../src/app/pipelines.js';
 import { starterFor } from '../src/app/starter.js';
 
@@ -19,15 +22,15 @@ app.http('startPipelineRun', {
   authLevel: 'function',
   route: 'pipelines/{name}/runs',
   extraInputs: client,
-  handler: async (request: HttpRequest, context: InvocationContext) => (await triggers()).handleStartRun(request, starterFor(context), appPipelines()),
+  handler: async (request: HttpRequest, context: InvocationContext) => (await triggers()).handleStartRun(request, starterFor(context), appPipelines(), { env: appEnv() }),
 });
 
-app.http('debugRun', {
+app.http('startRun', {
   methods: ['POST'],
   authLevel: 'function',
   route: 'runs',
   extraInputs: client,
-  handler: async (request: HttpRequest, context: InvocationContext) => (await triggers()).handleDebugRun(request, starterFor(context)),
+  handler: async (request: HttpRequest, context: InvocationContext) => (await triggers()).handleRunRequest(request, starterFor(context), appPipelines(), { env: appEnv() }),
 });
 
 app.http('getRun', {
