@@ -1,5 +1,5 @@
 /**
- * blob2pg command line: run | validate | watch | demo | schema.
+ * blob2pg command line: run | validate | watch | demo | schema | import-adf.
  * Exit codes: 0 no blob failed / spec valid; 1 a blob failed / a check failed;
  * 2 bad spec or usage.
  *
@@ -124,6 +124,20 @@ const COMMANDS: Record<string, Command> = {
       const { pipelineJsonSchema } = await import('../pipeline/spec.js');
       io.stdout(JSON.stringify(pipelineJsonSchema(), null, 2) + '\n');
       return 0;
+    },
+  },
+  'import-adf': {
+    usage: `import-adf <path> [--out DIR] [--strict] [--dry-run]
+                                                           turn ADF copy pipelines (Git folder, pipeline file, ARM template) into pipeline files`,
+    offline: true,
+    async run(args, io) {
+      const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { out: { type: 'string' }, strict: { type: 'boolean' }, 'dry-run': { type: 'boolean' } } });
+      if (!positionals[0]) throw new UsageError('missing <path> (an ADF Git folder, pipeline JSON or ARMTemplateForFactory.json)');
+      const { runImportAdf, AdfReadError } = await import('../importAdf/index.js');
+      return runImportAdf(positionals[0], { outDir: values.out ?? 'pipelines', strict: values.strict, dryRun: values['dry-run'], stdout: io.stdout }).catch((err: unknown) => {
+        if (err instanceof AdfReadError) throw new UsageError(err.message);
+        throw err;
+      });
     },
   },
 };
