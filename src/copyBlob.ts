@@ -399,7 +399,7 @@ async function checkTargetBeforeClaim(context: LoadContext): Promise<void> {
 async function describeTarget(context: LoadContext): Promise<{ table: TableInfo; writer: SinkWriter }> {
   if (context.target) return context.target;
   const { client, spec } = context;
-  const target = { table: await describeTable(client, spec.sink.table), writer: writerFor(spec.sink.writeMethod) };
+  const target = { table: await describeTable(client, spec.sink.table), writer: await writerFor(spec.sink.writeMethod) };
   // Checks that need only the table (upsert keys, Citus) fail before the blob is read.
   await target.writer.prepare?.({ client, spec, table: target.table });
   if (!spec.sink.preCopyScript) context.target = target;
