@@ -25,9 +25,10 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const vitestArgs = process.argv.slice(2);
 const DEFAULT_MAJOR = 18;
 const OLDER_MAJORS = [13, 14, 15, 16, 17];
-// Node-side scale and memory checks: they measure blob2pg's process, not the server, and
-// run the same SQL as the integration tests; once, on the default major, is enough.
-const FULL_SUITE_ONLY = ['test/integration/formatMemory.test.ts', 'test/integration/orchestrator1000.test.ts'];
+// Node-side scale and memory checks and the deploy package (npm ci of the production
+// dependencies): they measure or build blob2pg itself, not the server, and run the same SQL
+// as the integration tests; once, on the default major, is enough.
+const FULL_SUITE_ONLY = ['test/integration/formatMemory.test.ts', 'test/integration/orchestrator1000.test.ts', 'test/integration/deployPackage.test.ts'];
 const INTEGRATION = ['test/integration', 'test/app', ...FULL_SUITE_ONLY.flatMap((f) => ['--exclude', f])];
 // The connection-fault suite (≈ 1.5 min) runs on the oldest major as well as 18: the server
 // functions it relies on are the same from 14 on, and 13 is where they differ.

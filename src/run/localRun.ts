@@ -7,11 +7,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Env } from '../connections/settings.js';
 import { withAppEnv } from '../app/appEnv.js';
-import { withNotices } from './notices.js';
+import { withNotices } from '../notices.js';
 import { LocalDurableRuntime } from '../app/localDurable.js';
 import { loadDurableFunctions, registeredFunctions } from '../app/localHost.js';
-import type { RunInput } from '../app/plan.js';
-import { RUN_ORCHESTRATOR } from '../app/triggers.js';
+import { RUN_ORCHESTRATOR, type RunInput } from '../app/plan.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
 import { failedRun, type FileResult, type RunOutput } from './output.js';
 import { ACTIVITY_RETRY, failureMessage } from '../app/plan.js';
