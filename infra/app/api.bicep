@@ -137,6 +137,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       TARGET_POSTGRES__clientId: identityClientId
       TARGET_POSTGRES__sslmode: 'verify-full'
 
+      // The deployed entry point is an esbuild bundle (src/deploy/package.ts): map stack traces
+      // back to the TypeScript sources through its .map files.
+      languageWorkers__node__arguments: '--enable-source-maps'
+
       BLOB2PG_PIPELINES: pipelinesFolder
       BLOB2PG_EVENTS_QUEUE: blobCreatedQueueName
       BLOB2PG_TASK_HUB: taskHubName // host.json: "hubName": "%BLOB2PG_TASK_HUB%"

