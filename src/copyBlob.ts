@@ -325,7 +325,7 @@ async function loadBlob(context: LoadContext, ref: BlobRef): Promise<FileResult>
   }
 }
 
-function ledgerKey(spec: PipelineSpec, ref: BlobRef, env: Env): LedgerKey {
+export function ledgerKey(spec: PipelineSpec, ref: BlobRef, env: Env): LedgerKey {
   return { targetTable: displayTable(spec.sink.table), blobUrl: blobUrl(spec, ref.name, env), etag: normalizeEtag(ref.etag) };
 }
 

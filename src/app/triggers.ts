@@ -11,7 +11,7 @@ import { blobRefFromEvent, eventInstanceId, EventParseError, parseBlobEvents, pi
 import type { LoadedPipelines } from './pipelines.js';
 import { redactError, redactSecrets } from '../connections/redact.js';
 import type { RunInput } from './plan.js';
-import { isActive, type DurableStarter } from './starter.js';
+import { isActive, type DurableStarter, type InstanceStatus } from './starter.js';
 
 export const RUN_ORCHESTRATOR = 'blob2pgRun';
 
@@ -72,19 +72,33 @@ export async function handleBlobCreatedMessage(message: unknown, starter: Durabl
     }
     for (const spec of specs) {
       const instanceId = eventInstanceId(spec.name, event.container, event.blob, event.etag);
-      // Any existing instance (even a finished one) means this blob version was handled.
-      if (await starter.getStatus(instanceId)) {
+      // A running instance, or one that loaded the blob, means this version is handled; a
+      // run that ended without loading it (failed for good, terminated) starts again.
+      const existing = await starter.getStatus(instanceId);
+      if (existing && !needsRestart(existing)) {
         log.log(`duplicate event for ${event.container}/${event.blob} (${spec.name}): ${instanceId} already exists`);
         outcome.duplicates.push(instanceId);
         continue;
       }
-      const input: RunInput = { spec, blobs: [blobRefFromEvent(event)] };
+      const input: RunInput = { spec, deployed: true, blobs: [blobRefFromEvent(event)] };
       await starter.startNew(RUN_ORCHESTRATOR, { instanceId, input });
-      log.log(`started ${instanceId}: pipeline ${spec.name}, blob ${event.container}/${event.blob}`);
+      log.log(`${existing ? 'restarted' : 'started'} ${instanceId}: pipeline ${spec.name}, blob ${event.container}/${event.blob}${existing ? ` (the previous run ended ${describeEnd(existing)})` : ''}`);
       outcome.started.push(instanceId);
     }
   }
   return outcome;
+}
+
+/** A finished event run that did not load its blob: Failed, Terminated, or Completed with a failed file. */
+function needsRestart(status: InstanceStatus): boolean {
+  if (isActive(status)) return false;
+  if (status.runtimeStatus !== 'Completed') return true;
+  return (status.output as { filesFailed?: number } | undefined)?.filesFailed !== 0;
+}
+
+function describeEnd(status: InstanceStatus): string {
+  const output = status.output as { status?: string } | undefined;
+  return status.runtimeStatus === 'Completed' ? `with status ${output?.status ?? 'unknown'}` : status.runtimeStatus;
 }
 
 /** A tick while the previous scheduled run of the pipeline is still going is skipped. */
@@ -96,7 +110,7 @@ export async function handleScheduleTick(spec: PipelineSpec, starter: DurableSta
     log.warn(`pipeline ${spec.name}: the previous scheduled run (${instanceId}) is ${current!.runtimeStatus}; tick skipped`);
     return { skipped: instanceId };
   }
-  const input: RunInput = { spec };
+  const input: RunInput = { spec, deployed: true };
   await starter.startNew(RUN_ORCHESTRATOR, { instanceId, input });
   log.log(`pipeline ${spec.name}: scheduled run ${instanceId} started`);
   return { started: instanceId };
@@ -138,7 +152,7 @@ export async function handleStartRun(request: HttpRequest, starter: DurableStart
   if (blobs !== undefined && (!Array.isArray(blobs) || blobs.some((b) => typeof b !== 'string' || !b))) {
     return badRequest('invalid request body', [{ path: 'blobs', message: 'expected an array of blob names' }]);
   }
-  const input: RunInput = { spec, ...(blobs?.length && { blobNames: blobs as string[] }) };
+  const input: RunInput = { spec, deployed: true, ...(blobs?.length && { blobNames: blobs as string[] }) };
   const instanceId = await starter.startNew(RUN_ORCHESTRATOR, { input });
   return accepted(starter, request, instanceId);
 }

@@ -9,10 +9,10 @@ import type { Env } from '../connections/settings.js';
 import { withAppEnv } from '../app/appEnv.js';
 import { LocalDurableRuntime } from '../app/localDurable.js';
 import { loadDurableFunctions, registeredFunctions } from '../app/localHost.js';
-import type { RunInput } from '../app/plan.js';
 import { RUN_ORCHESTRATOR } from '../app/triggers.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
-import type { FileResult, RunOutput } from './output.js';
+import { flattenFiles, type RunInput } from '../app/plan.js';
+import { runOutputOf, type FileResult, type RunOutput } from './output.js';
 
 export interface RunPipelineOptions {
   /** Only these blob names (still subject to nothing else: the user named them). */
@@ -37,9 +37,17 @@ export async function localRuntime(options: { onFile?: (file: FileResult) => voi
   });
 }
 
+/**
+ * Runs the pipeline to the end. The orchestration's output lists only failed files (its
+ * history must stay small); the CLI has every copy's results at hand as they return, so
+ * its run output lists every file the run copied or skipped, in name order.
+ */
 export async function runPipeline(spec: PipelineSpec, options: RunPipelineOptions = {}): Promise<RunOutput> {
-  const reported = new Set<string>();
-  const onFile = options.onFile && ((file: FileResult) => (reported.add(`${file.blob}\0${file.etag}`), options.onFile!(file)));
+  const copied: FileResult[] = [];
+  const onFile = (file: FileResult) => {
+    copied.push(file);
+    options.onFile?.(file);
+  };
   const runtime = await localRuntime({ onFile, timerScale: options.timerScale });
   const input: RunInput = { spec, ...(options.blobs?.length && { blobNames: options.blobs }) };
   const status = await withAppEnv(options.env, async () => {
@@ -48,7 +56,16 @@ export async function runPipeline(spec: PipelineSpec, options: RunPipelineOption
   });
   if (status.runtimeStatus !== 'Completed') throw new Error(`run ${status.instanceId} ${status.runtimeStatus}: ${String(status.output)}`);
   const output = status.output as RunOutput;
-  // Files that never returned from an activity (retries exhausted) are reported last.
-  for (const file of output.files) if (onFile && !reported.has(`${file.blob}\0${file.etag}`)) options.onFile!(file);
-  return output;
+  // Files whose copy never returned (failed for good) are only in the output: reported last.
+  const key = (file: FileResult) => `${file.blob}\0${file.etag}`;
+  const files = flattenFiles(copied);
+  const reported = new Set(files.map(key));
+  for (const file of output.files) {
+    if (reported.has(key(file))) continue;
+    files.push(file);
+    options.onFile?.(file);
+  }
+  files.sort((a, b) => (a.blob < b.blob ? -1 : a.blob > b.blob ? 1 : 0));
+  const counters = { filesSucceeded: output.filesRead, filesSkipped: output.filesSkipped, rowsRead: output.rowsRead, rowsCopied: output.rowsCopied, rowsSkipped: output.rowsSkipped, dataRead: output.dataRead };
+  return runOutputOf(output.pipeline, output.runId, counters, files, output.copyDurationMs);
 }
