@@ -35,7 +35,16 @@ async function unloaded(spec: PipelineSpec, refs: BlobRef[], env: Env): Promise<
   const pool = poolFor(spec.sink.connection, env);
   const schema = ledgerSchemaName(spec.sink.ledgerSchema, env);
   await ensureLedger(pool, schema);
-  const loaded = await loadedVersions(pool, schema, refs.map((ref) => ledgerKey(spec, ref, env)));
+  // A checked-out client (poolFor's pool.connect is promise-only, so pool.query cannot be used).
+  const client = await pool.connect();
+  let loaded: boolean[];
+  try {
+    loaded = await loadedVersions(client, schema, refs.map((ref) => ledgerKey(spec, ref, env)));
+  } catch (err) {
+    client.release(err as Error);
+    throw err;
+  }
+  client.release();
   return { blobs: refs.filter((_, i) => !loaded[i]), loaded: loaded.filter(Boolean).length };
 }
 

@@ -133,7 +133,7 @@ function sameTable(keys: readonly LedgerKey[]): string {
  * arrays, answered from the primary key. A sweep schedules only the others, so its cost
  * follows what is new rather than what was ever uploaded.
  */
-export async function loadedVersions(db: pg.Pool | pg.ClientBase, schema: string, keys: readonly LedgerKey[]): Promise<boolean[]> {
+export async function loadedVersions(db: pg.ClientBase, schema: string, keys: readonly LedgerKey[]): Promise<boolean[]> {
   if (keys.length === 0) return [];
   const result = await db.query<{ n: string }>(
     `SELECT k.n FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS k(blob_url, etag, n)
