@@ -180,7 +180,7 @@ export const runOrchestrator: OrchestrationHandler = function* (context) {
         done = addTotals(startTotals(0), batch.map((blob) => failedFile(blob, new Error(message))));
       }
       totals = mergeTotals(totals, done);
-      progress.value = { ...progress.value, filesDone: progress.value.filesDone + batch.length, filesFailed: progress.value.filesFailed + done.failed.length, rowsCopied: progress.value.rowsCopied + done.rowsCopied };
+      progress.value = { ...progress.value, filesDone: progress.value.filesDone + batch.length, filesFailed: progress.value.filesFailed + done.files.filter((f) => f.status === 'Failed').length, rowsCopied: progress.value.rowsCopied + done.rowsCopied };
       context.df.setCustomStatus(progress.value);
     }
   }
@@ -189,7 +189,7 @@ export const runOrchestrator: OrchestrationHandler = function* (context) {
     context.df.continueAsNew({ ...input, continuationToken, totals } satisfies RunInput);
     return undefined;
   }
-  return runOutputOf(spec.name, runId, totals, totals.failed, context.df.currentUtcDateTime.getTime() - totals.startedAt);
+  return runOutputOf(spec.name, runId, totals, totals.files, context.df.currentUtcDateTime.getTime() - totals.startedAt);
 };
 
 /**

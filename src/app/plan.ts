@@ -35,8 +35,8 @@ export interface RunTotals {
   rowsCopied: number;
   rowsSkipped: number;
   dataRead: number;
-  /** Failed files: the only per-file detail a run keeps (the ledger has the rest). */
-  failed: FileResult[];
+  /** Failed files, and files that loaded after a retry: the only per-file detail a run keeps (the ledger has the rest). */
+  files: FileResult[];
 }
 
 /** What crosses into the run orchestrator. */
@@ -91,7 +91,7 @@ export function pipelineRef(input: RunInput): PipelineRef {
 }
 
 export function startTotals(startedAt: number): RunTotals {
-  return { startedAt, pages: 0, filesSucceeded: 0, filesSkipped: 0, rowsRead: 0, rowsCopied: 0, rowsSkipped: 0, dataRead: 0, failed: [] };
+  return { startedAt, pages: 0, filesSucceeded: 0, filesSkipped: 0, rowsRead: 0, rowsCopied: 0, rowsSkipped: 0, dataRead: 0, files: [] };
 }
 
 /** The totals of a batch added to the run's (the run's start and pages stay). */
@@ -104,7 +104,7 @@ export function mergeTotals(totals: RunTotals, batch: RunTotals): RunTotals {
     rowsCopied: totals.rowsCopied + batch.rowsCopied,
     rowsSkipped: totals.rowsSkipped + batch.rowsSkipped,
     dataRead: totals.dataRead + batch.dataRead,
-    failed: [...totals.failed, ...batch.failed],
+    files: [...totals.files, ...batch.files],
   };
 }
 
@@ -120,7 +120,7 @@ export function addTotals(totals: RunTotals, files: readonly FileResult[]): RunT
     rowsCopied: totals.rowsCopied + sum((f) => f.rowsCopied),
     rowsSkipped: totals.rowsSkipped + sum((f) => f.rowsSkipped),
     dataRead: totals.dataRead + sum((f) => f.dataRead),
-    failed: [...totals.failed, ...flat.filter((f) => f.status === 'Failed')],
+    files: [...totals.files, ...flat.filter((f) => f.status === 'Failed' || (f.attempts ?? 1) > 1)],
   };
 }
 

@@ -179,7 +179,7 @@ describe('run orchestrator replay', () => {
     expect(r.last.state.customStatus).toEqual({ filesTotal: 3, filesDone: 3, filesFailed: 1, rowsCopied: 20 });
   });
 
-  it('retries a transient failure on a durable timer, then succeeds', async () => {
+  it('retries a transient failure on a durable timer, then succeeds; the output says after how many attempts', async () => {
     const blobs = refs(2);
     const r = new Replay('blob2pgRun', { spec: spec(8) } satisfies RunInput);
     await r.start();
@@ -192,7 +192,8 @@ describe('run orchestrator replay', () => {
     expect(retry).toMatchObject([{ kind: 'activity', id: 4, name: 'copyBlob', attempt: 1 }]);
     expect(blobOf(retry[0]!)).toBe('in/0000.csv');
     await r.next(history.taskCompleted(4, [ok(blobs[0]!)]));
-    expect(r.last.state.output).toMatchObject({ status: 'Succeeded', filesRead: 2, filesFailed: 0 });
+    // The run output lists failed files and those that needed more than one attempt.
+    expect(r.last.state.output).toMatchObject({ status: 'Succeeded', filesRead: 2, filesFailed: 0, files: [{ blob: 'in/0000.csv', status: 'Succeeded', attempts: 2 }] });
   });
 
   it('a sweep backs off exponentially and, after five attempts, fails only that file, with its attempts', async () => {
@@ -241,8 +242,8 @@ describe('run orchestrator replay', () => {
     [copy] = await r.nextAt(t.fireAt!.getTime() - T0.getTime(), history.timerFired(t.id, t.fireAt!));
     attempts++;
     await r.next(history.taskCompleted(copy!.id, [ok(blob!)]));
-    expect(r.last.state.output).toMatchObject({ status: 'Succeeded', filesRead: 1, filesFailed: 0, files: [] });
     expect(attempts).toBeGreaterThan(35);
+    expect(r.last.state.output).toMatchObject({ status: 'Succeeded', filesRead: 1, filesFailed: 0, files: [{ blob: blob!.name, status: 'Succeeded', attempts }] });
 
     // Past the deadline it gives up: the file is Failed with its attempts and last error.
     const late = new Replay('blob2pgRun', input, 'orders-event-2');
@@ -313,7 +314,7 @@ describe('run orchestrator replay', () => {
     expect(batchInput).toMatchObject({ pipeline: 'orders', runId: 'orders-scheduled', maxParallelCopies: 8 });
     expect(batchInput.spec).toBeUndefined();
     expect(batchInput.blobs.map((b) => b.name)).toEqual(blobs.slice(0, 500).map((b) => b.name));
-    const counted = (files: FileResult[]): RunTotals => ({ startedAt: 0, pages: 0, filesSucceeded: files.length, filesSkipped: 0, rowsRead: 10 * files.length, rowsCopied: 10 * files.length, rowsSkipped: 0, dataRead: 100 * files.length, failed: [] });
+    const counted = (files: FileResult[]): RunTotals => ({ startedAt: 0, pages: 0, filesSucceeded: files.length, filesSkipped: 0, rowsRead: 10 * files.length, rowsCopied: 10 * files.length, rowsSkipped: 0, dataRead: 100 * files.length, files: [] });
     const second = await r.next(history.subOrchestrationCompleted(1, counted(blobs.slice(0, 500).map((b) => ok(b)))));
     expect(second).toMatchObject([{ kind: 'subOrchestration', id: 2, instanceId: batchId.replace('batch-0', 'batch-1') }]);
     expect(r.last.state.customStatus).toEqual({ filesTotal: 1001, filesDone: 500, filesFailed: 0, rowsCopied: 5000 });
@@ -345,7 +346,7 @@ describe('run orchestrator replay', () => {
     expect((next[0] as { input: CopyBlobInput }).input).toMatchObject({ pipeline: 'orders', runId: 'big' });
     const bad: FileResult = { ...ok(blobs[2]!, 0), status: 'Failed', error: { message: 'bad' } };
     await r.next(history.taskCompleted(2, [bad]));
-    expect(r.last.state.output).toEqual({ startedAt: 0, pages: 0, filesSucceeded: 2, filesSkipped: 0, rowsRead: 20, rowsCopied: 20, rowsSkipped: 0, dataRead: 300, failed: [bad] } satisfies RunTotals);
+    expect(r.last.state.output).toEqual({ startedAt: 0, pages: 0, filesSucceeded: 2, filesSkipped: 0, rowsRead: 20, rowsCopied: 20, rowsSkipped: 0, dataRead: 300, files: [bad] } satisfies RunTotals);
   });
 
   it('a sweep goes on page by page with continueAsNew: each generation lists one page, the last returns the totals of all', async () => {
