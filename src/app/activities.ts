@@ -16,6 +16,7 @@ import type { Env } from '../connections/settings.js';
 import { ConfigError, isTransient, toFileErrorOutput, TransientError } from '../errors.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
 import type { FileResult } from '../run/output.js';
+import { notice } from '../run/notices.js';
 import { appPipelines } from './pipelines.js';
 import { FAILURE_PROPERTY, type ActivityFailure, type CopyBlobInput, type ListBlobsInput, type ListBlobsOutput, type PipelineRef } from './plan.js';
 import { sweepPage } from './sweep.js';
@@ -38,8 +39,16 @@ export async function listBlobsActivity(input: ListBlobsInput, env: Env = proces
   }
 }
 
+/** Throws only TransientError (retried by the orchestrator); config and data errors are Failed results. */
 export async function copyBlobActivity(input: CopyBlobInput, env: Env = process.env): Promise<FileResult[]> {
-  return copyBlobs(resolveSpec(input, env), input.refs, { runId: input.runId, env });
+  const spec = resolveSpec(input, env);
+  try {
+    return await copyBlobs(spec, input.refs, { runId: input.runId, env });
+  } catch (err) {
+    const group = input.refs.length > 1 ? ` (a group of ${input.refs.length} blobs, retried together)` : '';
+    notice(`  retry    ${redactSecrets((err as Error).message)}${group}: transient, nothing of it was committed, it is tried again`);
+    throw err;
+  }
 }
 
 /**

@@ -8,7 +8,7 @@ import { checkMapping } from '../pipeline/mapping.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
 import { containerFor, listBlobs, type BlobRef } from '../source/blobs.js';
 import { blobSource } from '../source/blobSource.js';
-import { poolFor } from '../sink/index.js';
+import { poolFor, withClient } from '../sink/index.js';
 import { displayTable } from '../sink/sql.js';
 import { describeTable, type TableInfo } from '../sink/tableInfo.js';
 import { resolveUpsertKeys } from '../sink/upsert.js';
@@ -35,12 +35,7 @@ export async function validatePipeline(spec: PipelineSpec, env: Env = process.en
 
   let table: TableInfo | undefined;
   try {
-    const client = await poolFor(spec.sink.connection, env).connect();
-    try {
-      table = await describeTable(client, spec.sink.table);
-    } finally {
-      client.release();
-    }
+    table = await withClient(poolFor(spec.sink.connection, env), (client) => describeTable(client, spec.sink.table));
   } catch (err) {
     problems.push(`sink: ${displayTable(spec.sink.table)}: ${message(err)}`);
   }

@@ -36,6 +36,12 @@ export const sinkSchema = z
     postCopyScript: z.string().min(1).optional(),
     /** Schema of the ingestion ledger; default BLOB2PG_LEDGER_SCHEMA or `blob2pg`. */
     ledgerSchema: identifier.optional(),
+    /**
+     * How long a load waits for a lock on the table (another session's ALTER, LOCK TABLE,
+     * VACUUM FULL …) before it gives up and is retried later: PostgreSQL's lock_timeout
+     * for the load's transaction. 0 waits for ever.
+     */
+    lockTimeoutInMs: z.int().min(0).max(86_400_000).default(60_000),
   })
   .superRefine((sink, ctx) => {
     if (sink.upsertSettings && sink.writeMethod !== 'Upsert') {

@@ -7,12 +7,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Env } from '../connections/settings.js';
 import { withAppEnv } from '../app/appEnv.js';
+import { withNotices } from './notices.js';
 import { LocalDurableRuntime } from '../app/localDurable.js';
 import { loadDurableFunctions, registeredFunctions } from '../app/localHost.js';
 import { RUN_ORCHESTRATOR } from '../app/triggers.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
 import { flattenFiles, type RunInput } from '../app/plan.js';
-import { runOutputOf, type FileResult, type RunOutput } from './output.js';
+import { failedRun, runOutputOf, type FileResult, type RunOutput } from './output.js';
+import { failureMessage } from '../app/plan.js';
+import { redactSecrets } from '../connections/redact.js';
 
 export interface RunPipelineOptions {
   /** Only these blob names (still subject to nothing else: the user named them). */
@@ -23,17 +26,22 @@ export interface RunPipelineOptions {
   onFile?: (file: FileResult) => void;
   /** Multiplies the retry back-off delays (tests). */
   timerScale?: number;
+  /** Progress a person wants to see while the run goes on (retries, lock waits); stderr in the CLI. */
+  log?: (line: string) => void;
 }
 
-/** Starts a local durable runtime over the app's registered orchestrations and activities. */
-export async function localRuntime(options: { onFile?: (file: FileResult) => void; timerScale?: number } = {}): Promise<LocalDurableRuntime> {
+/**
+ * Starts a local durable runtime over the app's registered orchestrations and activities.
+ * `onFile` sees each file as its copy activity returns, with the attempt that returned it.
+ */
+export async function localRuntime(options: { onFile?: (file: FileResult, attempt: number) => void; timerScale?: number } = {}): Promise<LocalDurableRuntime> {
   await loadDurableFunctions();
   return new LocalDurableRuntime({
     functions: registeredFunctions(),
     // The orchestrator bounds copies per run (maxParallelCopies); this bounds the process.
     maxConcurrentActivities: 64,
     timerScale: options.timerScale,
-    onActivityResult: options.onFile && ((name, result) => name === 'copyBlob' && (result as FileResult[]).forEach((file) => options.onFile!(file))),
+    onActivityResult: options.onFile && ((name, result, attempt) => name === 'copyBlob' && (result as FileResult[]).forEach((file) => options.onFile!(file, attempt))),
   });
 }
 
@@ -44,21 +52,32 @@ export async function localRuntime(options: { onFile?: (file: FileResult) => voi
  */
 export async function runPipeline(spec: PipelineSpec, options: RunPipelineOptions = {}): Promise<RunOutput> {
   const copied: FileResult[] = [];
-  const onFile = (file: FileResult) => {
-    copied.push(file);
-    options.onFile?.(file);
-  };
-  const runtime = await localRuntime({ onFile, timerScale: options.timerScale });
-  const input: RunInput = { spec, ...(options.blobs?.length && { blobNames: options.blobs }) };
-  const status = await withAppEnv(options.env, async () => {
-    const id = await runtime.startNew(RUN_ORCHESTRATOR, { instanceId: options.runId ?? randomUUID(), input });
-    return runtime.waitForCompletion(id);
+  const runtime = await localRuntime({
+    onFile: (file) => {
+      copied.push(file);
+      options.onFile?.(file);
+    },
+    timerScale: options.timerScale,
   });
-  if (status.runtimeStatus !== 'Completed') throw new Error(`run ${status.instanceId} ${status.runtimeStatus}: ${String(status.output)}`);
+  const input: RunInput = { spec, ...(options.blobs?.length && { blobNames: options.blobs }) };
+  const runId = options.runId ?? randomUUID();
+  const status = await withNotices(options.log, () =>
+    withAppEnv(options.env, async () => {
+      const id = await runtime.startNew(RUN_ORCHESTRATOR, { instanceId: runId, input });
+      return runtime.waitForCompletion(id);
+    }),
+  );
+  // Listing or the orchestration itself failed: still one run object, Failed, saying why.
+  if (status.runtimeStatus !== 'Completed') return failedRun(spec.name, runId, redactSecrets(failureMessage(status.output)));
   const output = status.output as RunOutput;
-  // Files whose copy never returned (failed for good) are only in the output: reported last.
+  // The orchestration lists the failed files and those that took more than one attempt (with
+  // their attempts); files whose copy never returned (failed for good) are only there.
   const key = (file: FileResult) => `${file.blob}\0${file.etag}`;
-  const files = flattenFiles(copied);
+  const noted = new Map(output.files.map((f) => [key(f), f]));
+  const files = flattenFiles(copied).map((f) => {
+    const attempts = noted.get(key(f))?.attempts;
+    return attempts ? { ...f, attempts } : f;
+  });
   const reported = new Set(files.map(key));
   for (const file of output.files) {
     if (reported.has(key(file))) continue;

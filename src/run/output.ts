@@ -17,9 +17,9 @@ export interface FileResult {
   /** Bytes read from Blob Storage (compressed size for compressed blobs). */
   dataRead: number;
   durationMs: number;
-  error?: FileErrorOutput;
-  /** Copy attempts, when more than one (a transient failure retried by the orchestrator). */
+  /** Tries it took (the first try and the retries after transient failures), when more than one. */
   attempts?: number;
+  error?: FileErrorOutput;
   /**
    * A zip / tar blob: one result per entry (`blob` = `archive/entry`), all loaded in the
    * blob's one transaction; the blob's own result is their aggregate.
@@ -41,6 +41,8 @@ export interface RunOutput {
   copyDurationMs: number;
   throughputBytesPerSec: number;
   files: FileResult[];
+  /** Why the run as a whole failed (listing, connecting), when it did: status is then Failed. */
+  error?: string;
 }
 
 /** Run-level counters: what a run adds up, whether it keeps each file's result or only the failed ones. */
@@ -74,4 +76,17 @@ export function runOutputOf(pipeline: string, runId: string, counters: RunCounte
     throughputBytesPerSec: copyDurationMs > 0 ? Math.round((counters.dataRead * 1000) / copyDurationMs) : 0,
     files,
   };
+}
+
+/** The run output of a run that keeps every file's result. */
+export function summarizeRun(pipeline: string, runId: string, files: FileResult[], copyDurationMs: number): RunOutput {
+  const count = (status: FileStatus) => files.filter((f) => f.status === status).length;
+  const sum = (pick: (f: FileResult) => number) => files.reduce((total, f) => total + pick(f), 0);
+  const counters = { filesSucceeded: count('Succeeded'), filesSkipped: count('Skipped'), rowsRead: sum((f) => f.rowsRead), rowsCopied: sum((f) => f.rowsCopied), rowsSkipped: sum((f) => f.rowsSkipped), dataRead: sum((f) => f.dataRead) };
+  return runOutputOf(pipeline, runId, counters, files, copyDurationMs);
+}
+
+/** A run that failed before or outside its files (listing, connecting): still one run object. */
+export function failedRun(pipeline: string, runId: string, error: string, files: FileResult[] = []): RunOutput {
+  return { ...summarizeRun(pipeline, runId, files, 0), status: 'Failed', error };
 }
