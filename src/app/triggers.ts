@@ -197,12 +197,20 @@ export interface RunRequestOptions {
 }
 
 /** Validate (200, nothing started) or start (202) a run of `spec`. */
-async function startOrValidate(request: HttpRequest, starter: DurableStarter, spec: PipelineSpec, body: { blobs?: string[]; validate?: boolean }, options: RunRequestOptions): Promise<HttpResponseInit> {
+async function startOrValidate(
+  request: HttpRequest,
+  starter: DurableStarter,
+  spec: PipelineSpec,
+  body: { blobs?: string[]; validate?: boolean },
+  options: RunRequestOptions,
+  // A deployed pipeline's activities load it by name; an ad-hoc spec travels with the run.
+  deployed = true,
+): Promise<HttpResponseInit> {
   if (body.validate) {
     const problems = await (options.validate ?? validateWithCli)(spec, options.env ?? process.env);
     return { status: 200, jsonBody: { pipeline: spec.name, valid: problems.length === 0, problems } };
   }
-  const input: RunInput = { spec, deployed: true, ...(body.blobs?.length && { blobNames: body.blobs }) };
+  const input: RunInput = { spec, deployed, ...(body.blobs?.length && { blobNames: body.blobs }) };
   const instanceId = await starter.startNew(RUN_ORCHESTRATOR, { input });
   return accepted(starter, request, instanceId);
 }
@@ -249,7 +257,7 @@ export async function handleRunRequest(request: HttpRequest, starter: DurableSta
   }
   const problem = adHocConnectionProblem(spec, deployedConnections(pipelines.pipelines.values()));
   if (problem) return { status: 403, jsonBody: { error: 'ad-hoc specs may only use the deployed pipelines\' connections', errors: [{ ...problem, path: `spec.${problem.path}` }] } };
-  return startOrValidate(request, starter, spec, rest, options);
+  return startOrValidate(request, starter, spec, rest, options, false);
 }
 
 /** GET /api/runs/{id}: status, progress and (when finished) the run output. */

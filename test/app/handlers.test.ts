@@ -182,7 +182,7 @@ describe('HTTP API', () => {
     const ok = await http('startRun', { method: 'POST', path: 'runs', body: JSON.stringify({ pipeline: 'events', blobs: ['ev/named.csv'] }) });
     expect(ok.status).toBe(202);
     const status = await runtime.waitForCompletion((ok.jsonBody as { id: string }).id);
-    expect(status.output).toMatchObject({ pipeline: 'events', status: 'Succeeded', rowsCopied: 1, files: [{ blob: 'ev/named.csv' }] });
+    expect(status.output).toMatchObject({ pipeline: 'events', status: 'Succeeded', rowsCopied: 1, filesRead: 1, files: [] });
 
     const unknown = await http('startRun', { method: 'POST', path: 'runs', body: JSON.stringify({ pipeline: 'nope' }) });
     expect(unknown.status).toBe(404);
