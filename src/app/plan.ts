@@ -5,7 +5,7 @@
  */
 import type { PipelineSpec } from '../pipeline/spec.js';
 import type { FileErrorOutput } from '../errors.js';
-import type { FileResult } from '../run/output.js';
+import type { FileResult, RunCounters } from '../run/output.js';
 import type { BlobRef } from '../source/blobs.js';
 
 /** Past this many blobs a run splits into sub-orchestrations, each with its own (bounded) history. */
@@ -22,19 +22,16 @@ export interface PipelineRef {
   spec?: PipelineSpec;
 }
 
-/** What the run carries from one generation to the next (continueAsNew), so its output covers every page. */
-export interface RunTotals {
+/**
+ * What the run carries from one generation to the next (continueAsNew), so its output covers
+ * every page. filesSkipped counts versions the listing found in the ledger (never scheduled)
+ * as well as those a copy found loaded.
+ */
+export interface RunTotals extends RunCounters {
   /** Started at (ms since the epoch): the first generation's orchestration time. */
   startedAt: number;
   /** Listing pages done. */
   pages: number;
-  filesSucceeded: number;
-  /** Versions found in the ledger by the listing (never scheduled) or by a copy. */
-  filesSkipped: number;
-  rowsRead: number;
-  rowsCopied: number;
-  rowsSkipped: number;
-  dataRead: number;
   /** Failed files, and files that loaded after a retry: the only per-file detail a run keeps (the ledger has the rest). */
   files: FileResult[];
 }
