@@ -35,6 +35,7 @@ import {
   planCopies,
   readFailure,
   runRetry,
+  RUN_ORCHESTRATOR,
   startProgress,
   startTotals,
   type BatchInput,
@@ -47,7 +48,6 @@ import {
   type RunProgress,
   type RunTotals,
 } from '../src/app/plan.js';
-import { RUN_ORCHESTRATOR } from '../src/app/triggers.js';
 import { runOutputOf, type FileResult } from '../src/run/output.js';
 import type { BlobRef } from '../src/source/blobs.js';
 

@@ -14,15 +14,15 @@
  */
 import { finished } from 'node:stream/promises';
 import type { Env } from './connections/settings.js';
-import { isTransient, mapLoadError, sqlstateOf, toFileErrorOutput, TransientError } from './errors.js';
-import { notice } from './run/notices.js';
+import { classify, isTransient, mapLoadError, sqlstateOf, toFileErrorOutput, TransientError } from './errors.js';
+import { notice } from './notices.js';
 import { describeBlockers, lockHolders, watchLoad } from './sink/loadWatch.js';
-import { isArchive, resolveCodec } from './format/compression.js';
+import { corruptionWithin, isArchive, resolveCodec } from './format/compression.js';
 import { sourceFiles, type SourceFile } from './format/index.js';
 import { resolveMapping } from './pipeline/mapping.js';
 import type { PipelineSpec } from './pipeline/spec.js';
 import type { FileResult } from './run/output.js';
-import { blobUrl, normalizeEtag, type BlobRef } from './source/blobs.js';
+import { blobUrl, normalizeEtag, openBlob, stallTimeoutMs, type BlobRef } from './source/blobs.js';
 import { blobSource, type CountedBlobSource } from './source/blobSource.js';
 import { backendPid, connectionLossOf, poolFor, withClient, withTransaction, writerFor, type WriteCounters } from './sink/index.js';
 import { ConcatenatedCopy, ConcatenationRefused } from './sink/concatenatedCopy.js';
@@ -83,7 +83,7 @@ export async function copyBlobs(spec: PipelineSpec, refs: readonly BlobRef[], op
     await ensureLedger(pool, ledgerSchema);
     return await withClient(pool, async (client) => {
       const table = displayTable(spec.sink.table);
-      const watch = watchLoad(pool, backendPid(client), { everyMs: lockWatchInterval(spec.sink.lockTimeoutInMs), table, notice });
+      const watch = watchLoad(pool, client, backendPid(client), { everyMs: watchInterval(spec.sink.lockTimeoutInMs, env), table, notice, stallTimeoutMs: stallTimeoutMs(env) });
       try {
         return await withTransaction(
           client,
@@ -194,9 +194,10 @@ async function loadConcatenated(context: LoadContext, refs: readonly BlobRef[]):
   let copy: ConcatenatedCopy | undefined;
   const sources: CountedBlobSource[] = [];
   try {
+    // The table first: a spec that no longer fits it fails even for blobs loaded before.
+    const { table } = await describeTarget(context);
     const keys = refs.map((ref) => ledgerKey(spec, ref, env));
     const owned = await claimIngestions(client, ledgerSchema, keys, run);
-    const { table } = await describeTarget(context);
     copy = new ConcatenatedCopy(client, quoteTable(table.table));
     const results: FileResult[] = [];
     const loads: Array<{ key: LedgerKey; counts: LedgerCompletion }> = [];
@@ -281,6 +282,7 @@ async function loadBlob(context: LoadContext, ref: BlobRef): Promise<FileResult>
     // An archive is one transaction too: its entries each claim a ledger row
     // (`<blob url>/<entry>`) inside it, so a corrupt entry k rolls back entries 1..k-1.
     const archive = isArchive(resolveCodec(spec.source.format.compressionCodec, ref.name));
+    await checkTargetBeforeClaim(context);
     if (!archive && !(await claimIngestion(client, ledgerSchema, key, { pipeline: spec.name, runId: options.runId }))) {
       return fileResult(ref, 'Skipped', started);
     }
@@ -344,17 +346,50 @@ async function loadBlob(context: LoadContext, ref: BlobRef): Promise<FileResult>
     return fileResult(ref, 'Succeeded', started, { ...totals, dataRead: source.bytesRead, ...(archive && { entries }) });
   } catch (err) {
     source.destroy();
-    throw new LoadFailure(err, at, source.bytesRead);
+    throw new LoadFailure((await corruptInput(spec, ref, err, source.bytesRead, env)) ?? err, at, source.bytesRead);
   }
 }
 
-/** How often a load's lock wait is looked at: often enough to be seen well before lock_timeout. */
-function lockWatchInterval(lockTimeoutInMs: number): number {
-  return lockTimeoutInMs > 0 ? Math.min(2_000, Math.max(250, Math.round(lockTimeoutInMs / 3))) : 2_000;
+/**
+ * A data error from a compressed blob may be garbage inflated from corrupt bytes: then the
+ * corruption is the error to report. Checked over the bytes the load had read (plus zlib's
+ * look-ahead), so the check costs no more than the load did.
+ */
+async function corruptInput(spec: PipelineSpec, ref: BlobRef, err: unknown, bytesRead: number, env: Env): Promise<unknown> {
+  const codec = resolveCodec(spec.source.format.compressionCodec, ref.name);
+  if (codec === 'none' || isArchive(codec) || classify(err) !== 'data' || !sqlstateOf(err)?.startsWith('22')) return undefined;
+  try {
+    return await corruptionWithin(await openBlob(spec, ref, { env }), codec, bytesRead + 64 * 1024);
+  } catch {
+    return undefined; // The blob cannot be read again: keep the load's own error.
+  }
+}
+
+/** How often a load's connection is looked at: a lock wait well before lock_timeout, a stall a few times per stall timeout. */
+function watchInterval(lockTimeoutInMs: number, env: Env): number {
+  const bound = Math.min(lockTimeoutInMs > 0 ? lockTimeoutInMs / 3 : Infinity, stallTimeoutMs(env) / 4);
+  return Math.min(2_000, Math.max(250, Math.round(bound)));
 }
 
 export function ledgerKey(spec: PipelineSpec, ref: BlobRef, env: Env): LedgerKey {
   return { targetTable: displayTable(spec.sink.table), blobUrl: blobUrl(spec, ref.name, env), etag: normalizeEtag(ref.etag) };
+}
+
+/**
+ * Checks the spec against the table before the ledger can answer Skipped: a spec that no
+ * longer fits its table (a changed table, Upsert keys without a Citus table's distribution
+ * column) fails, rather than hiding behind a version loaded before. With a pre-copy script
+ * the check runs again after it (it may change the table); a table that does not exist yet
+ * is left to the script to create.
+ */
+async function checkTargetBeforeClaim(context: LoadContext): Promise<void> {
+  const { client, spec } = context;
+  if (spec.sink.preCopyScript) {
+    // Asked without an error: a failed statement would abort the load's transaction.
+    const found = await client.query<{ found: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS found`, [quoteTable(spec.sink.table)]);
+    if (!found.rows[0]?.found) return;
+  }
+  await describeTarget(context);
 }
 
 /**
@@ -364,7 +399,7 @@ export function ledgerKey(spec: PipelineSpec, ref: BlobRef, env: Env): LedgerKey
 async function describeTarget(context: LoadContext): Promise<{ table: TableInfo; writer: SinkWriter }> {
   if (context.target) return context.target;
   const { client, spec } = context;
-  const target = { table: await describeTable(client, spec.sink.table), writer: writerFor(spec.sink.writeMethod) };
+  const target = { table: await describeTable(client, spec.sink.table), writer: await writerFor(spec.sink.writeMethod) };
   // Checks that need only the table (upsert keys, Citus) fail before the blob is read.
   await target.writer.prepare?.({ client, spec, table: target.table });
   if (!spec.sink.preCopyScript) context.target = target;

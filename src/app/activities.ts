@@ -13,12 +13,12 @@
 import { redactError, redactSecrets } from '../connections/redact.js';
 import { copyBlobs } from '../copyBlob.js';
 import type { Env } from '../connections/settings.js';
-import { ConfigError, isTransient, toFileErrorOutput, TransientError } from '../errors.js';
+import { ConfigError, isTransient, TransientError } from '../errors.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
 import type { FileResult } from '../run/output.js';
-import { notice } from '../run/notices.js';
+import { notice } from '../notices.js';
 import { appPipelines } from './pipelines.js';
-import { FAILURE_PROPERTY, type ActivityFailure, type CopyBlobInput, type ListBlobsInput, type ListBlobsOutput, type PipelineRef } from './plan.js';
+import { type CopyBlobInput, type ListBlobsInput, type ListBlobsOutput, type PipelineRef } from './plan.js';
 import { sweepPage } from './sweep.js';
 
 /** The spec an activity works with: sent with the run, or the deployed pipeline of that name. */
@@ -49,13 +49,4 @@ export async function copyBlobActivity(input: CopyBlobInput, env: Env = process.
     notice(`  retry    ${redactSecrets((err as Error).message)}${group}: transient, nothing of it was committed, it is tried again`);
     throw err;
   }
-}
-
-/**
- * durable-functions' ExceptionPropertiesProvider: the error a file reports (message, line,
- * column, SQLSTATE, secrets redacted) and whether a retry may cure it, so the orchestrator
- * reads them from FailureDetails rather than from the host's wrapped message.
- */
-export function failureProperties(error: unknown): Record<string, unknown> {
-  return { [FAILURE_PROPERTY]: { error: toFileErrorOutput(error), transient: isTransient(error) } satisfies ActivityFailure };
 }

@@ -4,14 +4,25 @@
  * whole, so a truncated or corrupt input surfaces as a stream error part-way through
  * (the caller's transaction then rolls back everything the blob loaded).
  */
+import { createRequire } from 'node:module';
 import { PassThrough, Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
 import { createGunzip, createInflate, createInflateRaw } from 'node:zlib';
-import tar from 'tar-stream';
-import bz2 from 'unbzip2-stream';
-import unzipper from 'unzipper';
+import type { Entry as ZipEntry } from 'unzipper';
 import { DataError } from '../errors.js';
 import type { compressionCodecs } from '../pipeline/formatSpec.js';
 import { MIN_CHUNK_BYTES } from './byteReader.js';
+
+/**
+ * The bzip2, zip and tar readers load on first use (zip alone is ~80 files with bluebird
+ * and fs-extra): most blobs are plain or gzip, and every process start pays for what is
+ * imported up front. They are CommonJS, so a synchronous require keeps these functions free
+ * of an await between receiving a stream and listening to it (an error in between would go
+ * unhandled).
+ */
+const lazyRequire = createRequire(import.meta.url);
+const bz2 = () => lazyRequire('unbzip2-stream') as typeof import('unbzip2-stream');
+const unzipper = () => lazyRequire('unzipper') as typeof import('unzipper');
+const tar = () => lazyRequire('tar-stream') as typeof import('tar-stream');
 
 export type CompressionCodec = (typeof compressionCodecs)[number];
 export type ResolvedCodec = Exclude<CompressionCodec, 'auto'>;
@@ -95,7 +106,7 @@ export async function decompress(bytes: Readable, codec: StreamCodec): Promise<R
     case 'deflate':
       return inflateAuto(bytes);
     case 'bzip2':
-      return through(bytes, bz2() as unknown as Transform, 'bzip2');
+      return through(bytes, bz2()() as unknown as Transform, 'bzip2');
   }
 }
 
@@ -127,10 +138,10 @@ function guarded(entry: AsyncIterable<Buffer>, codec: string): Readable {
  */
 export async function* archiveEntries(bytes: Readable, codec: ArchiveCodec): AsyncGenerator<ArchiveEntry> {
   if (codec === 'ZipDeflate') {
-    const zip = bytes.pipe(unzipper.Parse({ forceStream: true }));
+    const zip = bytes.pipe(unzipper().Parse({ forceStream: true }));
     bytes.on('error', (err) => zip.destroy(err));
     try {
-      for await (const item of zip as AsyncIterable<unzipper.Entry>) {
+      for await (const item of zip as AsyncIterable<ZipEntry>) {
         if (item.type !== 'File' || item.path.endsWith('/')) {
           item.autodrain();
           continue;
@@ -148,7 +159,7 @@ export async function* archiveEntries(bytes: Readable, codec: ArchiveCodec): Asy
     return;
   }
   const source = codec === 'TarGzip' ? await decompress(bytes, 'gzip') : bytes;
-  const extract = tar.extract();
+  const extract = tar().extract();
   pipeline(source, extract, () => undefined);
   try {
     for await (const entry of extract) {
@@ -167,6 +178,29 @@ export async function* archiveEntries(bytes: Readable, codec: ArchiveCodec): Asy
     }
   } catch (err) {
     throw err instanceof DataError ? err : corrupt(codec === 'TarGzip' ? 'tar.gz' : 'tar', err);
+  }
+}
+
+/**
+ * Whether the first `limit` compressed bytes of a stream decompress cleanly: the corrupt-data
+ * error if not. Why: a corrupt deflate stream inflates to garbage for a while before zlib
+ * notices, and COPY may choke on the garbage first ("missing data for column …", 22P04);
+ * the load then asks, for the bytes it read, which came first (issue 11).
+ */
+export async function corruptionWithin(bytes: Readable, codec: StreamCodec, limit: number): Promise<DataError | undefined> {
+  const counter = new ByteCounter();
+  bytes.on('error', (err) => counter.destroy(err));
+  const inflated = await decompress(bytes.pipe(counter), codec);
+  try {
+    for await (const chunk of inflated as AsyncIterable<Buffer>) {
+      void chunk;
+      if (counter.bytes >= limit) break;
+    }
+    return undefined;
+  } catch (err) {
+    return err instanceof DataError && /truncated or corrupt/.test(err.message) ? err : undefined;
+  } finally {
+    bytes.destroy();
   }
 }
 

@@ -7,10 +7,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Env } from '../connections/settings.js';
 import { withAppEnv } from '../app/appEnv.js';
-import { withNotices } from './notices.js';
+import { withNotices } from '../notices.js';
 import { LocalDurableRuntime } from '../app/localDurable.js';
 import { loadDurableFunctions, registeredFunctions } from '../app/localHost.js';
-import { RUN_ORCHESTRATOR } from '../app/triggers.js';
+import { RUN_ORCHESTRATOR } from '../app/plan.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
 import { flattenFiles, type RunInput } from '../app/plan.js';
 import { failedRun, runOutputOf, type FileResult, type RunOutput } from './output.js';
