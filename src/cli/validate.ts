@@ -10,8 +10,9 @@ import { containerFor, listBlobs, type BlobRef } from '../source/blobs.js';
 import { blobSource } from '../source/blobSource.js';
 import { poolFor, withClient } from '../sink/index.js';
 import { displayTable } from '../sink/sql.js';
+import { serverVersionNum, serverVersionProblem } from '../sink/serverVersion.js';
 import { describeTable, type TableInfo } from '../sink/tableInfo.js';
-import { resolveUpsertKeys } from '../sink/upsert.js';
+import { checkUpsertTarget } from '../sink/upsert.js';
 import type { Env } from '../connections/settings.js';
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -35,16 +36,21 @@ export async function validatePipeline(spec: PipelineSpec, env: Env = process.en
 
   let table: TableInfo | undefined;
   try {
-    table = await withClient(poolFor(spec.sink.connection, env), (client) => describeTable(client, spec.sink.table));
+    table = await withClient(poolFor(spec.sink.connection, env), async (client) => {
+      const versionProblem = serverVersionProblem(await serverVersionNum(client));
+      if (versionProblem) problems.push(`sink.connection ${spec.sink.connection}: ${versionProblem}`);
+      return describeTable(client, spec.sink.table);
+    });
   } catch (err) {
     problems.push(`sink: ${displayTable(spec.sink.table)}: ${message(err)}`);
   }
 
-  // Upsert: the keys (named, or the primary key) must exist and be fed by the mapping.
+  // Upsert: the keys (named, or the primary key) must exist, contain a Citus table's
+  // distribution column, and be fed by the mapping.
   let upsertKeys: string[] | undefined;
   if (table && spec.sink.writeMethod === 'Upsert') {
     try {
-      upsertKeys = resolveUpsertKeys(spec.sink.upsertSettings?.keys, table).keys;
+      upsertKeys = checkUpsertTarget(spec.sink.upsertSettings?.keys, table).keys;
     } catch (err) {
       problems.push(`sink.upsertSettings.keys: ${message(err)}`);
     }
