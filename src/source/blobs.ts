@@ -98,11 +98,12 @@ export function blobUrl(spec: PipelineSpec, blobName: string, env?: Env): string
 /**
  * Opens exactly the version named by `ref.etag` (If-Match), so the bytes loaded are the
  * bytes the ledger row names. The SDK resumes a broken download from its offset.
+ * `range`: bytes [start, end) only (one ranged GET; parallel COPY streams read one each).
  */
-export async function openBlob(spec: PipelineSpec, ref: BlobRef, options: SourceOptions = {}): Promise<Readable> {
+export async function openBlob(spec: PipelineSpec, ref: BlobRef, options: SourceOptions = {}, range?: { start: number; end: number }): Promise<Readable> {
   const blob = containerFor(spec, options.env).getBlobClient(ref.name);
   try {
-    const response = await blob.download(0, undefined, {
+    const response = await blob.download(range?.start ?? 0, range && range.end - range.start, {
       conditions: { ifMatch: `"${normalizeEtag(ref.etag)}"` },
       abortSignal: options.abortSignal,
       maxRetryRequests: 5,

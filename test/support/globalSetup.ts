@@ -31,7 +31,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     storage = azurite.connectionString;
   }
   if (!postgres) {
-    const server = await startPostgres({ dir, persistent: false });
+    // Prepared transactions on: parallel COPY streams of one blob commit through them.
+    const server = await startPostgres({ dir, persistent: false, maxPreparedTransactions: 32 });
     stops.push(server.stop);
     postgres = server.url;
     dataDir = server.dataDir;
