@@ -94,12 +94,14 @@ export function parallelCopiesFor(spec: PipelineSpec, ref: BlobRef): number {
  */
 export async function copyInParallel(request: ParallelCopyRequest, streams: number): Promise<ParallelOutcome | undefined> {
   const { pool, spec, ref } = request;
-  const { free } = await preparedCapacity(pool);
+  const { free } = await withConnection(pool, async (c) => {
+    // Settle what a crashed load left, before claiming a ledger row one of them may hold.
+    await resolvePreparedLoads(c);
+    return preparedCapacity(c);
+  });
   // Ranges 1…N-1 are prepared; range 0 commits normally.
   streams = Math.min(streams, free + 1);
   if (streams < 2) return undefined;
-  // Settle what a crashed load left, before claiming a ledger row one of them may hold.
-  await resolvePreparedLoads(pool);
   const size = ref.size || (await request.size());
   const head = await readHead(request, resolveFormat(spec.source.format, ref.name) as DelimitedTextFormat, size);
   if (!head) return undefined;
@@ -113,7 +115,7 @@ export async function copyInParallel(request: ParallelCopyRequest, streams: numb
       starts = starts.filter((_, i) => i !== attempt.cut);
     }
   } finally {
-    await resolvePreparedLoads(pool).catch(() => undefined);
+    await withConnection(pool, resolvePreparedLoads).catch(() => undefined);
   }
 }
 
@@ -187,6 +189,15 @@ class RangeConnection {
   }
 }
 
+async function withConnection<T>(pool: pg.Pool, fn: (connection: RangeConnection) => Promise<T>): Promise<T> {
+  const connection = new RangeConnection(await pool.connect());
+  try {
+    return await fn(connection);
+  } finally {
+    connection.release();
+  }
+}
+
 type Attempt = { kind: 'done'; outcome: ParallelOutcome } | { kind: 'refused' } | { kind: 'unproven'; cut: number };
 
 /** One attempt at loading the ranges that begin at `starts`, all or nothing. */
@@ -247,19 +258,24 @@ async function loadRanges(request: ParallelCopyRequest, head: CsvHead, starts: n
       await ledger.query('COMMIT');
     } catch (err) {
       // Lost during COMMIT: it may have committed. The server knows.
-      const status = await ledgerTransactionStatus(pool, xid).catch(() => null);
+      const status = await withConnection(pool, (c) => ledgerTransactionStatus(c, xid)).catch(() => null);
       if (status !== 'committed') throw err;
     }
     const committing = prepared;
     prepared = [];
-    await Promise.all(committing.map((gid, i) => finishPrepared(extra[i]!, 'COMMIT', gid).catch(() => finishPrepared(pool, 'COMMIT', gid)))).catch((err: unknown) => {
+    await Promise.all(committing.map((gid, i) => finishPrepared(extra[i]!, 'COMMIT', gid).catch(() => withConnection(pool, (c) => finishPrepared(c, 'COMMIT', gid))))).catch((err: unknown) => {
       // The load is decided (range 0 committed); the sweep commits what is left.
       throw new TransientError(`loaded, but ${committing.length} prepared range transactions are not committed yet: ${(err as Error).message}`, { cause: err });
     });
     return { kind: 'done', outcome: { status: 'Succeeded', rowsCopied: rows, dataRead: size, streams: ranges.length } };
   } catch (err) {
     // Nothing decided: undo what is prepared (a connection that cannot leaves it to the sweep).
-    await Promise.all(prepared.map((gid) => finishPrepared(pool, 'ROLLBACK', gid).catch(() => undefined)));
+    if (prepared.length) {
+      const rollingBack = prepared;
+      await withConnection(pool, async (c) => {
+        for (const gid of rollingBack) await finishPrepared(c, 'ROLLBACK', gid);
+      }).catch(() => undefined);
+    }
     await Promise.all(connections.map((c) => c.rollback()));
     throw err;
   } finally {
@@ -365,9 +381,10 @@ async function watchConflicts(connections: RangeConnection[], finished: boolean[
 }
 
 /**
- * Records in the ranges before range `index`, proving each cut up to it on the way: from
- * a range's own scan when its COPY finished, by reading it again otherwise. An unproven
- * cut means the error may come from a range that began mid-record.
+ * Records in the ranges before range `index`, proving each cut up to the end of range
+ * `index` on the way (from a range's own scan when its COPY finished, by reading it again
+ * otherwise). An unproven cut means the error may come from a range that began or ended
+ * mid-record rather than from the data.
  */
 async function recordsBefore(
   request: ParallelCopyRequest,
@@ -378,14 +395,14 @@ async function recordsBefore(
   index: number,
 ): Promise<number | { kind: 'unproven'; cut: number }> {
   let records = 0;
-  for (let i = 0; i < index; i++) {
+  for (let i = 0; i <= index && i < ranges.length - 1; i++) {
     let scan = scans[i]!;
     if (!finished[i]) {
       scan = new RangeScan(head);
       await pipeline(await request.openRange(ranges[i]!.start, ranges[i]!.end), scan, new Writable({ write: (_chunk, _encoding, done) => done() }));
     }
     if (!scan.endsOnBoundary) return { kind: 'unproven', cut: i + 1 };
-    records += scan.records;
+    if (i < index) records += scan.records;
   }
   return records;
 }

@@ -9,7 +9,8 @@
  * every gid: `blob2pg:<ledger xid>:<range>/<ranges>:<key hash>`. Whatever happened to the
  * loader, the fate of its prepared transactions follows from that one transaction's status
  * (`pg_xact_status`): committed → commit them, aborted → roll them back, in progress → the
- * loader is alive (it holds that transaction open) and resolves them itself. Unlike a look
+ * loader is alive (it holds that transaction open) and resolves them itself.
+ * (Clients, not the pool: sink/pool.ts wraps pool.connect, which pool.query does not go through.) Unlike a look
  * at the ledger row, this cannot mistake another attempt's committed row for this one's.
  */
 import { createHash } from 'node:crypto';
@@ -56,9 +57,9 @@ export type Resolution = 'committed' | 'rolled back' | 'left';
  * loader, another sweep) is skipped. Runs outside any transaction (COMMIT / ROLLBACK
  * PREPARED cannot run inside one).
  */
-export async function resolvePreparedLoads(pool: pg.Pool): Promise<Map<string, Resolution>> {
+export async function resolvePreparedLoads(client: Queryable): Promise<Map<string, Resolution>> {
   const done = new Map<string, Resolution>();
-  const { rows } = await pool.query<{ gid: string }>(
+  const { rows } = await client.query<{ gid: string }>(
     `SELECT gid FROM pg_prepared_xacts WHERE database = current_database() AND owner = current_user AND gid LIKE 'blob2pg:%' ORDER BY prepared`,
   );
   const byXid = new Map<string, string[]>();
@@ -67,7 +68,7 @@ export async function resolvePreparedLoads(pool: pg.Pool): Promise<Map<string, R
     if (xid) byXid.set(xid, [...(byXid.get(xid) ?? []), gid]);
   }
   for (const [xid, gids] of byXid) {
-    const status = await ledgerTransactionStatus(pool, xid);
+    const status = await ledgerTransactionStatus(client, xid);
     // NULL: too old for the commit log to tell (cannot happen while these hold back the
     // xmin horizon); leave such a group for an operator rather than guess.
     const verb = status === 'committed' ? 'COMMIT' : status === 'aborted' ? 'ROLLBACK' : undefined;
@@ -76,7 +77,7 @@ export async function resolvePreparedLoads(pool: pg.Pool): Promise<Map<string, R
         done.set(gid, 'left');
         continue;
       }
-      await finishPrepared(pool, verb, gid);
+      await finishPrepared(client, verb, gid);
       done.set(gid, verb === 'COMMIT' ? 'committed' : 'rolled back');
     }
   }
@@ -84,8 +85,8 @@ export async function resolvePreparedLoads(pool: pg.Pool): Promise<Map<string, R
 }
 
 /** `committed`, `aborted`, `in progress`, or null. */
-export async function ledgerTransactionStatus(pool: Queryable, xid: string): Promise<string | null> {
-  const { rows } = await pool.query<{ status: string | null }>(`SELECT pg_xact_status($1::xid8) AS status`, [xid]);
+export async function ledgerTransactionStatus(client: Queryable, xid: string): Promise<string | null> {
+  const { rows } = await client.query<{ status: string | null }>(`SELECT pg_xact_status($1::xid8) AS status`, [xid]);
   return rows[0]!.status;
 }
 
