@@ -40,7 +40,12 @@ export const sinkSchema = z
      * max_prepared_transactions > 0). Omitted: 4 for blobs of 1 GiB or more, else 1.
      * Not the spec's maxParallelCopies, which is how many blobs load at once.
      */
-    parallelCopies: z.int().min(1).max(32).optional(),
+    parallelCopies: z
+      .int()
+      .min(1)
+      .max(32)
+      .optional()
+      .describe('COPY streams for one CSV blob, committed together (needs max_prepared_transactions > 0); default 4 from 1 GiB, else 1. Not maxParallelCopies (blobs at once).'),
     /** Schema of the ingestion ledger; default BLOB2PG_LEDGER_SCHEMA or `blob2pg`. */
     ledgerSchema: identifier.optional(),
   })

@@ -3,8 +3,13 @@
  * transaction, committed together by two-phase commit — against the real PostgreSQL the
  * test setup starts with max_prepared_transactions > 0.
  */
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPostgres } from '../../src/cli/localServices.js';
+import { validatePipeline } from '../../src/cli/validate.js';
 import { copyBlob } from '../../src/copyBlob.js';
 import { TransientError } from '../../src/errors.js';
 import { nominalCuts } from '../../src/format/rangeSplit.js';
@@ -270,4 +275,32 @@ describe('parallel COPY streams (sink.parallelCopies)', () => {
       expect(await h.query(`SELECT count(*)::int AS n FROM ${quoted(t)}`)).toEqual([{ n: 20 }]);
     });
   });
+
+  it('a server with max_prepared_transactions = 0: validate says so, and the blob loads through one stream', async () => {
+    // A second, stock-configured server (the suite's has prepared transactions on).
+    const dir = await mkdtemp(path.join(tmpdir(), 'blob2pg-no2pc-'));
+    await chmod(dir, 0o755);
+    const server = await startPostgres({ dir, persistent: false });
+    try {
+      const env = { ...h.env, TARGET_POSTGRES: server.url };
+      const stock = new pg.Pool({ connectionString: server.url, max: 1 });
+      try {
+        await stock.query(`CREATE TABLE public.stock (id int, v text)`);
+        await stock.query(`CREATE TABLE public.stock_statements (at timestamptz)`);
+        await stock.query(`CREATE FUNCTION public.stock_count() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO public.stock_statements VALUES (now()); RETURN NULL; END $$`);
+        await stock.query(`CREATE TRIGGER c AFTER INSERT ON public.stock FOR EACH STATEMENT EXECUTE FUNCTION public.stock_count()`);
+        const ref = await upload('stock/a.csv', csv(20_000));
+        const problems = await validatePipeline(spec('stock/', 'public.stock', 4), env);
+        expect(problems).toEqual([expect.stringContaining('max_prepared_transactions = 0, so every blob loads through one COPY stream')]);
+        const result = await copyBlob(spec('stock/', 'public.stock', 4), ref, { runId: 'n1', env });
+        expect([result.status, result.rowsCopied]).toEqual(['Succeeded', 20_000]);
+        expect((await stock.query('SELECT count(*)::int AS n FROM public.stock_statements')).rows).toEqual([{ n: 1 }]);
+      } finally {
+        await stock.end();
+      }
+    } finally {
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
 });
