@@ -30,6 +30,7 @@
 import type { Readable } from 'node:stream';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { isTransient, locateCopyError, TransientError } from '../errors.js';
 import { resolveCodec } from '../format/compression.js';
@@ -360,10 +361,7 @@ async function copyAll(
 async function watchConflicts(connections: RangeConnection[], finished: boolean[], signal: AbortSignal, onConflict: () => void): Promise<void> {
   const pids = connections.map((c) => (c.client as unknown as { processID: number }).processID);
   while (!signal.aborted) {
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, CONFLICT_CHECK_MS);
-      signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-    });
+    await sleep(CONFLICT_CHECK_MS, undefined, { signal }).catch(() => undefined);
     const idle = finished.findIndex((done) => done);
     if (signal.aborted || idle === -1 || finished.every((done) => done)) continue;
     const running = pids.filter((_, i) => !finished[i]);
