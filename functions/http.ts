@@ -1,15 +1,18 @@
 /**
  * HTTP API (authLevel function):
- *   POST /api/pipelines/{name}/runs   start a run (optional body { "blobs": [...] }) → 202
- *   POST /api/runs                    run the pipeline spec in the body once (ADF "Debug") → 202
+ *   POST /api/pipelines/{name}/runs   start a run of a deployed pipeline (optional body
+ *                                     { "blobs": [...], "validate": true }) → 202 (200 when validating)
+ *   POST /api/runs                    { "pipeline": name, … } the same; { "spec": {…} } only with
+ *                                     BLOB2PG_ALLOW_ADHOC_RUNS=true and the deployed connections
  *   GET  /api/runs/{id}               status, progress and run output
  *   GET  /api/pipelines               loaded pipelines and validation errors
  */
 import { app, type HttpRequest, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
+import { appEnv } from '../src/app/appEnv.js';
 import { appPipelines } from '../src/app/pipelines.js';
 import { starterFor } from '../src/app/starter.js';
-import { handleDebugRun, handleGetRun, handleListPipelines, handleStartRun } from '../src/app/triggers.js';
+import { handleGetRun, handleListPipelines, handleRunRequest, handleStartRun } from '../src/app/triggers.js';
 
 const client = [df.input.durableClient()];
 
@@ -18,15 +21,15 @@ app.http('startPipelineRun', {
   authLevel: 'function',
   route: 'pipelines/{name}/runs',
   extraInputs: client,
-  handler: (request: HttpRequest, context: InvocationContext) => handleStartRun(request, starterFor(context), appPipelines()),
+  handler: (request: HttpRequest, context: InvocationContext) => handleStartRun(request, starterFor(context), appPipelines(), { env: appEnv() }),
 });
 
-app.http('debugRun', {
+app.http('startRun', {
   methods: ['POST'],
   authLevel: 'function',
   route: 'runs',
   extraInputs: client,
-  handler: (request: HttpRequest, context: InvocationContext) => handleDebugRun(request, starterFor(context)),
+  handler: (request: HttpRequest, context: InvocationContext) => handleRunRequest(request, starterFor(context), appPipelines(), { env: appEnv() }),
 });
 
 app.http('getRun', {

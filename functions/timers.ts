@@ -1,27 +1,23 @@
 /**
  * Timer: one timer function per pipeline with a Schedule trigger, registered in code at
- * start-up from the pipelines folder. A tick while the previous run is going is skipped.
+ * start-up from the pipelines folder, named by timerFunctionName (legal, ≤ 128 characters,
+ * unique; a name that is not is logged and left out). A tick while the previous run is going
+ * is skipped.
  */
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import * as df from 'durable-functions';
 import { appPipelines } from '../src/app/pipelines.js';
 import { starterFor } from '../src/app/starter.js';
-import { handleScheduleTick } from '../src/app/triggers.js';
+import { handleScheduleTick, scheduleRegistrations } from '../src/app/triggers.js';
 
-/** Function names allow letters, digits, "_" and "-" (not "."); the index keeps them unique. */
-export function timerFunctionName(pipeline: string, index: number): string {
-  return `schedule-${pipeline.replace(/[^A-Za-z0-9_-]/g, '_')}-${index}`;
-}
-
-for (const spec of appPipelines().pipelines.values()) {
-  spec.triggers.forEach((trigger, index) => {
-    if (trigger.type !== 'Schedule') return;
-    app.timer(timerFunctionName(spec.name, index), {
-      schedule: trigger.schedule,
-      extraInputs: [df.input.durableClient()],
-      handler: async (_timer: Timer, context: InvocationContext) => {
-        await handleScheduleTick(spec, starterFor(context), context);
-      },
-    });
+const schedules = scheduleRegistrations(appPipelines().pipelines.values());
+for (const error of schedules.errors) console.error(`blob2pg: ${error}`);
+for (const { name, spec, schedule } of schedules.registrations) {
+  app.timer(name, {
+    schedule,
+    extraInputs: [df.input.durableClient()],
+    handler: async (_timer: Timer, context: InvocationContext) => {
+      await handleScheduleTick(spec, starterFor(context), context);
+    },
   });
 }

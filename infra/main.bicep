@@ -14,10 +14,11 @@ param environmentName string
 @metadata({ azd: { type: 'location' } })
 param location string
 
-@description('Object ID of the deploying user (azd sets AZURE_PRINCIPAL_ID): may upload test blobs. Empty to skip.')
+@description('Object ID of the deploying principal (azd sets AZURE_PRINCIPAL_ID); empty = deployer().objectId. Uploads test blobs and is the PostgreSQL Entra administrator.')
 param principalId string = ''
-@description('Sign-in name of the deploying user (e.g. you@contoso.com): made a PostgreSQL Entra administrator too. Empty to skip.')
+@description('Sign-in name of the deploying principal for PostgreSQL (its role name); empty = deployer().userPrincipalName, which a service principal does not have: set AZURE_PRINCIPAL_NAME to its display name then.')
 param principalName string = ''
+@description('User or ServicePrincipal (azd sets AZURE_PRINCIPAL_TYPE; a CI pipeline signs in as a service principal).')
 @allowed(['User', 'ServicePrincipal', 'Group'])
 param principalType string = 'User'
 
@@ -48,6 +49,8 @@ param logContainerName string = 'copy-logs'
 // ---- App -------------------------------------------------------------------------------
 @description('Folder of pipeline JSON files in the deployed package: BLOB2PG_PIPELINES.')
 param pipelinesFolder string = 'pipelines'
+@description('Let POST /api/runs run an ad-hoc pipeline spec from the request body (BLOB2PG_ALLOW_ADHOC_RUNS). Off: HTTP runs name deployed pipelines only.')
+param allowAdHocRuns bool = false
 @description('Queue in the host storage account that Event Grid fills: BLOB2PG_EVENTS_QUEUE.')
 param blobCreatedQueueName string = 'blob-created'
 @description('Durable Functions task hub name: BLOB2PG_TASK_HUB.')
@@ -60,20 +63,30 @@ param ledgerSchema string = 'blob2pg'
 param maximumInstanceCount int = 40
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
+@minValue(0)
+@description('Always-ready instances for the "durable" function group (orchestrators, activities): 1 is the Flex Consumption guidance for Durable Functions on Azure Storage, so the task hub queues are polled without a cold start. 0 = scale to zero.')
+param durableAlwaysReadyInstances int = 1
 @minValue(1)
 @description('pg pool size per instance: BLOB2PG_PG_POOL_MAX.')
 param pgPoolMax int = 10
 
 // ---- PostgreSQL ------------------------------------------------------------------------
-@allowed(['flexibleServer', 'citus'])
-@description('flexibleServer = Azure Database for PostgreSQL Flexible Server; citus = Azure Cosmos DB for PostgreSQL cluster.')
+@allowed(['flexibleServer', 'elasticCluster'])
+@description('flexibleServer = one Azure Database for PostgreSQL Flexible Server; elasticCluster = a Flexible Server elastic cluster (Citus, postgresElasticClusterNodes nodes).')
 param postgresKind string = 'flexibleServer'
 param postgresVersion string = '16'
 param postgresSkuName string = 'Standard_B2s'
 @allowed(['Burstable', 'GeneralPurpose', 'MemoryOptimized'])
 param postgresSkuTier string = 'Burstable'
+@minValue(2)
+@description('Nodes of the elastic cluster (postgresKind elasticCluster); the coordinator is one of them.')
+param postgresElasticClusterNodes int = 2
+@minValue(32)
+@description('Disk size. With postgresStorageAutoGrow the server grows its disk by itself, and a disk never shrinks: after it has grown, set this to the current size (BLOB2PG_POSTGRES_STORAGE_GB), or the next `azd provision` asks for a smaller disk and fails.')
 param postgresStorageSizeGB int = 32
-@description('Database name. For Citus, the cluster\'s single database (Azure\'s default is "citus").')
+@description('Let the server grow its disk when it runs low (see postgresStorageSizeGB).')
+param postgresStorageAutoGrow bool = true
+@description('Database name (the elastic cluster\'s default database too).')
 param postgresDatabaseName string = 'blob2pg'
 @description('Server max_connections if not the SKU default (0 = look it up below).')
 param postgresMaxConnections int = 0
@@ -84,20 +97,30 @@ param postgresPasswordAuth bool = false
 param postgresAdminLogin string = 'blob2pgadmin'
 @secure()
 param postgresAdminPassword string = ''
-@description('Your public IP, to reach the database with psql. Empty = Azure services only.')
+@description('Your public IP, to reach the database with psql. Empty = Azure services only (the postprovision hook opens a temporary rule for itself).')
 param clientIpAddress string = ''
-param citusClusterName string = ''
-param citusCoordinatorVCores int = 2
-param citusCoordinatorStorageQuotaInMb int = 131072
-param citusNodeCount int = 0
-param citusNodeVCores int = 4
-param citusNodeStorageQuotaInMb int = 524288
+@description('Make the app identity an Entra administrator (azure_pg_admin) instead of the least-privilege role the postprovision hook creates. Only for deployments that cannot run the hook.')
+param postgresAppIdentityIsAdministrator bool = false
 
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
-var useCitus = postgresKind == 'citus'
+var useElasticCluster = postgresKind == 'elasticCluster'
 var useExistingSource = !empty(existingSourceStorageAccountName)
+
+// The deploying principal: the PostgreSQL Entra administrator (the postprovision hook signs
+// in as it to create the app's role and the sample table) and an uploader of test blobs.
+// deployer() (https://learn.microsoft.com/azure/azure-resource-manager/bicep/bicep-functions-deployment#deployer)
+// fills in what azd did not pass.
+var deployerObjectId = !empty(principalId) ? principalId : deployer().objectId
+var deployerName = !empty(principalName) ? principalName : deployer().userPrincipalName
+
+// Elastic clusters run on General Purpose or Memory Optimized nodes (the Burstable default of a
+// single server is not offered for them): a Burstable choice becomes the elastic-cluster
+// quickstart's node size.
+var postgresSku = useElasticCluster && postgresSkuTier == 'Burstable'
+  ? { name: 'Standard_D4ds_v5', tier: 'GeneralPurpose' }
+  : { name: postgresSkuName, tier: postgresSkuTier }
 
 var names = {
   resourceGroup: !empty(resourceGroupName) ? resourceGroupName : '${abbrs.resourcesResourceGroups}${environmentName}'
@@ -112,7 +135,6 @@ var names = {
   logAnalytics: !empty(logAnalyticsName) ? logAnalyticsName : '${abbrs.operationalInsightsWorkspaces}${resourceToken}'
   applicationInsights: !empty(applicationInsightsName) ? applicationInsightsName : '${abbrs.insightsComponents}${resourceToken}'
   postgres: !empty(postgresServerName) ? postgresServerName : '${abbrs.dBforPostgreSQLServers}${resourceToken}'
-  citus: !empty(citusClusterName) ? citusClusterName : '${abbrs.dBforPostgreSQLServerGroupsv2}${resourceToken}'
   systemTopic: !empty(eventGridSystemTopicName) ? eventGridSystemTopicName : '${abbrs.eventGridSystemTopics}${resourceToken}'
   eventSubscription: '${abbrs.eventGridEventSubscriptions}blob-created'
 }
@@ -121,36 +143,54 @@ var names = {
 // Every Flex Consumption instance holds up to BLOB2PG_PG_POOL_MAX connections, so the worst
 // case is maximumInstanceCount × pgPoolMax. That must stay below the server's
 // max_connections minus what Azure reserves (15 on Flexible Server, for replication and
-// monitoring) minus headroom for people. The values are the documented defaults per SKU
-// (https://learn.microsoft.com/azure/postgresql/flexible-server/concepts-limits); for
-// Citus, the coordinator's limit (300 up to 3 vCores, 500 up to 15, then 1000). An unknown
-// SKU counts as 50 unless postgresMaxConnections says otherwise.
+// monitoring) minus headroom for people. The values are the default max_connections per SKU
+// in https://learn.microsoft.com/azure/postgresql/flexible-server/concepts-limits
+// ("Maximum connections"); an elastic cluster's nodes are Flexible Servers with the same
+// defaults, and the app connects to the coordinator (port 5432). A SKU missing here counts
+// as 429, the smallest default above B1ms: a newer (bigger) SKU is never overcommitted and
+// still gets a useful instance count. Set postgresMaxConnections for anything else.
 var flexibleServerMaxConnections = {
   Standard_B1ms: 50
   Standard_B2s: 429
-  Standard_B2ms: 429
-  Standard_B4ms: 859
-  Standard_B8ms: 1718
+  Standard_B2ms: 859
+  Standard_B4ms: 1718
+  Standard_B8ms: 3437
+  Standard_B12ms: 5000
+  Standard_B16ms: 5000
+  Standard_B20ms: 5000
   Standard_D2s_v3: 859
   Standard_D2ds_v4: 859
   Standard_D2ds_v5: 859
+  Standard_D2ads_v5: 859
   Standard_D4s_v3: 1718
   Standard_D4ds_v4: 1718
   Standard_D4ds_v5: 1718
+  Standard_D4ads_v5: 1718
   Standard_D8s_v3: 3437
   Standard_D8ds_v4: 3437
   Standard_D8ds_v5: 3437
+  Standard_D8ads_v5: 3437
+  Standard_D16s_v3: 5000
+  Standard_D16ds_v4: 5000
   Standard_D16ds_v5: 5000
+  Standard_D16ads_v5: 5000
+  Standard_E2s_v3: 1718
   Standard_E2ds_v4: 1718
   Standard_E2ds_v5: 1718
+  Standard_E2ads_v5: 1718
+  Standard_E4s_v3: 3437
   Standard_E4ds_v4: 3437
   Standard_E4ds_v5: 3437
+  Standard_E4ads_v5: 3437
+  Standard_E8s_v3: 5000
+  Standard_E8ds_v4: 5000
   Standard_E8ds_v5: 5000
+  Standard_E8ads_v5: 5000
 }
-var citusMaxConnections = citusCoordinatorVCores < 4 ? 300 : (citusCoordinatorVCores < 16 ? 500 : 1000)
+var unknownSkuMaxConnections = 429
 var serverMaxConnections = postgresMaxConnections > 0
   ? postgresMaxConnections
-  : (useCitus ? citusMaxConnections : (flexibleServerMaxConnections[?postgresSkuName] ?? 50))
+  : (flexibleServerMaxConnections[?postgresSku.name] ?? unknownSkuMaxConnections)
 var azureReservedConnections = 15
 var usableConnections = serverMaxConnections - azureReservedConnections - postgresHeadroomConnections
 // Defaults: Standard_B2s → (429 − 15 − 10) / 10 = 40 instances × 10 = 400 < 429.
@@ -214,28 +254,49 @@ module sourceStorage 'app/source-storage.bicep' = {
     containerName: sourceContainerName
     logContainerName: logContainerName
     principalId: identity.outputs.principalId
-    userPrincipalId: principalId
+    userPrincipalId: deployerObjectId
     userPrincipalType: principalType
+  }
+}
+
+// Event Grid delivers with the system topic's own identity, which may only send messages to
+// the one queue (queue-sender.bicep): the app identity is not involved. Three steps, because
+// the topic's identity must exist and hold the role before the subscription is validated.
+module eventGridTopic 'app/eventgrid-topic.bicep' = {
+  name: 'eventgrid-topic'
+  scope: resourceGroup(sourceResourceGroupName)
+  params: {
+    name: names.systemTopic
+    location: sourceStorage.outputs.location
+    tags: tags
+    sourceStorageAccountId: sourceStorage.outputs.id
+  }
+}
+
+module queueSender 'app/queue-sender.bicep' = {
+  name: 'queue-sender'
+  scope: rg
+  params: {
+    storageAccountName: hostStorage.outputs.name
+    queueName: blobCreatedQueueName
+    principalId: eventGridTopic.outputs.principalId
   }
 }
 
 module eventGrid 'app/eventgrid.bicep' = {
   name: 'eventgrid'
   scope: resourceGroup(sourceResourceGroupName)
+  dependsOn: [queueSender]
   params: {
-    systemTopicName: names.systemTopic
+    systemTopicName: eventGridTopic.outputs.name
     subscriptionName: names.eventSubscription
-    location: sourceStorage.outputs.location
-    tags: tags
-    sourceStorageAccountId: sourceStorage.outputs.id
     containerName: sourceContainerName
     hostStorageAccountId: hostStorage.outputs.id
     queueName: blobCreatedQueueName
-    identityId: identity.outputs.id
   }
 }
 
-module postgres 'app/postgres.bicep' = if (!useCitus) {
+module postgres 'app/postgres.bicep' = {
   name: 'postgres'
   scope: rg
   params: {
@@ -243,47 +304,24 @@ module postgres 'app/postgres.bicep' = if (!useCitus) {
     location: location
     tags: tags
     version: postgresVersion
-    skuName: postgresSkuName
-    skuTier: postgresSkuTier
+    skuName: postgresSku.name
+    skuTier: postgresSku.tier
+    elasticClusterNodes: useElasticCluster ? postgresElasticClusterNodes : 0
     storageSizeGB: postgresStorageSizeGB
+    storageAutoGrow: postgresStorageAutoGrow
     databaseName: postgresDatabaseName
     passwordAuth: postgresPasswordAuth
     administratorLogin: postgresAdminLogin
     administratorLoginPassword: postgresAdminPassword
     identityPrincipalId: identity.outputs.principalId
     identityName: identity.outputs.name
-    userPrincipalId: principalId
-    userPrincipalName: principalName
+    identityIsAdministrator: postgresAppIdentityIsAdministrator
+    userPrincipalId: deployerObjectId
+    userPrincipalName: deployerName
     userPrincipalType: principalType
     clientIpAddress: clientIpAddress
   }
 }
-
-module citus 'app/citus.bicep' = if (useCitus) {
-  name: 'citus'
-  scope: rg
-  params: {
-    name: names.citus
-    location: location
-    tags: tags
-    postgresqlVersion: postgresVersion
-    databaseName: postgresDatabaseName
-    coordinatorVCores: citusCoordinatorVCores
-    coordinatorStorageQuotaInMb: citusCoordinatorStorageQuotaInMb
-    nodeCount: citusNodeCount
-    nodeVCores: citusNodeVCores
-    nodeStorageQuotaInMb: citusNodeStorageQuotaInMb
-    passwordAuth: postgresPasswordAuth
-    administratorLoginPassword: postgresAdminPassword
-    identityPrincipalId: identity.outputs.principalId
-    identityName: identity.outputs.name
-    clientIpAddress: clientIpAddress
-  }
-}
-
-var postgresHost = useCitus ? citus!.outputs.host : postgres!.outputs.host
-var postgresDatabase = useCitus ? citus!.outputs.databaseName : postgres!.outputs.databaseName
-var postgresUser = useCitus ? citus!.outputs.user : postgres!.outputs.user
 
 module api 'app/api.bicep' = {
   name: 'api'
@@ -302,16 +340,18 @@ module api 'app/api.bicep' = {
     deploymentContainerUrl: hostStorage.outputs.deploymentContainerUrl
     sourceStorageBlobEndpoint: sourceStorage.outputs.blobEndpoint
     sourceStorageQueueEndpoint: sourceStorage.outputs.queueEndpoint
-    postgresHost: postgresHost
-    postgresDatabase: postgresDatabase
-    postgresUser: postgresUser
+    postgresHost: postgres.outputs.host
+    postgresDatabase: postgres.outputs.databaseName
+    postgresUser: postgres.outputs.user
     pipelinesFolder: pipelinesFolder
     blobCreatedQueueName: blobCreatedQueueName
     taskHubName: taskHubName
     ledgerSchema: ledgerSchema
     logContainerName: logContainerName
+    allowAdHocRuns: allowAdHocRuns
     maximumInstanceCount: effectiveMaximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
+    durableAlwaysReadyInstances: durableAlwaysReadyInstances
     pgPoolMax: pgPoolMax
   }
 }
@@ -330,9 +370,16 @@ output SOURCE_STORAGE_BLOB_SERVICE_URI string = sourceStorage.outputs.blobEndpoi
 output SOURCE_CONTAINER_NAME string = sourceContainerName
 output LOG_CONTAINER_NAME string = logContainerName
 output POSTGRES_KIND string = postgresKind
-output TARGET_POSTGRES_HOST string = postgresHost
-output TARGET_POSTGRES_DATABASE string = postgresDatabase
-output TARGET_POSTGRES_USER string = postgresUser
+output POSTGRES_SERVER_NAME string = postgres.outputs.name
+output TARGET_POSTGRES_HOST string = postgres.outputs.host
+output TARGET_POSTGRES_DATABASE string = postgres.outputs.databaseName
+output TARGET_POSTGRES_USER string = postgres.outputs.user
+// For the postprovision hook: the app role is created from the identity's object ID, by the
+// administrator below, and the ledger lives in this schema.
+output AZURE_MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
+output POSTGRES_ADMIN_NAME string = deployerName
+output POSTGRES_APP_IDENTITY_IS_ADMINISTRATOR bool = postgresAppIdentityIsAdministrator
+output BLOB2PG_LEDGER_SCHEMA string = ledgerSchema
 output BLOB2PG_MAXIMUM_INSTANCE_COUNT int = effectiveMaximumInstanceCount
 output BLOB2PG_PG_POOL_MAX int = pgPoolMax
 output POSTGRES_MAX_CONNECTIONS int = serverMaxConnections

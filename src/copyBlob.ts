@@ -14,7 +14,9 @@
  */
 import { finished } from 'node:stream/promises';
 import type { Env } from './connections/settings.js';
-import { isTransient, mapLoadError, toFileErrorOutput, TransientError } from './errors.js';
+import { isTransient, mapLoadError, sqlstateOf, toFileErrorOutput, TransientError } from './errors.js';
+import { notice } from './run/notices.js';
+import { describeBlockers, lockHolders, watchLoad } from './sink/loadWatch.js';
 import { isArchive, resolveCodec } from './format/compression.js';
 import { sourceFiles, type SourceFile } from './format/index.js';
 import { resolveMapping } from './pipeline/mapping.js';
@@ -22,7 +24,7 @@ import type { PipelineSpec } from './pipeline/spec.js';
 import type { FileResult } from './run/output.js';
 import { blobUrl, normalizeEtag, openBlob, type BlobRef } from './source/blobs.js';
 import { blobSource, type CountedBlobSource } from './source/blobSource.js';
-import { poolFor, writerFor, type WriteCounters } from './sink/index.js';
+import { backendPid, connectionLossOf, poolFor, withClient, withTransaction, writerFor, type WriteCounters } from './sink/index.js';
 import { ConcatenatedCopy, ConcatenationRefused } from './sink/concatenatedCopy.js';
 import { copiesDirectly } from './sink/copyCommand.js';
 import { copyInParallel, parallelCopiesFor } from './sink/parallelCopy.js';
@@ -65,7 +67,7 @@ class LoadFailure extends Error {
     readonly at: Location,
     readonly bytesRead: number,
   ) {
-    super('load failed');
+    super('load failed', { cause: error });
   }
 }
 
@@ -79,31 +81,52 @@ export async function copyBlobs(spec: PipelineSpec, refs: readonly BlobRef[], op
     if (parallel) return [parallel];
   }
   const started = performance.now();
-  const pool = poolFor(spec.sink.connection, env);
-  const ledgerSchema = ledgerSchemaName(spec.sink.ledgerSchema, env);
   const results: FileResult[] = [];
   try {
+    const pool = poolFor(spec.sink.connection, env);
+    const ledgerSchema = ledgerSchemaName(spec.sink.ledgerSchema, env);
     await ensureLedger(pool, ledgerSchema);
-    const client = await pool.connect();
-    let broken: Error | undefined;
-    try {
-      await client.query('BEGIN');
+    return await withClient(pool, async (client) => {
+      const table = displayTable(spec.sink.table);
+      const watch = watchLoad(pool, backendPid(client), { everyMs: lockWatchInterval(spec.sink.lockTimeoutInMs), table, notice });
       try {
-        const context: LoadContext = { client, spec, options, env, ledgerSchema };
-        const concatenated = refs.length > 1 && mayConcatenate(spec, refs) ? await loadConcatenated(context, refs) : undefined;
-        if (concatenated) results.push(...concatenated);
-        else await loadOneByOne(context, refs, results);
-        // A single blob found loaded before: undo anything it ran, such as an archive's pre-copy script.
-        await client.query(refs.length === 1 && results[0]!.status === 'Skipped' ? 'ROLLBACK' : 'COMMIT');
-        return results;
+        return await withTransaction(
+          client,
+          async () => {
+            const context: LoadContext = { client, spec, options, env, ledgerSchema };
+            const concatenated = refs.length > 1 && mayConcatenate(spec, refs) ? await loadConcatenated(context, refs) : undefined;
+            if (concatenated) results.push(...concatenated);
+            else await loadOneByOne(context, refs, results);
+            return results;
+          },
+          {
+            setup: [`SET LOCAL lock_timeout = ${spec.sink.lockTimeoutInMs}`],
+            // A single blob found loaded before: undo anything it ran, such as an archive's pre-copy script.
+            commit: (loaded) => !(refs.length === 1 && loaded[0]!.status === 'Skipped'),
+          },
+        );
       } catch (err) {
-        await client.query('ROLLBACK').catch((rollbackErr: Error) => (broken = rollbackErr));
-        throw err;
+        const failure = err instanceof LoadFailure ? err : undefined;
+        const at = failure?.at ?? { blob: refs[results.length]?.name ?? refs[0]!.name, lineOffset: 0 };
+        if (sqlstateOf(err) === '55P03') {
+          // lock_timeout: say whose lock it was (the session may still hold it).
+          const holders = await lockHolders(pool, quoteTable(spec.sink.table), backendPid(client)).catch(() => []);
+          const who = holders.length ? `held by ${describeBlockers(holders)}` : 'the holder has let go since';
+          throw new LoadFailure(
+            new TransientError(`waited ${spec.sink.lockTimeoutInMs} ms (sink.lockTimeoutInMs) for a lock on ${table}, ${who} (55P03)`, { cause: err }),
+            at,
+            failure?.bytesRead ?? 0,
+          );
+        }
+        // Whatever the load reported after its connection died (a COPY stream's error, "not
+        // queryable"), the cause is the lost connection, and another attempt may succeed.
+        const loss = connectionLossOf(client);
+        if (!loss) throw err;
+        throw new LoadFailure(new TransientError(`the connection to PostgreSQL was lost: ${loss.message}`, { cause: loss }), at, failure?.bytesRead ?? 0);
+      } finally {
+        await watch.stop();
       }
-    } finally {
-      // A client whose connection failed must not go back to the pool.
-      client.release(broken);
-    }
+    });
   } catch (err) {
     const failure = err instanceof LoadFailure ? err : new LoadFailure(err, { blob: refs[results.length]?.name ?? refs[0]!.name, lineOffset: 0 }, 0);
     const mapped = mapLoadError(failure.error, { pipeline: spec.name, ...failure.at });
@@ -365,6 +388,11 @@ async function loadBlob(context: LoadContext, ref: BlobRef): Promise<FileResult>
     source.destroy();
     throw new LoadFailure(err, at, source.bytesRead);
   }
+}
+
+/** How often a load's lock wait is looked at: often enough to be seen well before lock_timeout. */
+function lockWatchInterval(lockTimeoutInMs: number): number {
+  return lockTimeoutInMs > 0 ? Math.min(2_000, Math.max(250, Math.round(lockTimeoutInMs / 3))) : 2_000;
 }
 
 function ledgerKey(spec: PipelineSpec, ref: BlobRef, env: Env): LedgerKey {

@@ -72,7 +72,7 @@ export function formatLocated(detail: string, where: ErrorLocation): string {
     .join(' ');
   const column = where.column !== undefined ? `${place ? ', ' : ''}column ${where.column}` : '';
   const state = where.sqlstate ? ` (${where.sqlstate})` : '';
-  return `${place}${column}${place || column ? ': ' : ''}${detail}${state}`;
+  return `${place}${column}${place || column ? ': ' : ''}${sanitizeMessage(detail)}${state}`;
 }
 
 /** The fields of a pg DatabaseError we use; pg's own type is not exported from ESM. */
@@ -93,43 +93,142 @@ function isPgError(err: unknown): err is Error & PgErrorLike {
   );
 }
 
-/**
- * SQLSTATEs (and Node/Azure failures) that a retry can cure.
- * https://www.postgresql.org/docs/current/errcodes-appendix.html
- *  class 08: connection exception; 40001 serialization failure; 40P01 deadlock;
- *  53300 too many connections; 57P01..57P03 admin shutdown / cannot connect now.
- */
-const TRANSIENT_SQLSTATE = /^(08...|40001|40P01|53300|57P0[123])$/;
-const TRANSIENT_NODE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EAI_AGAIN',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-]);
+/** The error and its causes, outermost first (bounded: a cause chain may loop). */
+function causes(err: unknown): unknown[] {
+  const chain: unknown[] = [];
+  for (let e = err; e !== undefined && e !== null && chain.length < 8 && !chain.includes(e); e = (e as { cause?: unknown }).cause) chain.push(e);
+  return chain;
+}
 
-/** True when retrying the same work may succeed. Decided here and nowhere else. */
-export function isTransient(err: unknown): boolean {
-  if (err instanceof TransientError) return true;
-  if (err instanceof DataError || err instanceof SpecError || err instanceof ConfigError) return false;
-  if (!(err instanceof Error)) return false;
-  const code = (err as { code?: unknown }).code;
-  if (isPgError(err)) return TRANSIENT_SQLSTATE.test(err.code!);
-  if (typeof code === 'string' && TRANSIENT_NODE_CODES.has(code)) return true;
-  // @azure/storage-blob RestError: 5xx and 429 (throttling) are worth another try.
-  const status = (err as { statusCode?: unknown }).statusCode;
-  if (typeof status === 'number') return status === 429 || status >= 500;
-  if (/Connection terminated|timeout|socket hang up/i.test(err.message)) return true;
-  return false;
+/** The PostgreSQL SQLSTATE of an error or of the first cause that has one. The one place that reads `.code`. */
+export function sqlstateOf(err: unknown): string | undefined {
+  for (const e of causes(err)) if (isPgError(e)) return e.code;
+  return undefined;
 }
 
 /**
- * Turns whatever the load threw into the error a user reads.
- * Transient failures are re-thrown as TransientError (the caller retries them);
- * everything else becomes a DataError naming pipeline, blob, line, column, SQLSTATE.
+ * What a failure means, and so what happens to it (DESIGN decision 7):
+ *  - `config`    → a setting, credential, table or grant is wrong: fail once, never retried;
+ *  - `transient` → the infrastructure hiccuped: retried with backoff;
+ *  - `data`      → this blob cannot load as it is: the blob fails with line and column.
+ */
+export type ErrorKind = 'config' | 'transient' | 'data';
+
+/**
+ * SQLSTATEs a retry can cure. https://www.postgresql.org/docs/current/errcodes-appendix.html
+ *  08xxx connection exception; 40001 serialization failure; 40P01 deadlock; 53300 too many
+ *  connections; 55P03 lock not available (our lock_timeout); 57014 query canceled (our
+ *  statement / stall timeouts); 57P01..57P05 admin / crash shutdown, cannot connect now,
+ *  idle session timeouts.
+ */
+const TRANSIENT_SQLSTATE = /^(08...|40001|40P01|53300|55P03|57014|57P0[1-5])$/;
+/**
+ * SQLSTATEs that say the setup is wrong: 28xxx sign-in refused, 3D000 no such database,
+ * 3F000 no such schema, 42P01 no such table, 42501 permission denied.
+ */
+const CONFIG_SQLSTATE = /^(28...|3D000|3F000|42P01|42501)$/;
+/** Socket failures: the peer went away or the network did; the next connection may work. */
+const TRANSIENT_NODE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'ESOCKETTIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  // @azure/storage-blob's RestError for a request that never got a response.
+  'REQUEST_SEND_ERROR',
+]);
+/** A host name that does not resolve is a wrong setting (EAI_AGAIN is the transient DNS failure). */
+const CONFIG_NODE_CODES = new Set(['ENOTFOUND', 'ERR_INVALID_URL', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'ERR_TLS_CERT_ALTNAME_INVALID']);
+/** pg and Node say "the connection is gone" in words, without a code. */
+const TRANSIENT_MESSAGE = /Connection terminated|not queryable|socket hang up|Client was closed|timeout exceeded when trying to connect|connection reset|stalled/i;
+
+/** One error of the chain, judged alone; undefined when it says nothing decisive. */
+function kindOfOne(err: unknown): ErrorKind | undefined {
+  if (err instanceof TransientError) return 'transient';
+  if (err instanceof ConfigError || err instanceof SpecError) return 'config';
+  if (err instanceof DataError) return 'data';
+  if (!(err instanceof Error)) return undefined;
+  // Raised by connections/entraToken.ts (kept free of this module's classes).
+  if (err.name === 'EntraTokenError') return 'config';
+  if (isPgError(err)) {
+    if (TRANSIENT_SQLSTATE.test(err.code!)) return 'transient';
+    if (CONFIG_SQLSTATE.test(err.code!)) return 'config';
+    return 'data';
+  }
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && TRANSIENT_NODE_CODES.has(code)) return 'transient';
+  if (typeof code === 'string' && CONFIG_NODE_CODES.has(code)) return 'config';
+  // @azure/storage-blob RestError: 408 / 429 (throttling) / 5xx are worth another try;
+  // 401 / 403 (key, SAS, role) and 404 (container) are setup. A blob's own 404 / 412 are
+  // DataErrors raised by source/.
+  const status = (err as { statusCode?: unknown }).statusCode;
+  if (typeof status === 'number' && status > 0) return status === 408 || status === 429 || status >= 500 ? 'transient' : 'config';
+  if (TRANSIENT_MESSAGE.test(err.message)) return 'transient';
+  return undefined;
+}
+
+/**
+ * The one classification of errors. Our own classes decide for themselves; otherwise the
+ * first error in the cause chain that says something decisive (a SQLSTATE, a socket code,
+ * an HTTP status). Anything else is a data error: it fails the blob, not the run.
+ */
+export function classify(err: unknown): ErrorKind {
+  for (const e of causes(err)) {
+    const kind = kindOfOne(e);
+    if (kind) return kind;
+  }
+  return 'data';
+}
+
+/** True when retrying the same work may succeed. */
+export function isTransient(err: unknown): boolean {
+  return classify(err) === 'transient';
+}
+
+/** True when the setup is wrong: fail once, never retry. */
+export function isConfigError(err: unknown): boolean {
+  return classify(err) === 'config';
+}
+
+/** Longest value quoted in a message; the rest is cut (a bad "line" may be 300 MB of binary). */
+export const MAX_QUOTED_CHARS = 200;
+
+/**
+ * A value as a message quotes it: control characters escaped (`\x01`, `\n`), cut to
+ * MAX_QUOTED_CHARS characters with the length of the rest said.
+ */
+export function quoteValue(value: string, max = MAX_QUOTED_CHARS): string {
+  return `"${escapeControls(cut(value, max))}"`;
+}
+
+function cut(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}… (${text.length - max} more characters)` : text;
+}
+
+function escapeControls(text: string): string {
+  return text.replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]/g, (ch) => (ch === '\ufffd' ? '\\ufffd' : `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`)).replace(/\r/g, '\\r').replace(/\n/g, '\\n').replace(/\t/g, '\\t');
+}
+
+/**
+ * A message from a server or a parser made safe to show: control bytes escaped, each
+ * double-quoted value (Postgres quotes the bad value and the COPY line) cut to
+ * MAX_QUOTED_CHARS, and the whole cut to a few of those.
+ */
+export function sanitizeMessage(text: string): string {
+  const quotedCut = text.replace(/"((?:[^"]|"")*)"/g, (whole, inner: string) => (inner.length > MAX_QUOTED_CHARS ? `"${cut(inner, MAX_QUOTED_CHARS)}"` : whole));
+  return escapeControls(cut(quotedCut, 4 * MAX_QUOTED_CHARS));
+}
+
+/**
+ * Turns whatever the load threw into the error a user reads, by classify():
+ * transient failures become TransientError (the caller retries them), setup failures
+ * ConfigError (the run fails once, no retry), everything else a DataError naming pipeline,
+ * blob, line, column, SQLSTATE.
  * `lineOffset` converts Postgres' COPY line (counted from the first byte COPY saw) into
  * the line of the file (the header and skipped lines never reached COPY); `lineOf` does
  * it instead for record decoders (JSON, Parquet), whose COPY lines are records.
@@ -137,15 +236,18 @@ export function isTransient(err: unknown): boolean {
 export function mapLoadError(
   err: unknown,
   where: { pipeline: string; blob: string; lineOffset?: number; lineOf?: (copyLine: number) => number },
-): DataError | TransientError {
+): DataError | TransientError | ConfigError {
   if (err instanceof DataError) {
     // Already located by a lower layer; add what it could not know.
     return new DataError(err.detail, { ...err.location, pipeline: where.pipeline, blob: where.blob }, { cause: err.cause ?? err });
   }
-  if (isTransient(err)) {
+  const kind = classify(err);
+  if (kind !== 'data') {
     const message = err instanceof Error ? err.message : String(err);
+    const sqlstate = sqlstateOf(err);
     // Thrown across the activity boundary into Durable history and logs: no secrets in it.
-    return new TransientError(redactSecrets(formatLocated(message, { pipeline: where.pipeline, blob: where.blob })), { cause: err });
+    const text = redactSecrets(formatLocated(message, { pipeline: where.pipeline, blob: where.blob, sqlstate: message.includes(`(${sqlstate})`) ? undefined : sqlstate }));
+    return kind === 'transient' ? new TransientError(text, { cause: err }) : new ConfigError(text, { cause: err });
   }
   if (isPgError(err)) {
     const copyContext = parseCopyContext(err.where);
@@ -198,6 +300,8 @@ export function locateCopyError(err: unknown, lineOffset: number, columnName: (n
 /** The JSON shape of an error in the run output. */
 export interface FileErrorOutput {
   message: string;
+  /** classify()'s verdict: what the orchestrator does with the failure. */
+  kind?: ErrorKind;
   line?: number;
   column?: string;
   sqlstate?: string;
@@ -207,7 +311,7 @@ export interface FileErrorOutput {
 export function toFileErrorOutput(err: unknown): FileErrorOutput {
   if (err instanceof DataError) {
     const { line, column, sqlstate } = err.location;
-    return { message: redactSecrets(err.message), ...(line !== undefined && { line }), ...(column !== undefined && { column }), ...(sqlstate && { sqlstate }) };
+    return { message: redactSecrets(err.message), kind: 'data', ...(line !== undefined && { line }), ...(column !== undefined && { column }), ...(sqlstate && { sqlstate }) };
   }
-  return { message: redactSecrets(err instanceof Error ? err.message : String(err)) };
+  return { message: sanitizeMessage(redactSecrets(err instanceof Error ? err.message : String(err))), kind: classify(err) };
 }

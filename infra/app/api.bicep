@@ -1,6 +1,11 @@
-// The Function App: Flex Consumption (FC1), Linux, Node 20, user-assigned identity, and
+// The Function App: Flex Consumption (FC1), Linux, Node 22, user-assigned identity, and
 // identity-based settings only. No connection string with a key, no password, no
 // publishing credentials.
+// Properties: Microsoft.Web/sites@2024-04-01 functionAppConfig in Azure/bicep-types-az
+// (generated/web): runtime { name, version }, scaleAndConcurrency { alwaysReady
+// [{ name, instanceCount }], maximumInstanceCount, instanceMemoryMB }. No siteConfig FTP
+// settings: Flex Consumption has no FTP endpoint, and basic publishing credentials are off
+// below.
 param name string
 param planName string
 param location string
@@ -30,12 +35,17 @@ param blobCreatedQueueName string
 param taskHubName string
 param ledgerSchema string
 param logContainerName string
+@description('BLOB2PG_ALLOW_ADHOC_RUNS: let POST /api/runs run a pipeline spec from the request body (with the deployed connections only).')
+param allowAdHocRuns bool = false
 
 @minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int
+@minValue(0)
+@description('Always-ready instances of the "durable" group: 1 is the Flex Consumption guidance for Durable Functions (https://learn.microsoft.com/azure/azure-functions/durable/durable-functions-azure-storage-provider#flex-consumption-plan).')
+param durableAlwaysReadyInstances int = 1
 @description('pg pool size per instance (BLOB2PG_PG_POOL_MAX). maximumInstanceCount × this stays below the server\'s max_connections: main.bicep computes both.')
 @minValue(1)
 param pgPoolMax int
@@ -69,7 +79,6 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     httpsOnly: true
     siteConfig: {
       minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
     }
     functionAppConfig: {
       deployment: {
@@ -83,12 +92,16 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         }
       }
       scaleAndConcurrency: {
+        // The "durable" group is every orchestrator, entity and activity function: one warm
+        // instance keeps polling the task hub, so a started run does not wait for a cold start.
+        alwaysReady: durableAlwaysReadyInstances > 0 ? [{ name: 'durable', instanceCount: durableAlwaysReadyInstances }] : []
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: instanceMemoryMB
       }
       runtime: {
+        // Node 22 LTS: Node 20 leaves support in April 2026 (package.json engines allow both).
         name: 'node'
-        version: '20'
+        version: '22'
       }
     }
   }
@@ -130,6 +143,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       BLOB2PG_PG_POOL_MAX: string(pgPoolMax)
       BLOB2PG_LEDGER_SCHEMA: ledgerSchema
       BLOB2PG_LOG_CONTAINER: logContainerName
+      BLOB2PG_ALLOW_ADHOC_RUNS: allowAdHocRuns ? 'true' : 'false'
     }
   }
 

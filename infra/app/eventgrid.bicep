@@ -1,44 +1,27 @@
-// BlobCreated events of the source account → the blob-created queue in the host account.
-// Deployed in the source account's resource group (a system topic lives next to its
-// source). An account can have only one system topic: for an existing account that
-// already has one, pass its name as systemTopicName.
+// Blob events of the source container → the blob-created queue in the host account, delivered
+// with the system topic's own identity (eventgrid-topic.bicep), which holds only Storage Queue
+// Data Message Sender on that queue (queue-sender.bicep; main.bicep orders the three).
+// Properties: Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-02-15 in
+// Azure/bicep-types-az (generated/eventgrid): deliveryWithResourceIdentity.identity.type
+// 'SystemAssigned', destination endpointType 'StorageQueue'.
 param systemTopicName string
 param subscriptionName string
-@description('Region of the source storage account (a system topic must be in its source\'s region).')
-param location string
-param tags object = {}
-param sourceStorageAccountId string
-@description('Only blobs created in this container raise events.')
+@description('Only blobs in this container raise events.')
 param containerName string
 param hostStorageAccountId string
 param queueName string
-@description('Resource ID of the app\'s user-assigned identity, used by Event Grid to deliver.')
-param identityId string
 
-resource systemTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' = {
+resource systemTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' existing = {
   name: systemTopicName
-  location: location
-  tags: tags
-  identity: {
-    type: 'UserAssigned'
-    userAssignedIdentities: { '${identityId}': {} }
-  }
-  properties: {
-    source: sourceStorageAccountId
-    topicType: 'Microsoft.Storage.StorageAccounts'
-  }
 }
 
 resource blobCreated 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-02-15' = {
   parent: systemTopic
   name: subscriptionName
   properties: {
-    // Delivery signs in with the identity (it holds Storage Queue Data Contributor on the
-    // host account, see host-storage.bicep): the host account allows no shared keys.
     deliveryWithResourceIdentity: {
       identity: {
-        type: 'UserAssigned'
-        userAssignedIdentity: identityId
+        type: 'SystemAssigned'
       }
       destination: {
         endpointType: 'StorageQueue'
@@ -51,15 +34,19 @@ resource blobCreated 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-0
     }
     eventDeliverySchema: 'EventGridSchema'
     filter: {
-      includedEventTypes: ['Microsoft.Storage.BlobCreated']
+      // BlobRenamed: on ADLS Gen2 (hierarchical namespace) accounts, tools write a temporary
+      // file and rename it into place; the rename is the moment the file is complete.
+      includedEventTypes: ['Microsoft.Storage.BlobCreated', 'Microsoft.Storage.BlobRenamed']
       subjectBeginsWith: '/blobServices/default/containers/${containerName}/blobs/'
       // Only operations that commit a whole blob. On ADLS Gen2 accounts, CreateFile raises
-      // BlobCreated for an empty file before FlushWithClose writes its data.
+      // BlobCreated for an empty file before FlushWithClose writes its data; RenameFile is a
+      // file renamed into place (RenameDirectory is not a file and is left out).
+      // https://learn.microsoft.com/azure/event-grid/event-schema-blob-storage
       advancedFilters: [
         {
           operatorType: 'StringIn'
           key: 'data.api'
-          values: ['PutBlob', 'PutBlockList', 'CopyBlob', 'FlushWithClose']
+          values: ['PutBlob', 'PutBlockList', 'CopyBlob', 'FlushWithClose', 'RenameFile']
         }
       ]
     }
@@ -70,4 +57,4 @@ resource blobCreated 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-0
   }
 }
 
-output systemTopicName string = systemTopic.name
+output subscriptionName string = blobCreated.name

@@ -25,7 +25,7 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
     // Public endpoint, Entra-only: Flex Consumption without VNet integration reaches
-    // storage over public endpoints (see infra/README-deploy.md, "Network").
+    // storage over public endpoints (README.md, "Network").
     publicNetworkAccess: 'Enabled'
     networkAcls: {
       defaultAction: 'Allow'
@@ -66,9 +66,8 @@ resource blobDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-// Storage Queue Data Contributor: Durable control/work-item queues, the blob-created queue
-// trigger, and Event Grid delivering into blob-created with this same identity (the role
-// includes the "message sender" data action).
+// Storage Queue Data Contributor: Durable control/work-item queues and the blob-created queue
+// trigger. (Event Grid delivers with its own identity: queue-sender.bicep.)
 resource queueDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, principalId, '974c5e8b-45b9-4653-ba55-5f855dd0fb88')
   scope: storage

@@ -1,6 +1,19 @@
-// Azure Database for PostgreSQL Flexible Server with Microsoft Entra authentication on and
-// password authentication off (by default): the app's managed identity is Entra
-// administrator and signs in with a token (src/connections/entraToken.ts).
+// Azure Database for PostgreSQL Flexible Server — one server, or an elastic cluster (Citus on
+// Flexible Server) when elasticClusterNodes > 0 — with Microsoft Entra authentication on and
+// password authentication off (by default).
+//
+// Who is what:
+//  - the deploying principal is the Entra administrator: the postprovision hook signs in as it
+//    and creates the app's own role (src/deploy/grants.ts), with CONNECT, CREATE (its ledger
+//    schema) and TEMPORARY on the database and the rights to write the target tables — not
+//    azure_pg_admin;
+//  - the app identity is an administrator only with identityIsAdministrator (deployments that
+//    cannot run the hook).
+//
+// Properties: Microsoft.DBforPostgreSQL/flexibleServers@2025-08-01 in Azure/bicep-types-az
+// (generated/postgresql/microsoft.dbforpostgresql/2025-08-01/types.md): properties.cluster
+// { clusterSize, defaultDatabaseName } makes the server an elastic cluster; administrators,
+// firewallRules and databases children as before.
 param name string
 param location string
 param tags object = {}
@@ -8,7 +21,12 @@ param version string = '16'
 param skuName string
 @allowed(['Burstable', 'GeneralPurpose', 'MemoryOptimized'])
 param skuTier string
+@minValue(0)
+@description('0 = a single server; n ≥ 2 = an elastic cluster of n nodes (one is the coordinator, port 5432).')
+param elasticClusterNodes int = 0
+@description('See main.bicep postgresStorageSizeGB: a grown disk never shrinks.')
 param storageSizeGB int = 32
+param storageAutoGrow bool = true
 param databaseName string
 
 @description('Also allow password sign-in (administratorLogin). Off: no secret exists anywhere.')
@@ -20,8 +38,10 @@ param administratorLoginPassword string = ''
 @description('App identity: object ID and name (the name is the PostgreSQL role it signs in as).')
 param identityPrincipalId string
 param identityName string
+@description('Make the app identity an Entra administrator too (more than it needs; see main.bicep).')
+param identityIsAdministrator bool = false
 
-@description('Optional second Entra administrator (the deploying user), to run psql / create tables.')
+@description('The deploying principal: object ID, sign-in name (its role name) and type. Made Entra administrator when both are set.')
 param userPrincipalId string = ''
 param userPrincipalName string = ''
 @allowed(['User', 'ServicePrincipal', 'Group'])
@@ -30,7 +50,9 @@ param userPrincipalType string = 'User'
 @description('Optional client IP address allowed through the firewall (for psql from your machine).')
 param clientIpAddress string = ''
 
-resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
+var isElasticCluster = elasticClusterNodes > 0
+
+resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2025-08-01' = {
   name: name
   location: location
   tags: tags
@@ -49,17 +71,19 @@ resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
     }
     storage: {
       storageSizeGB: storageSizeGB
-      autoGrow: 'Enabled'
+      autoGrow: storageAutoGrow ? 'Enabled' : 'Disabled'
     }
     backup: {
       backupRetentionDays: 7
       geoRedundantBackup: 'Disabled'
     }
     highAvailability: { mode: 'Disabled' }
+    // An elastic cluster has one database, named here (CREATE DATABASE is refused on it).
+    cluster: isElasticCluster ? { clusterSize: elasticClusterNodes, defaultDatabaseName: databaseName } : null
     // Public endpoint + firewall, TLS-only, Entra-only. Flex Consumption has no fixed
     // outbound IPs, so the only firewall rule that lets it in is "Azure services"
     // (0.0.0.0). VNet integration + private access is the hardened alternative, left out
-    // of this template (see infra/README-deploy.md, "Network").
+    // of this template (README.md, "Network").
     network: { publicNetworkAccess: 'Enabled' }
   }
 }
@@ -68,7 +92,7 @@ resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
 // operations on one server ("ServerIsBusy"), hence the dependsOn chain below.
 
 // 0.0.0.0–0.0.0.0 is the documented "allow public access from any Azure service" rule.
-resource allowAzureServices 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2024-08-01' = {
+resource allowAzureServices 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2025-08-01' = {
   parent: server
   name: 'AllowAllAzureServicesAndResourcesWithinAzureIps'
   properties: {
@@ -77,7 +101,7 @@ resource allowAzureServices 'Microsoft.DBforPostgreSQL/flexibleServers/firewallR
   }
 }
 
-resource allowClient 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2024-08-01' = if (!empty(clientIpAddress)) {
+resource allowClient 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2025-08-01' = if (!empty(clientIpAddress)) {
   parent: server
   name: 'AllowDeployingClient'
   properties: {
@@ -87,7 +111,7 @@ resource allowClient 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@20
   dependsOn: [allowAzureServices]
 }
 
-resource database 'Microsoft.DBforPostgreSQL/flexibleServers/databases@2024-08-01' = {
+resource database 'Microsoft.DBforPostgreSQL/flexibleServers/databases@2025-08-01' = if (!isElasticCluster) {
   parent: server
   name: databaseName
   properties: {
@@ -97,21 +121,7 @@ resource database 'Microsoft.DBforPostgreSQL/flexibleServers/databases@2024-08-0
   dependsOn: [allowClient]
 }
 
-// The app identity as Entra administrator: it can create the ledger schema and, on a new
-// server, the target tables. To run with less, make someone else administrator and grant
-// the role with pgaadauth_create_principal (see infra/README-deploy.md).
-resource appAdministrator 'Microsoft.DBforPostgreSQL/flexibleServers/administrators@2024-08-01' = {
-  parent: server
-  name: identityPrincipalId
-  properties: {
-    principalName: identityName
-    principalType: 'ServicePrincipal'
-    tenantId: tenant().tenantId
-  }
-  dependsOn: [database]
-}
-
-resource userAdministrator 'Microsoft.DBforPostgreSQL/flexibleServers/administrators@2024-08-01' = if (!empty(userPrincipalId) && !empty(userPrincipalName)) {
+resource userAdministrator 'Microsoft.DBforPostgreSQL/flexibleServers/administrators@2025-08-01' = if (!empty(userPrincipalId) && !empty(userPrincipalName)) {
   parent: server
   name: !empty(userPrincipalId) ? userPrincipalId : 'unused'
   properties: {
@@ -119,10 +129,21 @@ resource userAdministrator 'Microsoft.DBforPostgreSQL/flexibleServers/administra
     principalType: userPrincipalType
     tenantId: tenant().tenantId
   }
-  dependsOn: [appAdministrator]
+  dependsOn: [database]
+}
+
+resource appAdministrator 'Microsoft.DBforPostgreSQL/flexibleServers/administrators@2025-08-01' = if (identityIsAdministrator) {
+  parent: server
+  name: identityPrincipalId
+  properties: {
+    principalName: identityName
+    principalType: 'ServicePrincipal'
+    tenantId: tenant().tenantId
+  }
+  dependsOn: [userAdministrator]
 }
 
 output name string = server.name
 output host string = server.properties.fullyQualifiedDomainName
-output databaseName string = database.name
+output databaseName string = databaseName
 output user string = identityName

@@ -11,6 +11,7 @@ import { copyBlobs } from '../copyBlob.js';
 import type { Env } from '../connections/settings.js';
 import { isTransient, TransientError } from '../errors.js';
 import type { FileResult } from '../run/output.js';
+import { notice } from '../run/notices.js';
 import { containerFor, listBlobs, normalizeEtag, type BlobRef } from '../source/blobs.js';
 import type { CopyBlobInput, ListBlobsInput, ListBlobsOutput } from './plan.js';
 
@@ -37,6 +38,13 @@ export async function listBlobsActivity(input: ListBlobsInput, env: Env = proces
   }
 }
 
+/** Throws only TransientError (retried by the orchestrator); config and data errors are Failed results. */
 export async function copyBlobActivity(input: CopyBlobInput, env: Env = process.env): Promise<FileResult[]> {
-  return copyBlobs(input.spec, input.refs, { runId: input.runId, env });
+  try {
+    return await copyBlobs(input.spec, input.refs, { runId: input.runId, env });
+  } catch (err) {
+    const group = input.refs.length > 1 ? ` (a group of ${input.refs.length} blobs, retried together)` : '';
+    notice(`  retry    ${redactSecrets((err as Error).message)}${group}: transient, nothing of it was committed, it is tried again`);
+    throw err;
+  }
 }

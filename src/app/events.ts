@@ -1,10 +1,17 @@
 /**
  * Blob-created events → (pipeline, blob) starts. Pure: no I/O, no clock.
  *
- * Event Grid delivers `Microsoft.Storage.BlobCreated` to a storage queue; the queue
- * trigger hands us the message (an object when the host could parse JSON, otherwise a
- * string, possibly base64). Both the Event Grid schema and the CloudEvents 1.0 schema are
- * accepted. https://learn.microsoft.com/azure/event-grid/event-schema-blob-storage
+ * Event Grid delivers `Microsoft.Storage.BlobCreated` (and, on ADLS Gen2 accounts,
+ * `Microsoft.Storage.BlobRenamed`) to a storage queue; the queue trigger hands us the
+ * message (an object when the host could parse JSON, otherwise a string, possibly base64).
+ * Both the Event Grid schema and the CloudEvents 1.0 schema are accepted.
+ * https://learn.microsoft.com/azure/event-grid/event-schema-blob-storage
+ *
+ * ADLS Gen2 (hierarchical namespace) accounts name blobs by their dfs endpoint
+ * (`https://<account>.dfs.core.windows.net/<container>/<path>`): the same blob as
+ * `<account>.blob.…`, which is what a pipeline's connection names. A BlobRenamed event (a
+ * file renamed into place) names the new path, with neither ETag nor size: the run resolves
+ * the name to its current version by listing it.
  */
 import { createHash } from 'node:crypto';
 import { blobMatches, normalizeEtag, type BlobRef } from '../source/blobs.js';
@@ -13,6 +20,7 @@ export { normalizeEtag };
 import type { PipelineSpec } from '../pipeline/spec.js';
 
 export const BLOB_CREATED = 'Microsoft.Storage.BlobCreated';
+export const BLOB_RENAMED = 'Microsoft.Storage.BlobRenamed';
 
 export interface BlobCreated {
   /** Blob URL as the event names it (no query string). */
@@ -20,8 +28,13 @@ export interface BlobCreated {
   container: string;
   /** Blob name inside the container (decoded). */
   blob: string;
-  /** Unquoted (`0x…`), the form List Blobs returns, so the ledger key matches a listed run's. */
-  etag: string;
+  /**
+   * Unquoted (`0x…`), the form List Blobs returns, so the ledger key matches a listed run's.
+   * Undefined for a rename: the event carries no ETag.
+   */
+  etag?: string;
+  /** For a rename (no ETag): the event's sequencer or ID, which a redelivery repeats. */
+  eventKey?: string;
   size: number;
   /** ISO 8601: the event time, the closest the event has to Last-Modified. */
   eventTime: string;
@@ -62,15 +75,24 @@ export function parseBlobEvents(message: unknown): { events: BlobCreated[]; igno
     const e = raw as Record<string, unknown>;
     const type = (e.eventType ?? e.type) as string | undefined;
     const data = (e.data ?? {}) as Record<string, unknown>;
-    if (type !== BLOB_CREATED) {
+    if (type !== BLOB_CREATED && type !== BLOB_RENAMED) {
       ignored.push(`event type ${String(type)}`);
       continue;
     }
-    if (data.api === 'CreateFile') {
-      ignored.push(`CreateFile ${String(e.subject)}`);
+    if (data.api === 'CreateFile' || data.api === 'RenameDirectory') {
+      ignored.push(`${String(data.api)} ${String(e.subject)}`);
       continue;
     }
     const match = typeof e.subject === 'string' ? SUBJECT.exec(e.subject) : null;
+    const eventTime = String(e.eventTime ?? e.time ?? new Date(0).toISOString());
+    if (type === BLOB_RENAMED) {
+      const key = data.sequencer ?? e.id;
+      if (!match || typeof data.destinationUrl !== 'string' || typeof key !== 'string') {
+        throw new EventParseError(`a ${BLOB_RENAMED} event without subject, data.destinationUrl or an event id`);
+      }
+      events.push({ url: data.destinationUrl.split('?')[0]!, container: match[1]!, blob: match[2]!, eventKey: key, size: 0, eventTime });
+      continue;
+    }
     if (!match || typeof data.url !== 'string' || typeof data.eTag !== 'string') {
       throw new EventParseError(`a ${BLOB_CREATED} event without subject, data.url or data.eTag`);
     }
@@ -80,7 +102,7 @@ export function parseBlobEvents(message: unknown): { events: BlobCreated[]; igno
       blob: match[2]!,
       etag: normalizeEtag(data.eTag),
       size: typeof data.contentLength === 'number' ? data.contentLength : 0,
-      eventTime: String(e.eventTime ?? e.time ?? new Date(0).toISOString()),
+      eventTime,
     });
   }
   return { events, ignored };
@@ -92,13 +114,18 @@ export interface PipelineTarget {
   containerUrl?: string;
 }
 
+/** `<account>.dfs.<suffix>` → `<account>.blob.<suffix>`: one account, two endpoints (any cloud). */
+export function blobEndpointHost(host: string): string {
+  return host.toLowerCase().replace(/^([^.]+)\.dfs\./, '$1.blob.');
+}
+
 function sameContainer(eventUrl: string, containerUrl: string): boolean {
   try {
     const a = new URL(eventUrl);
     const b = new URL(containerUrl);
     const path = decodeURIComponent(a.pathname);
     const prefix = decodeURIComponent(b.pathname).replace(/\/$/, '') + '/';
-    return a.host.toLowerCase() === b.host.toLowerCase() && path.startsWith(prefix);
+    return blobEndpointHost(a.host) === blobEndpointHost(b.host) && path.startsWith(prefix);
   } catch {
     return false;
   }
@@ -120,8 +147,9 @@ export function pipelinesForEvent(event: BlobCreated, targets: readonly Pipeline
     .map((t) => t.spec);
 }
 
-export function blobRefFromEvent(event: BlobCreated): BlobRef {
-  return { name: event.blob, etag: event.etag, size: event.size, lastModified: event.eventTime };
+/** The blob version an event names; undefined for a rename, which names no version. */
+export function blobRefFromEvent(event: BlobCreated): BlobRef | undefined {
+  return event.etag === undefined ? undefined : { name: event.blob, etag: event.etag, size: event.size, lastModified: event.eventTime };
 }
 
 /**
@@ -131,6 +159,11 @@ export function blobRefFromEvent(event: BlobCreated): BlobRef {
 export function eventInstanceId(pipeline: string, container: string, blob: string, etag: string): string {
   const hash = createHash('sha256').update(`${pipeline}\n${container}\n${blob}\n${normalizeEtag(etag)}`).digest('hex').slice(0, 32);
   return `${pipeline.slice(0, 60)}-${hash}`;
+}
+
+/** The instance for an event: by blob version, or for a rename (no ETag) by the event's own key. */
+export function instanceIdForEvent(pipeline: string, event: BlobCreated): string {
+  return eventInstanceId(pipeline, event.container, event.blob, event.etag ?? `renamed:${event.eventKey}`);
 }
 
 /** Scheduled runs of a pipeline share one ID: a tick while it runs finds it and skips. */

@@ -213,8 +213,8 @@ export interface LocalDurableOptions {
   baseUrl?: string;
   /** How long completions may wait for the others in flight before the orchestrator replays (default 25 ms). */
   batchWindowMs?: number;
-  /** Called as each activity returns (the CLI prints each file as it finishes). */
-  onActivityResult?: (name: string, result: unknown) => void;
+  /** Called as each activity returns (the CLI prints each file as it finishes); `attempt` 1 is the first try. */
+  onActivityResult?: (name: string, result: unknown, attempt: number) => void;
 }
 
 interface Instance {
@@ -447,7 +447,7 @@ export class LocalDurableRuntime implements DurableStarter {
         // The extension hands the activity its input after a JSON round trip.
         const input = work.input === undefined ? undefined : JSON.parse(JSON.stringify(work.input));
         const result = await fn.callback(input, context);
-        this.options.onActivityResult?.(work.name, result);
+        this.options.onActivityResult?.(work.name, result, work.attempt);
         return history.taskCompleted(work.id, result);
       } catch (err) {
         return history.taskFailed(work.id, (err as Error).message ?? String(err), (err as Error).stack ?? '');

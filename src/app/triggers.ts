@@ -2,15 +2,17 @@
  * What each trigger does, apart from the Functions plumbing: parse the input, pick the
  * pipelines, start the run orchestrator. functions/*.ts bind these to triggers.
  */
+import { createHash } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { Env } from '../connections/settings.js';
 import { SpecError } from '../errors.js';
 import { parsePipelineSpec, type PipelineSpec } from '../pipeline/spec.js';
 import { containerFor } from '../source/blobs.js';
-import { blobRefFromEvent, eventInstanceId, EventParseError, parseBlobEvents, pipelinesForEvent, scheduledInstanceId, type PipelineTarget } from './events.js';
+import { blobRefFromEvent, EventParseError, instanceIdForEvent, parseBlobEvents, pipelinesForEvent, scheduledInstanceId, type PipelineTarget } from './events.js';
 import type { LoadedPipelines } from './pipelines.js';
 import { redactError, redactSecrets } from '../connections/redact.js';
 import type { RunInput } from './plan.js';
+import { adHocConnectionProblem, adHocRunsAllowed, ALLOW_ADHOC_RUNS_SETTING, deployedConnections, pipelineRunBodySchema, requestIssues, runBodySchema } from './runRequest.js';
 import { isActive, type DurableStarter } from './starter.js';
 
 export const RUN_ORCHESTRATOR = 'blob2pgRun';
@@ -67,24 +69,72 @@ export async function handleBlobCreatedMessage(message: unknown, starter: Durabl
   for (const event of parsed.events) {
     const specs = pipelinesForEvent(event, targets);
     if (!specs.length) {
-      log.debug(`no pipeline loads ${event.container}/${event.blob}; dropped`);
+      // Warning: Event Grid only sends the source container's events, so one that loads
+      // nothing is usually a pipeline whose prefix / wildcard / connection does not match.
+      log.warn(`no pipeline loads ${event.container}/${event.blob} (${event.url}); dropped`);
       continue;
     }
     for (const spec of specs) {
-      const instanceId = eventInstanceId(spec.name, event.container, event.blob, event.etag);
+      const instanceId = instanceIdForEvent(spec.name, event);
       // Any existing instance (even a finished one) means this blob version was handled.
       if (await starter.getStatus(instanceId)) {
         log.log(`duplicate event for ${event.container}/${event.blob} (${spec.name}): ${instanceId} already exists`);
         outcome.duplicates.push(instanceId);
         continue;
       }
-      const input: RunInput = { spec, blobs: [blobRefFromEvent(event)] };
+      // A renamed file names no version: the run lists it by name and loads what is there.
+      const ref = blobRefFromEvent(event);
+      const input: RunInput = ref ? { spec, blobs: [ref] } : { spec, blobNames: [event.blob] };
       await starter.startNew(RUN_ORCHESTRATOR, { instanceId, input });
       log.log(`started ${instanceId}: pipeline ${spec.name}, blob ${event.container}/${event.blob}`);
       outcome.started.push(instanceId);
     }
   }
   return outcome;
+}
+
+/**
+ * Azure Functions names: a letter, then letters, digits, "_" or "-", at most 128 characters,
+ * compared without regard to case by the host.
+ */
+const FUNCTION_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,127}$/;
+
+/**
+ * The timer function of a pipeline's Schedule trigger: readable (the name, made a legal
+ * function name and shortened) and unique (a hash of the exact pipeline name, so "a.b" and
+ * "a_b", or "Orders" and "orders", never share a function). At most 9 + 80 + 1 + 3 + 1 + 8
+ * = 102 characters for names of any length.
+ */
+export function timerFunctionName(pipeline: string, index: number): string {
+  const hash = createHash('sha256').update(pipeline).digest('hex').slice(0, 8);
+  return `schedule-${pipeline.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 80)}-${index}-${hash}`;
+}
+
+export interface ScheduleRegistration {
+  name: string;
+  spec: PipelineSpec;
+  schedule: string;
+}
+
+/** Every Schedule trigger's timer function, each name checked (legal, unique) before the host sees it. */
+export function scheduleRegistrations(specs: Iterable<PipelineSpec>): { registrations: ScheduleRegistration[]; errors: string[] } {
+  const registrations: ScheduleRegistration[] = [];
+  const errors: string[] = [];
+  const taken = new Map<string, string>();
+  for (const spec of specs) {
+    spec.triggers.forEach((trigger, index) => {
+      if (trigger.type !== 'Schedule') return;
+      const name = timerFunctionName(spec.name, index);
+      const clash = taken.get(name.toLowerCase());
+      if (!FUNCTION_NAME.test(name)) errors.push(`pipeline ${spec.name}: timer function name "${name}" is not a valid function name; trigger ${index} not registered`);
+      else if (clash) errors.push(`pipeline ${spec.name}: timer function name "${name}" is already used by pipeline ${clash}; trigger ${index} not registered`);
+      else {
+        taken.set(name.toLowerCase(), spec.name);
+        registrations.push({ name, spec, schedule: trigger.schedule });
+      }
+    });
+  }
+  return { registrations, errors };
 }
 
 /** A tick while the previous scheduled run of the pipeline is still going is skipped. */
@@ -121,42 +171,70 @@ function accepted(starter: DurableStarter, request: HttpRequest, instanceId: str
   return { status: 202, jsonBody: urls, headers: { Location: urls.statusQueryGetUri, 'Retry-After': '10' } };
 }
 
-/** POST /api/pipelines/{name}/runs, optional body { "blobs": ["name", …] }. */
-export async function handleStartRun(request: HttpRequest, starter: DurableStarter, pipelines: LoadedPipelines): Promise<HttpResponseInit> {
-  const name = request.params.name ?? '';
-  const spec = pipelines.pipelines.get(name);
-  if (!spec) return { status: 404, jsonBody: { error: `no pipeline named "${name}"`, pipelines: [...pipelines.pipelines.keys()] } };
-  const body = await readJson(request);
-  if (!body.ok) return body.response;
-  const value = body.value as { blobs?: unknown } | undefined;
-  if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) {
-    return badRequest('invalid request body', [{ path: '', message: 'expected an object like { "blobs": ["name"] }' }]);
+type Validate = (spec: PipelineSpec, env: Env) => Promise<string[]>;
+
+/** `blob2pg validate`'s checks, loaded on first use (the CLI module is not needed to start the app). */
+const validateWithCli: Validate = async (spec, env) => (await import('../cli/validate.js')).validatePipeline(spec, env);
+
+export interface RunRequestOptions {
+  env?: Env;
+  validate?: Validate;
+}
+
+/** Validate (200, nothing started) or start (202) a run of `spec`. */
+async function startOrValidate(request: HttpRequest, starter: DurableStarter, spec: PipelineSpec, body: { blobs?: string[]; validate?: boolean }, options: RunRequestOptions): Promise<HttpResponseInit> {
+  if (body.validate) {
+    const problems = await (options.validate ?? validateWithCli)(spec, options.env ?? process.env);
+    return { status: 200, jsonBody: { pipeline: spec.name, valid: problems.length === 0, problems } };
   }
-  const extra = value ? Object.keys(value).filter((k) => k !== 'blobs') : [];
-  if (extra.length) return badRequest('invalid request body', [{ path: extra[0], message: 'unknown field' }]);
-  const blobs = value?.blobs;
-  if (blobs !== undefined && (!Array.isArray(blobs) || blobs.some((b) => typeof b !== 'string' || !b))) {
-    return badRequest('invalid request body', [{ path: 'blobs', message: 'expected an array of blob names' }]);
-  }
-  const input: RunInput = { spec, ...(blobs?.length && { blobNames: blobs as string[] }) };
+  const input: RunInput = { spec, ...(body.blobs?.length && { blobNames: body.blobs }) };
   const instanceId = await starter.startNew(RUN_ORCHESTRATOR, { input });
   return accepted(starter, request, instanceId);
 }
 
-/** POST /api/runs: a whole pipeline spec in the body, run once without deploying it (ADF "Debug"). */
-export async function handleDebugRun(request: HttpRequest, starter: DurableStarter): Promise<HttpResponseInit> {
-  const body = await readJson(request);
-  if (!body.ok) return body.response;
-  if (body.value === undefined) return badRequest('invalid pipeline spec', [{ path: '', message: 'the body must be a pipeline spec' }]);
+function notFound(name: string, pipelines: LoadedPipelines): HttpResponseInit {
+  return { status: 404, jsonBody: { error: `no pipeline named "${name}"`, pipelines: [...pipelines.pipelines.keys()] } };
+}
+
+/** POST /api/pipelines/{name}/runs, optional body { "blobs": ["name", …], "validate": true }. */
+export async function handleStartRun(request: HttpRequest, starter: DurableStarter, pipelines: LoadedPipelines, options: RunRequestOptions = {}): Promise<HttpResponseInit> {
+  const name = request.params.name ?? '';
+  const spec = pipelines.pipelines.get(name);
+  if (!spec) return notFound(name, pipelines);
+  const json = await readJson(request);
+  if (!json.ok) return json.response;
+  const body = pipelineRunBodySchema.safeParse(json.value ?? {});
+  if (!body.success) return badRequest('invalid request body', requestIssues(body.error));
+  return startOrValidate(request, starter, spec, body.data, options);
+}
+
+/**
+ * POST /api/runs: { "pipeline": "<deployed name>", "blobs"?, "validate"? }, or — only with
+ * BLOB2PG_ALLOW_ADHOC_RUNS=true — { "spec": { … }, … } whose connections are the deployed ones.
+ */
+export async function handleRunRequest(request: HttpRequest, starter: DurableStarter, pipelines: LoadedPipelines, options: RunRequestOptions = {}): Promise<HttpResponseInit> {
+  const json = await readJson(request);
+  if (!json.ok) return json.response;
+  const body = runBodySchema.safeParse(json.value ?? {});
+  if (!body.success) return badRequest('invalid request body', requestIssues(body.error));
+  const { pipeline, spec: raw, ...rest } = body.data;
+  if (pipeline !== undefined) {
+    const spec = pipelines.pipelines.get(pipeline);
+    return spec ? startOrValidate(request, starter, spec, rest, options) : notFound(pipeline, pipelines);
+  }
+  if (!adHocRunsAllowed(options.env ?? process.env)) {
+    return { status: 403, jsonBody: { error: `ad-hoc pipeline specs are disabled: name a deployed pipeline, or set the app setting ${ALLOW_ADHOC_RUNS_SETTING}=true` } };
+  }
   let spec: PipelineSpec;
   try {
-    spec = parsePipelineSpec(body.value);
+    spec = parsePipelineSpec(raw);
   } catch (err) {
-    if (err instanceof SpecError) return badRequest('invalid pipeline spec', err.issues);
+    if (err instanceof SpecError) return badRequest('invalid pipeline spec', err.issues.map((i) => ({ ...i, path: i.path ? `spec.${i.path}` : 'spec' })));
     throw err;
   }
-  const instanceId = await starter.startNew(RUN_ORCHESTRATOR, { input: { spec } satisfies RunInput });
-  return accepted(starter, request, instanceId);
+  const problem = adHocConnectionProblem(spec, deployedConnections(pipelines.pipelines.values()));
+  if (problem) return { status: 403, jsonBody: { error: 'ad-hoc specs may only use the deployed pipelines\' connections', errors: [{ ...problem, path: `spec.${problem.path}` }] } };
+  return startOrValidate(request, starter, spec, rest, options);
 }
 
 /** GET /api/runs/{id}: status, progress and (when finished) the run output. */

@@ -9,6 +9,8 @@ import { redactSecrets } from '../connections/redact.js';
 import { SpecError } from '../errors.js';
 import { parsePipelineJson, pipelineJsonSchema, type PipelineSpec } from '../pipeline/spec.js';
 import { runPipeline } from '../run/localRun.js';
+import { failedRun } from '../run/output.js';
+import { randomUUID } from 'node:crypto';
 import { formatFileLine, formatRunSummary } from './report.js';
 import { validatePipeline } from './validate.js';
 
@@ -70,15 +72,26 @@ async function dispatch(argv: string[], io: CliIO): Promise<number> {
   switch (command) {
     case 'run': {
       const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { blob: { type: 'string', multiple: true }, json: { type: 'boolean' } } });
-      const spec = await loadSpec(positionals[0]);
-      const output = await runPipeline(spec, {
-        blobs: values.blob,
-        env: io.env,
-        onFile: values.json ? undefined : (file) => io.stderr(formatFileLine(file) + '\n'),
-      });
-      if (values.json) io.stdout(JSON.stringify(output) + '\n');
-      else io.stdout(formatRunSummary(output) + '\n');
-      return output.filesFailed > 0 ? 1 : 0;
+      if (!values.json) {
+        const spec = await loadSpec(positionals[0]);
+        const output = await runPipeline(spec, { blobs: values.blob, env: io.env, onFile: (file) => io.stderr(formatFileLine(file) + '\n'), log: (line) => io.stderr(line + '\n') });
+        if (output.error) io.stderr(`blob2pg: ${output.error}\n`);
+        io.stdout(formatRunSummary(output) + '\n');
+        return output.filesFailed > 0 || output.error ? 1 : 0;
+      }
+      // --json: exactly one run object on stdout, whatever happens (README "run output").
+      let spec: PipelineSpec | undefined;
+      const runId = randomUUID();
+      try {
+        spec = await loadSpec(positionals[0]);
+        const output = await runPipeline(spec, { blobs: values.blob, env: io.env, runId, log: (line) => io.stderr(line + '\n') });
+        io.stdout(JSON.stringify(output) + '\n');
+        return output.filesFailed > 0 || output.error ? 1 : 0;
+      } catch (err) {
+        // A spec that does not parse is no run (exit 2, the field named on stderr); any other failure is a Failed run.
+        if (spec) io.stdout(JSON.stringify(failedRun(spec.name, runId, redactSecrets(err instanceof Error ? err.message : String(err)))) + '\n');
+        throw err;
+      }
     }
     case 'validate': {
       const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });

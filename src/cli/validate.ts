@@ -8,7 +8,7 @@ import { checkMapping } from '../pipeline/mapping.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
 import { containerFor, listBlobs, type BlobRef } from '../source/blobs.js';
 import { blobSource } from '../source/blobSource.js';
-import { poolFor } from '../sink/index.js';
+import { poolFor, withClient } from '../sink/index.js';
 import { parallelCopyProblem } from '../sink/parallelCopy.js';
 import { displayTable } from '../sink/sql.js';
 import { describeTable, type TableInfo } from '../sink/tableInfo.js';
@@ -36,14 +36,11 @@ export async function validatePipeline(spec: PipelineSpec, env: Env = process.en
 
   let table: TableInfo | undefined;
   try {
-    const client = await poolFor(spec.sink.connection, env).connect();
-    try {
+    const parallel = await withClient(poolFor(spec.sink.connection, env), async (client) => {
       table = await describeTable(client, spec.sink.table);
-      const parallel = await parallelCopyProblem(client, spec);
-      if (parallel) problems.push(parallel);
-    } finally {
-      client.release();
-    }
+      return parallelCopyProblem(client, spec);
+    });
+    if (parallel) problems.push(parallel);
   } catch (err) {
     problems.push(`sink: ${displayTable(spec.sink.table)}: ${message(err)}`);
   }

@@ -48,6 +48,12 @@ export const sinkSchema = z
       .describe('COPY streams for one CSV blob, committed together (needs max_prepared_transactions > 0); default 4 from 1 GiB, else 1. Not maxParallelCopies (blobs at once).'),
     /** Schema of the ingestion ledger; default BLOB2PG_LEDGER_SCHEMA or `blob2pg`. */
     ledgerSchema: identifier.optional(),
+    /**
+     * How long a load waits for a lock on the table (another session's ALTER, LOCK TABLE,
+     * VACUUM FULL …) before it gives up and is retried later: PostgreSQL's lock_timeout
+     * for the load's transaction. 0 waits for ever.
+     */
+    lockTimeoutInMs: z.int().min(0).max(86_400_000).default(60_000),
   })
   .superRefine((sink, ctx) => {
     if (sink.upsertSettings && sink.writeMethod !== 'Upsert') {

@@ -7,12 +7,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Env } from '../connections/settings.js';
 import { withAppEnv } from '../app/appEnv.js';
+import { withNotices } from './notices.js';
 import { LocalDurableRuntime } from '../app/localDurable.js';
 import { loadDurableFunctions, registeredFunctions } from '../app/localHost.js';
 import type { RunInput } from '../app/plan.js';
 import { RUN_ORCHESTRATOR } from '../app/triggers.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
-import type { FileResult, RunOutput } from './output.js';
+import { failedRun, type FileResult, type RunOutput } from './output.js';
+import { ACTIVITY_RETRY, failureMessage } from '../app/plan.js';
+import { redactSecrets } from '../connections/redact.js';
 
 export interface RunPipelineOptions {
   /** Only these blob names (still subject to nothing else: the user named them). */
@@ -23,32 +26,53 @@ export interface RunPipelineOptions {
   onFile?: (file: FileResult) => void;
   /** Multiplies the retry back-off delays (tests). */
   timerScale?: number;
+  /** Progress a person wants to see while the run goes on (retries, lock waits); stderr in the CLI. */
+  log?: (line: string) => void;
 }
 
-/** Starts a local durable runtime over the app's registered orchestrations and activities. */
-export async function localRuntime(options: { onFile?: (file: FileResult) => void; timerScale?: number } = {}): Promise<LocalDurableRuntime> {
+/**
+ * Starts a local durable runtime over the app's registered orchestrations and activities.
+ * `onFile` sees each file as its copy activity returns, with the attempt that returned it.
+ */
+export async function localRuntime(options: { onFile?: (file: FileResult, attempt: number) => void; timerScale?: number } = {}): Promise<LocalDurableRuntime> {
   await loadDurableFunctions();
   return new LocalDurableRuntime({
     functions: registeredFunctions(),
     // The orchestrator bounds copies per run (maxParallelCopies); this bounds the process.
     maxConcurrentActivities: 64,
     timerScale: options.timerScale,
-    onActivityResult: options.onFile && ((name, result) => name === 'copyBlob' && (result as FileResult[]).forEach((file) => options.onFile!(file))),
+    onActivityResult: options.onFile && ((name, result, attempt) => name === 'copyBlob' && (result as FileResult[]).forEach((file) => options.onFile!(file, attempt))),
   });
 }
 
 export async function runPipeline(spec: PipelineSpec, options: RunPipelineOptions = {}): Promise<RunOutput> {
-  const reported = new Set<string>();
-  const onFile = options.onFile && ((file: FileResult) => (reported.add(`${file.blob}\0${file.etag}`), options.onFile!(file)));
-  const runtime = await localRuntime({ onFile, timerScale: options.timerScale });
-  const input: RunInput = { spec, ...(options.blobs?.length && { blobNames: options.blobs }) };
-  const status = await withAppEnv(options.env, async () => {
-    const id = await runtime.startNew(RUN_ORCHESTRATOR, { instanceId: options.runId ?? randomUUID(), input });
-    return runtime.waitForCompletion(id);
+  const key = (file: FileResult) => `${file.blob}\0${file.etag}`;
+  /** Attempts of the files whose copy returned; the run output says how many a retried file took. */
+  const attempts = new Map<string, number>();
+  const withAttempts = (file: FileResult): FileResult => {
+    const tries = attempts.get(key(file)) ?? (file.status === 'Failed' && file.error?.kind === undefined ? ACTIVITY_RETRY.maxNumberOfAttempts : 1);
+    return tries > 1 ? { ...file, attempts: tries } : file;
+  };
+  const runtime = await localRuntime({
+    onFile: (file, attempt) => {
+      attempts.set(key(file), attempt);
+      options.onFile?.(withAttempts(file));
+    },
+    timerScale: options.timerScale,
   });
-  if (status.runtimeStatus !== 'Completed') throw new Error(`run ${status.instanceId} ${status.runtimeStatus}: ${String(status.output)}`);
+  const input: RunInput = { spec, ...(options.blobs?.length && { blobNames: options.blobs }) };
+  const runId = options.runId ?? randomUUID();
+  const status = await withNotices(options.log, () =>
+    withAppEnv(options.env, async () => {
+      const id = await runtime.startNew(RUN_ORCHESTRATOR, { instanceId: runId, input });
+      return runtime.waitForCompletion(id);
+    }),
+  );
+  // Listing or the orchestration itself failed: still one run object, Failed, saying why.
+  if (status.runtimeStatus !== 'Completed') return failedRun(spec.name, runId, redactSecrets(failureMessage(status.output)));
   const output = status.output as RunOutput;
-  // Files that never returned from an activity (retries exhausted) are reported last.
-  for (const file of output.files) if (onFile && !reported.has(`${file.blob}\0${file.etag}`)) options.onFile!(file);
-  return output;
+  // Files that never returned from an activity (retries exhausted: the orchestrator made
+  // their result, with no error kind) are reported last.
+  for (const file of output.files) if (options.onFile && !attempts.has(key(file))) options.onFile(withAttempts(file));
+  return { ...output, files: output.files.map(withAttempts) };
 }

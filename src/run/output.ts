@@ -17,6 +17,8 @@ export interface FileResult {
   /** Bytes read from Blob Storage (compressed size for compressed blobs). */
   dataRead: number;
   durationMs: number;
+  /** Tries it took (the first try and the retries after transient failures), when more than one. */
+  attempts?: number;
   error?: FileErrorOutput;
   /**
    * A zip / tar blob: one result per entry (`blob` = `archive/entry`), all loaded in the
@@ -39,6 +41,8 @@ export interface RunOutput {
   copyDurationMs: number;
   throughputBytesPerSec: number;
   files: FileResult[];
+  /** Why the run as a whole failed (listing, connecting), when it did: status is then Failed. */
+  error?: string;
 }
 
 /** Pure: the orchestrator calls it too, so it must not read clocks. */
@@ -62,4 +66,9 @@ export function summarizeRun(pipeline: string, runId: string, files: FileResult[
     throughputBytesPerSec: copyDurationMs > 0 ? Math.round((dataRead * 1000) / copyDurationMs) : 0,
     files,
   };
+}
+
+/** A run that failed before or outside its files (listing, connecting): still one run object. */
+export function failedRun(pipeline: string, runId: string, error: string, files: FileResult[] = []): RunOutput {
+  return { ...summarizeRun(pipeline, runId, files, 0), status: 'Failed', error };
 }

@@ -1,6 +1,6 @@
 export { bulkInsertWriter } from './bulkInsert.js';
 export { copyCommandWriter } from './copyCommand.js';
-export { closePools, poolFor } from './pool.js';
+export { backendPid, closePools, connectionLossOf, poolFor, withClient, withTransaction } from './pool.js';
 export { upsertWriter } from './upsert.js';
 export type { PrepareRequest, SinkWriter, WriteCounters, WriteRequest } from './writer.js';
 

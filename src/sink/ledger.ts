@@ -8,6 +8,7 @@
  * conflict once it commits (→ Skipped) or proceeds if it rolled back. No data is loaded twice.
  */
 import type pg from 'pg';
+import { withClient, withTransaction } from './pool.js';
 import { quoteIdent } from './sql.js';
 
 export interface LedgerKey {
@@ -34,34 +35,28 @@ export async function ensureLedger(pool: pg.Pool, schema: string): Promise<void>
   let done = ensured.get(pool);
   if (!done) ensured.set(pool, (done = new Set()));
   if (done.has(schema)) return;
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    // Concurrent CREATE … IF NOT EXISTS can still collide on the catalog; serialise it.
-    await client.query(`SELECT pg_advisory_xact_lock(hashtext('blob2pg.ledger:' || $1))`, [schema]);
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
-    await client.query(`CREATE TABLE IF NOT EXISTS ${quoteIdent(schema)}.ingestions (
-      target_table text NOT NULL,
-      blob_url     text NOT NULL,
-      etag         text NOT NULL,
-      pipeline     text NOT NULL,
-      run_id       text NOT NULL,
-      rows_read    bigint,
-      rows_copied  bigint,
-      rows_skipped bigint,
-      bytes        bigint,
-      started_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
-      finished_at  timestamptz,
-      PRIMARY KEY (target_table, blob_url, etag)
-    )`);
-    await client.query('COMMIT');
-    done.add(schema);
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  await withClient(pool, (client) =>
+    withTransaction(client, async () => {
+      // Concurrent CREATE … IF NOT EXISTS can still collide on the catalog; serialise it.
+      await client.query(`SELECT pg_advisory_xact_lock(hashtext('blob2pg.ledger:' || $1))`, [schema]);
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+      await client.query(`CREATE TABLE IF NOT EXISTS ${quoteIdent(schema)}.ingestions (
+        target_table text NOT NULL,
+        blob_url     text NOT NULL,
+        etag         text NOT NULL,
+        pipeline     text NOT NULL,
+        run_id       text NOT NULL,
+        rows_read    bigint,
+        rows_copied  bigint,
+        rows_skipped bigint,
+        bytes        bigint,
+        started_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
+        finished_at  timestamptz,
+        PRIMARY KEY (target_table, blob_url, etag)
+      )`);
+    }),
+  );
+  done.add(schema);
 }
 
 /** Inside the load's transaction: true when this load owns the blob version. */

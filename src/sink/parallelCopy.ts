@@ -45,6 +45,7 @@ import { openCopy } from './copy.js';
 import { copiesDirectly } from './copyCommand.js';
 import { claimIngestion, completeIngestion, type LedgerKey } from './ledger.js';
 import { finishPrepared, ledgerTransactionStatus, preparedCapacity, preparedGid, resolvePreparedLoads } from './preparedLoads.js';
+import { backendPid, connectionLossOf, markBroken, withClient } from './pool.js';
 import { quoteLiteral, quoteTable } from './sql.js';
 import { skipMode } from './staged.js';
 import { describeTable, type TableInfo } from './tableInfo.js';
@@ -150,24 +151,15 @@ async function readAll(stream: Readable): Promise<Buffer> {
 }
 
 /**
- * A checked-out client whose connection may drop at any time: its 'error' event is
- * recorded instead of crashing the process, and a query on it then fails with that error
- * (a classified, transient one) rather than pg's generic "not queryable".
+ * A checked-out client of one range. pool.ts records a lost connection (its 'error'
+ * listener is on every client); a query on such a client fails with that error — a
+ * classified, transient one — rather than pg's generic "not queryable".
  */
 class RangeConnection {
-  private static readonly lost = new WeakMap<pg.PoolClient, Error>();
-  private static readonly listening = new WeakSet<pg.PoolClient>();
-
-  constructor(readonly client: pg.PoolClient) {
-    if (!RangeConnection.listening.has(client)) {
-      RangeConnection.listening.add(client);
-      // Stays for the client's life: a pool client is reused, so one listener, not one per checkout.
-      client.on('error', (err) => RangeConnection.lost.set(client, err));
-    }
-  }
+  constructor(readonly client: pg.PoolClient) {}
 
   get lostWith(): Error | undefined {
-    return RangeConnection.lost.get(this.client);
+    return connectionLossOf(this.client);
   }
 
   async query<R extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>> {
@@ -178,25 +170,19 @@ class RangeConnection {
     }
   }
 
-  /** Ends whatever transaction is open; a connection that cannot is broken. */
+  /** Ends whatever transaction is open; a connection that cannot is not reused. */
   async rollback(): Promise<void> {
-    await this.query('ROLLBACK').catch((err: Error) => (this.broken ??= err));
+    if (this.lostWith) return;
+    await this.client.query('ROLLBACK').catch((err: Error) => markBroken(this.client, err));
   }
 
-  broken?: Error;
-
   release(): void {
-    this.client.release(this.lostWith ?? this.broken);
+    this.client.release(this.lostWith);
   }
 }
 
-async function withConnection<T>(pool: pg.Pool, fn: (connection: RangeConnection) => Promise<T>): Promise<T> {
-  const connection = new RangeConnection(await pool.connect());
-  try {
-    return await fn(connection);
-  } finally {
-    connection.release();
-  }
+function withConnection<T>(pool: pg.Pool, fn: (connection: RangeConnection) => Promise<T>): Promise<T> {
+  return withClient(pool, (client) => fn(new RangeConnection(client)));
 }
 
 type Attempt = { kind: 'done'; outcome: ParallelOutcome } | { kind: 'refused' } | { kind: 'unproven'; cut: number };
@@ -359,7 +345,7 @@ async function copyAll(
  * stream, which reports the duplicate with its line.
  */
 async function watchConflicts(connections: RangeConnection[], finished: boolean[], signal: AbortSignal, onConflict: () => void): Promise<void> {
-  const pids = connections.map((c) => (c.client as unknown as { processID: number }).processID);
+  const pids = connections.map((c) => backendPid(c.client) ?? 0);
   while (!signal.aborted) {
     await sleep(CONFLICT_CHECK_MS, undefined, { signal }).catch(() => undefined);
     const idle = finished.findIndex((done) => done);

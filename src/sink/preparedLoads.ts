@@ -15,6 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import { sqlstateOf } from '../errors.js';
 import type { LedgerKey } from './ledger.js';
 import { quoteLiteral } from './sql.js';
 
@@ -98,6 +99,6 @@ export async function finishPrepared(client: Queryable, verb: 'COMMIT' | 'ROLLBA
   try {
     await client.query(`${verb} PREPARED ${quoteLiteral(gid)}`);
   } catch (err) {
-    if ((err as { code?: string }).code !== '42704') throw err;
+    if (sqlstateOf(err) !== '42704') throw err;
   }
 }

@@ -8,11 +8,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventInstanceId, scheduledInstanceId } from '../../src/app/events.js';
+import { eventInstanceId, instanceIdForEvent, parseBlobEvents, scheduledInstanceId } from '../../src/app/events.js';
 import type { LocalDurableRuntime } from '../../src/app/localDurable.js';
 import { installLocalHost, registeredFunction } from '../../src/app/localHost.js';
 import { setAppPipelines } from '../../src/app/pipelines.js';
 import { setStarterFactory } from '../../src/app/starter.js';
+import { timerFunctionName } from '../../src/app/triggers.js';
 import type { RunOutput } from '../../src/run/output.js';
 import { localRuntime } from '../../src/run/localRun.js';
 import { createHarness, type Harness } from '../support/harness.js';
@@ -102,12 +103,33 @@ describe('blob-created queue trigger', () => {
     }
   });
 
-  it('drops events for blobs no pipeline matches, logged at debug level', async () => {
+  it('loads a file renamed into place (BlobRenamed: no ETag) by name; a redelivery starts nothing', async () => {
+    await h.upload('ev/renamed.csv', 'id,name\n7,seven\n');
+    const url = h.container.getBlobClient('ev/renamed.csv').url;
+    const renamed = {
+      id: 'evt-renamed',
+      subject: `/blobServices/default/containers/${h.container.containerName}/blobs/ev/renamed.csv`,
+      eventType: 'Microsoft.Storage.BlobRenamed',
+      eventTime: new Date().toISOString(),
+      data: { api: 'RenameFile', sourceUrl: url.replace('renamed.csv', 'tmp.part'), destinationUrl: url, sequencer: '0000000000000000000000000000ABCD' },
+    };
+    await call('blobCreated', renamed);
+    const id = instanceIdForEvent('events', parseBlobEvents(renamed).events[0]!);
+    const status = await runtime.waitForCompletion(id);
+    expect(status.output).toMatchObject({ pipeline: 'events', status: 'Succeeded', filesRead: 1, rowsCopied: 1, files: [{ blob: 'ev/renamed.csv' }] });
+    expect(runtime.activityLog.filter((a) => a.instanceId === id && a.name === 'listBlobs')).toHaveLength(1);
+    const before = runtime.activityLog.length;
+    await call('blobCreated', renamed);
+    expect(runtime.activityLog.length).toBe(before);
+    expect(await h.query(`SELECT name FROM "${h.schema}".events WHERE id = 7`)).toEqual([{ name: 'seven' }]);
+  });
+
+  it('drops events for blobs no pipeline matches, logged at warning level', async () => {
     const before = runtime.activityLog.length;
     await call('blobCreated', blobCreatedEvent('other/x.csv', '"0x1"', 10));
     await call('blobCreated', blobCreatedEvent('ev/x.txt', '"0x2"', 10));
     expect(runtime.activityLog.length).toBe(before);
-    expect(logs.filter((l) => l.startsWith('debug: no pipeline loads'))).toHaveLength(2);
+    expect(logs.filter((l) => l.startsWith('warning: no pipeline loads'))).toHaveLength(2);
   });
 
   it('a message that is not an event fails the invocation (the queue retries, then poisons it)', async () => {
@@ -135,23 +157,63 @@ describe('HTTP API', () => {
     });
   });
 
-  it('POST /api/runs runs a spec from the body once (Debug); invalid specs and bad JSON → 400 with field errors', async () => {
-    await h.upload('debug/d.csv', 'id,name\n20,twenty\n');
-    const spec = { name: 'debug', source: { container: h.container.containerName, prefix: 'debug/' }, sink: { table: `${h.schema}.events` } };
-    const ok = await http('debugRun', { method: 'POST', path: 'runs', body: JSON.stringify(spec) });
+  it('POST /api/runs names a deployed pipeline (blobs optional); bad bodies and bad JSON → 400 with field errors', async () => {
+    await h.upload('ev/named.csv', 'id,name\n20,twenty\n');
+    const ok = await http('startRun', { method: 'POST', path: 'runs', body: JSON.stringify({ pipeline: 'events', blobs: ['ev/named.csv'] }) });
     expect(ok.status).toBe(202);
     const status = await runtime.waitForCompletion((ok.jsonBody as { id: string }).id);
-    expect(status.output).toMatchObject({ pipeline: 'debug', status: 'Succeeded', rowsCopied: 1 });
+    expect(status.output).toMatchObject({ pipeline: 'events', status: 'Succeeded', rowsCopied: 1, files: [{ blob: 'ev/named.csv' }] });
 
-    const invalid = await http('debugRun', { method: 'POST', path: 'runs', body: JSON.stringify({ ...spec, sink: { table: 'x', writeMethod: 'Teleport' }, maxParallelCopies: 0 }) });
-    expect(invalid.status).toBe(400);
-    const paths = (invalid.jsonBody as { errors: Array<{ path: string }> }).errors.map((e) => e.path);
-    expect(paths).toEqual(expect.arrayContaining(['sink.writeMethod', 'maxParallelCopies']));
-    const badJson = await http('debugRun', { method: 'POST', path: 'runs', body: '{"name": ' });
+    const unknown = await http('startRun', { method: 'POST', path: 'runs', body: JSON.stringify({ pipeline: 'nope' }) });
+    expect(unknown.status).toBe(404);
+    const both = await http('startRun', { method: 'POST', path: 'runs', body: JSON.stringify({ pipeline: 'events', spec: {} }) });
+    expect(both).toMatchObject({ status: 400, jsonBody: { errors: [{ path: 'pipeline' }] } });
+    const extra = await http('startRun', { method: 'POST', path: 'runs', body: JSON.stringify({ pipeline: 'events', connection: 'AzureWebJobsStorage' }) });
+    expect(extra.status).toBe(400);
+    const badJson = await http('startRun', { method: 'POST', path: 'runs', body: '{"name": ' });
     expect(badJson.status).toBe(400);
     expect((badJson.jsonBody as { error: string }).error).toMatch(/not valid JSON/);
     const badBody = await http('startPipelineRun', { method: 'POST', path: 'pipelines/events/runs', body: '{"blobs": "ev/b.csv"}', params: { name: 'events' } });
     expect(badBody).toMatchObject({ status: 400, jsonBody: { errors: [{ path: 'blobs' }] } });
+    const tooMany = await http('startPipelineRun', { method: 'POST', path: 'pipelines/events/runs', body: JSON.stringify({ blobs: Array.from({ length: 1001 }, (_, i) => `ev/${i}.csv`) }), params: { name: 'events' } });
+    expect(tooMany).toMatchObject({ status: 400, jsonBody: { errors: [{ path: 'blobs' }] } });
+  });
+
+  it('validate: true checks the deployed pipeline (connections, table, mapping) and starts nothing', async () => {
+    const before = runtime.activityLog.length;
+    const valid = await http('startPipelineRun', { method: 'POST', path: 'pipelines/events/runs', body: JSON.stringify({ validate: true }), params: { name: 'events' } });
+    expect(valid).toMatchObject({ status: 200, jsonBody: { pipeline: 'events', valid: true, problems: [] } });
+    const sched = await http('startRun', { method: 'POST', path: 'runs', body: JSON.stringify({ pipeline: 'sched', validate: true }) });
+    // sched/ has no blob yet: reported, as `blob2pg validate` does, and still nothing starts.
+    expect(sched).toMatchObject({ status: 200, jsonBody: { pipeline: 'sched', valid: false, problems: [expect.stringMatching(/no blob matches prefix "sched\/"/)] } });
+    expect(runtime.activityLog.length).toBe(before);
+  });
+
+  it('an ad-hoc spec is refused unless BLOB2PG_ALLOW_ADHOC_RUNS=true, and then only with the deployed connections', async () => {
+    await h.upload('adhoc/d.csv', 'id,name\n25,twenty-five\n');
+    const spec = { name: 'adhoc', source: { container: h.container.containerName, prefix: 'adhoc/' }, sink: { table: `${h.schema}.events` } };
+    const refused = await http('startRun', { method: 'POST', path: 'runs', body: JSON.stringify({ spec }) });
+    expect(refused.status).toBe(403);
+    expect((refused.jsonBody as { error: string }).error).toMatch(/BLOB2PG_ALLOW_ADHOC_RUNS/);
+
+    process.env.BLOB2PG_ALLOW_ADHOC_RUNS = 'true';
+    try {
+      // Any other app setting as a connection (the host's own storage, say) is refused.
+      const hostStorage = await http('startRun', { method: 'POST', path: 'runs', body: JSON.stringify({ spec: { ...spec, source: { ...spec.source, connection: 'AzureWebJobsStorage' } } }) });
+      expect(hostStorage).toMatchObject({ status: 403, jsonBody: { errors: [{ path: 'spec.source.connection' }] } });
+      const otherDb = await http('startRun', { method: 'POST', path: 'runs', body: JSON.stringify({ spec: { ...spec, sink: { ...spec.sink, connection: 'OTHER_PG' } } }) });
+      expect(otherDb).toMatchObject({ status: 403, jsonBody: { errors: [{ path: 'spec.sink.connection' }] } });
+      const invalid = await http('startRun', { method: 'POST', path: 'runs', body: JSON.stringify({ spec: { ...spec, sink: { table: 'x', writeMethod: 'Teleport' }, maxParallelCopies: 0 } }) });
+      expect(invalid.status).toBe(400);
+      expect((invalid.jsonBody as { errors: Array<{ path: string }> }).errors.map((e) => e.path)).toEqual(expect.arrayContaining(['spec.sink.writeMethod', 'spec.maxParallelCopies']));
+
+      const ok = await http('startRun', { method: 'POST', path: 'runs', body: JSON.stringify({ spec }) });
+      expect(ok.status).toBe(202);
+      const status = await runtime.waitForCompletion((ok.jsonBody as { id: string }).id);
+      expect(status.output).toMatchObject({ pipeline: 'adhoc', status: 'Succeeded', rowsCopied: 1 });
+    } finally {
+      delete process.env.BLOB2PG_ALLOW_ADHOC_RUNS;
+    }
   });
 
   it('unknown pipeline or run → 404', async () => {
@@ -177,15 +239,15 @@ describe('schedule timer', () => {
     await h.upload('sched/1.csv', 'id,name\n30,thirty\n');
     await h.upload('sched/2.csv', 'id,name\n31,thirty-one\n');
     const timer = { isPastDue: false, scheduleStatus: undefined };
-    await call('schedule-sched-0', timer);
-    await call('schedule-sched-0', timer);
+    await call(timerFunctionName('sched', 0), timer);
+    await call(timerFunctionName('sched', 0), timer);
     expect(logs.some((l) => l.includes('pipeline sched: the previous scheduled run') && l.includes('tick skipped'))).toBe(true);
     const status = await runtime.waitForCompletion(scheduledInstanceId('sched'));
     expect(status.output).toMatchObject({ pipeline: 'sched', status: 'Succeeded', filesRead: 2, rowsCopied: 2 });
     expect(runtime.activityLog.filter((a) => a.instanceId === scheduledInstanceId('sched') && a.name === 'listBlobs')).toHaveLength(1);
 
     // Finished: the next tick runs again; the ledger skips what is already loaded.
-    await call('schedule-sched-0', timer);
+    await call(timerFunctionName('sched', 0), timer);
     const again = await runtime.waitForCompletion(scheduledInstanceId('sched'));
     expect(again.output).toMatchObject({ status: 'Succeeded', filesRead: 0, filesSkipped: 2 });
     expect(await h.query(`SELECT count(*)::int AS n FROM "${h.schema}".events WHERE id >= 30`)).toEqual([{ n: 2 }]);

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { installLocalHost, type RegisteredFunction } from '../../src/app/localHost.js';
 import { setAppPipelines } from '../../src/app/pipelines.js';
+import { timerFunctionName } from '../../src/app/triggers.js';
 
 let fns: Map<string, RegisteredFunction>;
 
@@ -31,7 +32,7 @@ function binding(fn: RegisteredFunction | undefined, type: string) {
 describe('function registrations', () => {
   it('registers exactly the expected functions', () => {
     expect([...fns.keys()].sort()).toEqual(
-      ['blob2pgCopyBatch', 'blob2pgRun', 'blobCreated', 'copyBlob', 'debugRun', 'getRun', 'listBlobs', 'listPipelines', 'schedule-nightly_full-0', 'schedule-orders-1', 'startPipelineRun'].sort(),
+      ['blob2pgCopyBatch', 'blob2pgRun', 'blobCreated', 'copyBlob', 'startRun', 'getRun', 'listBlobs', 'listPipelines', timerFunctionName('nightly.full', 0), timerFunctionName('orders', 1), 'startPipelineRun'].sort(),
     );
   });
 
@@ -43,19 +44,19 @@ describe('function registrations', () => {
   });
 
   it('one timer per Schedule trigger, with its schedule and a durable client', () => {
-    expect(fns.get('schedule-orders-1')!.trigger).toMatchObject({ type: 'timerTrigger', schedule: '0 */15 * * * *' });
-    expect(fns.get('schedule-nightly_full-0')!.trigger).toMatchObject({ type: 'timerTrigger', schedule: '0 0 2 * * *' });
-    expect(binding(fns.get('schedule-orders-1'), 'durableClient')).toHaveLength(1);
+    expect(fns.get(timerFunctionName('orders', 1))!.trigger).toMatchObject({ type: 'timerTrigger', schedule: '0 */15 * * * *' });
+    expect(fns.get(timerFunctionName('nightly.full', 0))!.trigger).toMatchObject({ type: 'timerTrigger', schedule: '0 0 2 * * *' });
+    expect(binding(fns.get(timerFunctionName('orders', 1)), 'durableClient')).toHaveLength(1);
   });
 
   it('HTTP routes, methods and authLevel function', () => {
     const http = (name: string) => fns.get(name)!.trigger;
     expect(http('startPipelineRun')).toMatchObject({ type: 'httpTrigger', route: 'pipelines/{name}/runs', methods: ['POST'], authLevel: 'function' });
-    expect(http('debugRun')).toMatchObject({ type: 'httpTrigger', route: 'runs', methods: ['POST'], authLevel: 'function' });
+    expect(http('startRun')).toMatchObject({ type: 'httpTrigger', route: 'runs', methods: ['POST'], authLevel: 'function' });
     expect(http('getRun')).toMatchObject({ type: 'httpTrigger', route: 'runs/{id}', methods: ['GET'], authLevel: 'function' });
     expect(http('listPipelines')).toMatchObject({ type: 'httpTrigger', route: 'pipelines', methods: ['GET'], authLevel: 'function' });
-    for (const name of ['startPipelineRun', 'debugRun', 'getRun']) expect(binding(fns.get(name), 'durableClient')).toHaveLength(1);
-    for (const name of ['startPipelineRun', 'debugRun', 'getRun', 'listPipelines']) expect(binding(fns.get(name), 'http')).toHaveLength(1);
+    for (const name of ['startPipelineRun', 'startRun', 'getRun']) expect(binding(fns.get(name), 'durableClient')).toHaveLength(1);
+    for (const name of ['startPipelineRun', 'startRun', 'getRun', 'listPipelines']) expect(binding(fns.get(name), 'http')).toHaveLength(1);
   });
 
   it('orchestrations and activities carry durable triggers', () => {

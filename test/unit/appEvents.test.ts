@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { eventInstanceId, normalizeEtag, parseBlobEvents, pipelinesForEvent, scheduledInstanceId, type PipelineTarget } from '../../src/app/events.js';
+import { blobEndpointHost, blobRefFromEvent, eventInstanceId, instanceIdForEvent, normalizeEtag, parseBlobEvents, pipelinesForEvent, scheduledInstanceId, type PipelineTarget } from '../../src/app/events.js';
+import { scheduleRegistrations, timerFunctionName } from '../../src/app/triggers.js';
 import { parsePipelineSpec } from '../../src/pipeline/spec.js';
 
 const ACCOUNT = 'https://acct.blob.core.windows.net';
@@ -83,5 +84,83 @@ describe('instance IDs', () => {
     expect(scheduledInstanceId('orders')).toBe('orders-scheduled');
     expect(normalizeEtag('"0x1"')).toBe('0x1');
     expect(normalizeEtag('0x1')).toBe('0x1');
+  });
+});
+
+describe('ADLS Gen2 accounts', () => {
+  const DFS = 'https://acct.dfs.core.windows.net';
+
+  it('matches events that name the blob by its dfs endpoint (FlushWithClose)', () => {
+    const event = parseBlobEvents(gridEvent('orders/a.csv', {}, { api: 'FlushWithClose', url: `${DFS}/incoming/orders/a.csv` })).events[0]!;
+    expect(event.url).toBe(`${DFS}/incoming/orders/a.csv`);
+    expect(pipelinesForEvent(event, [target()]).map((s) => s.name)).toEqual(['orders']);
+    // Another account's dfs endpoint is still another account.
+    const other = parseBlobEvents(gridEvent('orders/a.csv', {}, { url: 'https://other.dfs.core.windows.net/incoming/orders/a.csv' })).events[0]!;
+    expect(pipelinesForEvent(other, [target()])).toEqual([]);
+  });
+
+  it('starts a file renamed into place by name (BlobRenamed has no ETag), one instance per event', () => {
+    const renamed = {
+      id: 'evt-1',
+      subject: '/blobServices/default/containers/incoming/blobs/orders/final.csv',
+      eventType: 'Microsoft.Storage.BlobRenamed',
+      eventTime: '2026-11-20T10:00:00Z',
+      data: { api: 'RenameFile', sourceUrl: `${DFS}/incoming/tmp/x.tmp`, destinationUrl: `${DFS}/incoming/orders/final.csv`, sequencer: '00000000000000000000000000000A1B' },
+    };
+    const [event] = parseBlobEvents(renamed).events;
+    expect(event!.etag).toBeUndefined();
+    expect(event).toMatchObject({ blob: 'orders/final.csv', eventKey: '00000000000000000000000000000A1B', url: `${DFS}/incoming/orders/final.csv` });
+    expect(blobRefFromEvent(event!)).toBeUndefined();
+    expect(pipelinesForEvent(event!, [target()]).map((s) => s.name)).toEqual(['orders']);
+    const again = parseBlobEvents(renamed).events[0]!;
+    expect(instanceIdForEvent('orders', again)).toBe(instanceIdForEvent('orders', event!));
+    const later = parseBlobEvents({ ...renamed, data: { ...renamed.data, sequencer: '00000000000000000000000000000A1C' } }).events[0]!;
+    expect(instanceIdForEvent('orders', later)).not.toBe(instanceIdForEvent('orders', event!));
+    // A created blob's instance is still keyed by its version.
+    const created = parseBlobEvents(gridEvent('orders/final.csv')).events[0]!;
+    expect(instanceIdForEvent('orders', created)).toBe(eventInstanceId('orders', 'incoming', 'orders/final.csv', '0x8DE1'));
+  });
+
+  it('ignores directory renames and the empty CreateFile', () => {
+    const dir = { subject: '/blobServices/default/containers/incoming/blobs/orders', eventType: 'Microsoft.Storage.BlobRenamed', data: { api: 'RenameDirectory', destinationUrl: `${DFS}/incoming/orders` } };
+    expect(parseBlobEvents(dir)).toEqual({ events: [], ignored: ['RenameDirectory /blobServices/default/containers/incoming/blobs/orders'] });
+  });
+
+  it('maps dfs hosts to the blob host in any cloud, and leaves others alone', () => {
+    expect(blobEndpointHost('Acct.DFS.core.windows.net')).toBe('acct.blob.core.windows.net');
+    expect(blobEndpointHost('acct.dfs.core.chinacloudapi.cn')).toBe('acct.blob.core.chinacloudapi.cn');
+    expect(blobEndpointHost('127.0.0.1:10000')).toBe('127.0.0.1:10000');
+    expect(blobEndpointHost('dfsacct.blob.core.windows.net')).toBe('dfsacct.blob.core.windows.net');
+  });
+});
+
+describe('timer function names', () => {
+  const spec = (name: string, schedules = 1) =>
+    parsePipelineSpec({ name, source: { container: 'ccc' }, sink: { table: 't' }, triggers: Array.from({ length: schedules }, () => ({ type: 'Schedule', schedule: '0 0 * * * *' })) });
+
+  it('are legal function names of at most 128 characters, for any pipeline name', () => {
+    for (const name of ['orders', 'a.b', 'x'.repeat(120), 'Zoë — 東京', '9lives']) {
+      const fn = timerFunctionName(name, 12);
+      expect(fn, name).toMatch(/^[A-Za-z][A-Za-z0-9_-]{0,127}$/);
+    }
+    expect(timerFunctionName('x'.repeat(120), 0).length).toBeLessThanOrEqual(128);
+  });
+
+  it('never collide: a.b / a_b, Orders / orders, long names sharing 80 characters', () => {
+    const names = ['a.b', 'a_b', 'Orders', 'orders', `${'x'.repeat(100)}1`, `${'x'.repeat(100)}2`];
+    const fns = names.map((n) => timerFunctionName(n, 0).toLowerCase());
+    expect(new Set(fns).size).toBe(names.length);
+    const { registrations, errors } = scheduleRegistrations(names.map((n) => spec(n, 2)));
+    expect(errors).toEqual([]);
+    expect(registrations).toHaveLength(names.length * 2);
+    expect(new Set(registrations.map((r) => r.name.toLowerCase())).size).toBe(names.length * 2);
+  });
+
+  it('are validated when registered: a clash is reported and left out, not handed to the host', () => {
+    // The same pipeline name twice cannot come from one folder (the loader refuses it), but
+    // the check does not trust that.
+    const { registrations, errors } = scheduleRegistrations([spec('orders'), spec('orders')]);
+    expect(registrations).toHaveLength(1);
+    expect(errors).toEqual([expect.stringMatching(/timer function name "schedule-orders-0-[0-9a-f]{8}" is already used by pipeline orders/)]);
   });
 });

@@ -16,9 +16,13 @@ const root = path.resolve(import.meta.dirname, '../..');
  */
 const PLATFORM_PROVIDED = new Set(['IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'MSI_ENDPOINT', 'MSI_SECRET']);
 
+/** src/deploy/ runs on the deployer's machine (npm scripts, azd hooks): it reads azd's environment, not app settings. */
+const DEPLOY_TIME = path.join(root, 'src', 'deploy');
+
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const full = path.join(dir, name);
+    if (full === DEPLOY_TIME) return [];
     return statSync(full).isDirectory() ? sources(full) : full.endsWith('.ts') ? [full] : [];
   });
 }

@@ -4,6 +4,10 @@
  * code reads, role assignments, explicit API versions, no secrets, and the
  * instances × pool < max_connections arithmetic for the defaults.
  *
+ * Issue 12 added: deploy-and-load (parameters mapped from azd, the deployer as Entra
+ * administrator, the postprovision hook), the package azd deploys, Flex Consumption settings,
+ * the elastic-cluster option, least privilege (PostgreSQL, Event Grid).
+ *
  * The .bicep files are read with a small scanner (comments stripped, strings and braces
  * respected), not a parser: keep the Bicep in the plain style it expects.
  */
@@ -85,6 +89,7 @@ const ROLES: Record<string, string> = {
   '974c5e8b-45b9-4653-ba55-5f855dd0fb88': 'Storage Queue Data Contributor',
   '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3': 'Storage Table Data Contributor',
   '3913510d-42f4-4e42-8a64-420c390055eb': 'Monitoring Metrics Publisher',
+  'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a': 'Storage Queue Data Message Sender',
 };
 
 /** [file, role, scope symbol] the app identity needs. */
@@ -367,7 +372,8 @@ describe('app settings', () => {
   });
 
   it('sets every BLOB2PG_* and env setting the code and host.json read', () => {
-    const sources = [...filesUnder(join(ROOT, 'src'), /\.ts$/), ...filesUnder(join(ROOT, 'functions'), /\.ts$/)];
+    // src/deploy/ runs on the deployer's machine (azd hooks) and reads azd's environment, not app settings.
+    const sources = [...filesUnder(join(ROOT, 'src'), /\.ts$/).filter((f) => !f.startsWith(join(ROOT, 'src/deploy'))), ...filesUnder(join(ROOT, 'functions'), /\.ts$/)];
     const read = new Set<string>();
     for (const file of sources) {
       const text = readFileSync(file, 'utf8');
@@ -444,5 +450,191 @@ describe('sizing: instances × pool < max_connections', () => {
     const api = readBicep(join(APP, 'api.bicep'));
     expect(api.code).toMatch(/maximumInstanceCount:\s*maximumInstanceCount/);
     expect(api.code).toMatch(/BLOB2PG_PG_POOL_MAX:\s*string\(pgPoolMax\)/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// Issue 12: azd up gives a loader that loads.
+
+function resourcesOf(file: string) {
+  return readBicep(join(APP, file)).resources;
+}
+
+describe('azd parameters and the deploying principal', () => {
+  const json = JSON.parse(readFileSync(join(INFRA, 'main.parameters.json'), 'utf8')) as { parameters: Record<string, { value: unknown }> };
+  const value = (name: string) => String(json.parameters[name]?.value ?? '');
+
+  it('maps what azd knows about the deploying principal, so CI (a service principal) can provision', () => {
+    expect(value('principalType')).toMatch(/^\$\{AZURE_PRINCIPAL_TYPE(=User)?\}$/);
+    expect(value('principalId')).toMatch(/^\$\{AZURE_PRINCIPAL_ID=?\}$/);
+    expect(value('principalName')).toMatch(/^\$\{AZURE_PRINCIPAL_NAME=?\}$/);
+    // Every role assignment and administrator for that principal takes the mapped type.
+    for (const f of files) {
+      for (const r of f.resources) {
+        if (/userPrincipal(Id)?\b/.test(r.body) && /principalType:/.test(r.body)) expect(r.body, `${f.file}: ${r.symbol}`).toMatch(/principalType:\s*userPrincipalType/);
+      }
+    }
+    expect(main.code).toMatch(/userPrincipalType:\s*principalType/);
+  });
+
+  it('falls back to deployer() for the PostgreSQL administrator, who the hook signs in as', () => {
+    expect(main.code).toMatch(/deployer\(\)\.objectId/);
+    expect(main.code).toMatch(/deployer\(\)\.userPrincipalName/);
+    expect(main.code).toMatch(/userPrincipalId:\s*deployerObjectId/);
+    expect(main.code).toMatch(/userPrincipalName:\s*deployerName/);
+    expect(main.outputs).toEqual(expect.arrayContaining(['POSTGRES_ADMIN_NAME', 'AZURE_MANAGED_IDENTITY_PRINCIPAL_ID', 'POSTGRES_SERVER_NAME', 'BLOB2PG_LEDGER_SCHEMA']));
+  });
+
+  it('lets every name-with-a-consequence be set from the azd environment', () => {
+    expect(value('eventGridSystemTopicName')).toMatch(/^\$\{BLOB2PG_EVENT_GRID_SYSTEM_TOPIC=\}$/);
+    expect(value('postgresStorageSizeGB')).toMatch(/^\$\{BLOB2PG_POSTGRES_STORAGE_GB=\d+\}$/);
+  });
+});
+
+describe('the first load after azd up', () => {
+  const yaml = readFileSync(join(ROOT, 'azure.yaml'), 'utf8');
+
+  it('runs a postprovision hook that creates the app role and the sample table and prints the upload command', () => {
+    expect(yaml).toMatch(/^hooks:\s*\n(?:\s*#.*\n)*\s+postprovision:/m);
+    expect(yaml).toContain('node dist/src/deploy/postprovision.js');
+    // The upload command is the last thing azd up prints: after the deploy.
+    expect(yaml).toMatch(/^\s+postdeploy:[\s\S]*?run: node dist\/src\/deploy\/postprovision\.js --next-steps/m);
+    expect(existsSync(join(ROOT, 'src/deploy/postprovision.ts'))).toBe(true);
+    const hook = readFileSync(join(ROOT, 'src/deploy/postprovision.ts'), 'utf8');
+    expect(hook).toMatch(/az storage blob upload --auth-mode login/);
+    expect(hook).toMatch(/SELECT .* FROM/);
+  });
+
+  it('the sample pipeline targets a table the hook creates', () => {
+    const spec = JSON.parse(readFileSync(join(ROOT, 'pipelines/orders.json'), 'utf8')) as { sink: { table: string } };
+    const grants = readFileSync(join(ROOT, 'src/deploy/grants.ts'), 'utf8');
+    expect(grants).toContain(`'${spec.sink.table}'`);
+  });
+});
+
+describe('packaging', () => {
+  const yaml = readFileSync(join(ROOT, 'azure.yaml'), 'utf8');
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string>; main: string };
+
+  it('builds explicitly in azure.yaml (prepackage → .deploy), not in npm\'s prepare', () => {
+    expect(pkg.scripts.prepare).toBeUndefined();
+    expect(yaml).toMatch(/^\s+dist:\s*\.deploy\s*$/m);
+    expect(yaml).toMatch(/prepackage:[\s\S]*?run:\s*npm run package:deploy/);
+    expect(pkg.scripts['package:deploy']).toMatch(/npm run build && node dist\/src\/deploy\/package\.js \.deploy/);
+  });
+
+  it('still builds before the README\'s first commands from a clean clone (npm run demo, npm test)', () => {
+    expect(pkg.scripts.predemo).toBe('npm run build');
+    expect(pkg.scripts.pretest).toBe('npm run build');
+    expect(pkg.scripts.prebench).toBe('npm run build');
+  });
+
+  it('.funcignore leaves out tests, benchmarks, sources, git and local data', () => {
+    const lines = readFileSync(join(ROOT, '.funcignore'), 'utf8').split('\n').map((l) => l.trim());
+    for (const entry of ['/test/', '/bench/', '/src/', '.git*', '.blob2pg/', 'local.settings.json', '/infra/']) expect(lines, entry).toContain(entry);
+    // Anchored: "src/" unanchored would also drop the compiled dist/src/.
+    expect(lines).not.toContain('src/');
+    expect(lines).not.toContain('dist/');
+  });
+});
+
+describe('Flex Consumption details', () => {
+  const api = readBicep(join(APP, 'api.bicep'));
+
+  it('runs Node 22', () => {
+    expect(api.code).toMatch(/runtime:\s*\{\s*name:\s*'node'\s*version:\s*'22'\s*\}/);
+  });
+
+  it('sets no site setting Flex Consumption does not use (ftpsState, alwaysOn, linuxFxVersion, …)', () => {
+    for (const forbidden of ['ftpsState', 'alwaysOn', 'linuxFxVersion', 'use32BitWorkerProcess', 'netFrameworkVersion', 'nodeVersion', 'functionAppScaleLimit', 'preWarmedInstanceCount']) {
+      expect(api.code, forbidden).not.toMatch(new RegExp(`\\b${forbidden}\\s*:`));
+    }
+  });
+
+  it('keeps one always-ready instance for the durable group', () => {
+    expect(api.code).toMatch(/alwaysReady:[^\n]*\{\s*name:\s*'durable',\s*instanceCount:\s*durableAlwaysReadyInstances\s*\}/);
+    expect(main.code).toMatch(/param durableAlwaysReadyInstances int = 1/);
+    expect(main.code).toMatch(/durableAlwaysReadyInstances:\s*durableAlwaysReadyInstances/);
+  });
+
+  it('sizes functionTimeout for Flex (past the 30-minute default, bounded) ', () => {
+    const host = JSON.parse(readFileSync(join(ROOT, 'host.json'), 'utf8')) as { functionTimeout: string };
+    const [h, m, sec] = host.functionTimeout.split(':').map(Number);
+    const minutes = h! * 60 + m! + sec! / 60;
+    expect(minutes).toBeGreaterThan(30);
+    expect(minutes).toBeLessThanOrEqual(24 * 60);
+  });
+
+  it('every file a comment points at exists', () => {
+    for (const f of [...files.map((x) => x.file), join(ROOT, 'azure.yaml')]) {
+      const raw = readFileSync(f, 'utf8');
+      for (const m of raw.matchAll(/\b((?:infra|src|test)\/[\w./-]+\.(?:md|ts|bicep|json))\b/g)) {
+        expect(existsSync(join(ROOT, m[1]!)), `${relative(ROOT, f)} mentions ${m[1]}`).toBe(true);
+      }
+    }
+  });
+});
+
+describe('PostgreSQL: elastic clusters, sizing, disks', () => {
+  const postgres = readBicep(join(APP, 'postgres.bicep'));
+
+  it('has no Cosmos DB for PostgreSQL (serverGroupsv2); Citus is the Flexible Server elastic-cluster option', () => {
+    for (const f of files) expect(f.code, relative(ROOT, f.file)).not.toMatch(/serverGroupsv2/i);
+    expect(existsSync(join(APP, 'citus.bicep'))).toBe(false);
+    const server = postgres.resources.find((r) => r.type.startsWith('Microsoft.DBforPostgreSQL/flexibleServers@'))!;
+    // cluster.clusterSize exists from 2024-11-01-preview on; 2025-08-01 is the GA version with it.
+    expect(server.type.split('@')[1]! >= '2025-08-01').toBe(true);
+    expect(server.body).toMatch(/cluster:\s*isElasticCluster\s*\?\s*\{\s*clusterSize:\s*elasticClusterNodes,\s*defaultDatabaseName:\s*databaseName\s*\}\s*:\s*null/);
+    expect(main.code).toMatch(/@allowed\(\['flexibleServer', 'elasticCluster'\]\)/);
+    expect(main.code).toMatch(/elasticClusterNodes:\s*useElasticCluster \? postgresElasticClusterNodes : 0/);
+    // An elastic cluster refuses CREATE DATABASE: its one database is named by the cluster.
+    expect(postgres.resources.find((r) => r.symbol === 'database')!.raw + postgres.code).toMatch(/databases@[^']+' = if \(!isElasticCluster\)/);
+  });
+
+  it('takes the disk size and autogrow as parameters (a grown disk must not be shrunk by re-provisioning)', () => {
+    expect(main.code).toMatch(/param postgresStorageSizeGB int = \d+/);
+    expect(main.code).toMatch(/param postgresStorageAutoGrow bool = true/);
+    expect(postgres.code).toMatch(/storageSizeGB:\s*storageSizeGB/);
+    expect(postgres.code).toMatch(/autoGrow:\s*storageAutoGrow \? 'Enabled' : 'Disabled'/);
+  });
+
+  it('uses the current max_connections defaults, and an unknown SKU is not crippled to 50', () => {
+    const table = blockAt(main.code, main.code.indexOf('{', main.code.indexOf('var flexibleServerMaxConnections')));
+    const expected: Record<string, number> = { Standard_B1ms: 50, Standard_B2s: 429, Standard_B2ms: 859, Standard_B4ms: 1718, Standard_B8ms: 3437, Standard_D2ds_v5: 859, Standard_D4ds_v5: 1718, Standard_E2ds_v5: 1718, Standard_D16ds_v5: 5000 };
+    for (const [sku, n] of Object.entries(expected)) expect(Number(new RegExp(`^\\s*${sku}:\\s*(\\d+)`, 'm').exec(table)?.[1]), sku).toBe(n);
+    expect(Number(/var unknownSkuMaxConnections = (\d+)/.exec(main.code)?.[1])).toBeGreaterThanOrEqual(429);
+    expect(main.code).toMatch(/flexibleServerMaxConnections\[\?postgresSku\.name\] \?\? unknownSkuMaxConnections/);
+  });
+});
+
+describe('least privilege', () => {
+  it('the app identity is no PostgreSQL administrator unless asked; the deployer is', () => {
+    const postgres = readBicep(join(APP, 'postgres.bicep'));
+    const app = postgres.resources.find((r) => r.symbol === 'appAdministrator')!;
+    expect(postgres.code).toMatch(/administrators@[^']+' = if \(identityIsAdministrator\)/);
+    expect(app.body).toMatch(/name:\s*identityPrincipalId/);
+    expect(postgres.code).toMatch(/param identityIsAdministrator bool = false/);
+    expect(main.code).toMatch(/param postgresAppIdentityIsAdministrator bool = false/);
+    const user = postgres.resources.find((r) => r.symbol === 'userAdministrator')!;
+    expect(user.body).toMatch(/principalType:\s*userPrincipalType/);
+  });
+
+  it('Event Grid delivers with its own identity, allowed only to send messages to the one queue', () => {
+    const topic = resourcesOf('eventgrid-topic.bicep').find((r) => r.type.startsWith('Microsoft.EventGrid/systemTopics@'))!;
+    expect(topic.body).toMatch(/identity:\s*\{\s*type:\s*'SystemAssigned'\s*\}/);
+    const sub = resourcesOf('eventgrid.bicep').find((r) => r.type.startsWith('Microsoft.EventGrid/systemTopics/eventSubscriptions@'))!;
+    expect(sub.body).toMatch(/deliveryWithResourceIdentity:\s*\{\s*identity:\s*\{\s*type:\s*'SystemAssigned'\s*\}/);
+    for (const file of ['eventgrid-topic.bicep', 'eventgrid.bicep']) expect(readBicep(join(APP, file)).code, file).not.toMatch(/UserAssigned|identityId/);
+    const sender = resourcesOf('queue-sender.bicep').find((r) => r.type.startsWith('Microsoft.Authorization/roleAssignments@'))!;
+    expect(sender.body).toContain("'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a'");
+    expect(sender.body).toMatch(/^\s*scope:\s*queue\s*$/m);
+    expect(main.code).toMatch(/principalId:\s*eventGridTopic\.outputs\.principalId/);
+    expect(main.code).toMatch(/module eventGrid 'app\/eventgrid\.bicep' = \{[^}]*dependsOn:\s*\[queueSender\]/);
+  });
+
+  it('subscribes to files renamed into place (ADLS Gen2) as well as created ones', () => {
+    const sub = readBicep(join(APP, 'eventgrid.bicep')).code;
+    expect(sub).toMatch(/includedEventTypes:\s*\['Microsoft\.Storage\.BlobCreated', 'Microsoft\.Storage\.BlobRenamed'\]/);
+    expect(sub).toMatch(/'FlushWithClose', 'RenameFile'/);
   });
 });
