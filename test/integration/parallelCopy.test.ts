@@ -14,6 +14,7 @@ import { copyBlob } from '../../src/copyBlob.js';
 import { TransientError } from '../../src/errors.js';
 import { nominalCuts } from '../../src/format/rangeSplit.js';
 import { claimIngestion, completeIngestion, ensureLedger, ledgerSchemaName, type LedgerKey } from '../../src/sink/ledger.js';
+import { closePools } from '../../src/sink/index.js';
 import { preparedGid } from '../../src/sink/preparedLoads.js';
 import { blobUrl, normalizeEtag, type BlobRef } from '../../src/source/blobs.js';
 import { createHarness, type Harness } from '../support/harness.js';
@@ -299,6 +300,8 @@ describe('parallel COPY streams (sink.parallelCopies)', () => {
         await stock.end();
       }
     } finally {
+      // The load's pool goes before its server does (a stopping server ends its sessions).
+      await closePools();
       await server.stop();
       await rm(dir, { recursive: true, force: true });
     }
