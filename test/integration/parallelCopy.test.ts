@@ -18,6 +18,7 @@ import { closePools } from '../../src/sink/index.js';
 import { preparedGid } from '../../src/sink/preparedLoads.js';
 import { blobUrl, normalizeEtag, type BlobRef } from '../../src/source/blobs.js';
 import { createHarness, type Harness } from '../support/harness.js';
+import { countStatements as countStatementsOf } from '../support/tables.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -33,15 +34,8 @@ async function upload(name: string, body: string): Promise<BlobRef> {
   return { ...ref, size: Buffer.byteLength(body), lastModified: new Date().toISOString() };
 }
 
-/** Counts the INSERT statements (COPYs) that reach `table` and commit: one per stream. */
-async function countStatements(table: string): Promise<() => Promise<number>> {
-  const [schema, name] = table.split('.');
-  const log = `"${schema}"."${name}_statements"`;
-  await h.query(`CREATE TABLE ${log} (at timestamptz DEFAULT clock_timestamp())`);
-  await h.query(`CREATE FUNCTION "${schema}"."${name}_count"() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO ${log} DEFAULT VALUES; RETURN NULL; END $$`);
-  await h.query(`CREATE TRIGGER count_statements AFTER INSERT ON "${schema}"."${name}" FOR EACH STATEMENT EXECUTE FUNCTION "${schema}"."${name}_count"()`);
-  return async () => (await h.query(`SELECT count(*)::int AS n FROM ${log}`))[0]!.n as number;
-}
+/** Committed COPY statements into `table`: one per stream. */
+const countStatements = (table: string) => countStatementsOf(h, table);
 
 const ledger = () => `"${ledgerSchemaName(undefined, h.env)}".ingestions`;
 const ledgerRows = async (table: string) => (await h.query(`SELECT rows_copied::int AS n FROM ${ledger()} WHERE target_table = $1`, [table])).map((r) => r.n);
@@ -57,6 +51,22 @@ function csv(rows: number, line: (i: number) => string = row): string {
   let body = HEADER;
   for (let i = 1; i <= rows; i++) body += line(i);
   return body;
+}
+
+/**
+ * Loads 2,000 records through 2 streams, record 1,000 holding `long` as a quoted field
+ * that the nominal cut falls inside (checked); expects all rows loaded.
+ */
+async function loadStraddling(name: string, long: string) {
+  const t = await h.table(name, 'id int, v text');
+  const statements = await countStatements(t);
+  const body = csv(2_000, (i) => (i === 1_000 ? `${i},"${long}"\n` : row(i)));
+  const cut = nominalCuts(HEADER.length, body.length, 2)[0]!;
+  const field = body.indexOf(long);
+  expect(cut > field && cut < field + long.length).toBe(true);
+  const result = await copyBlob(spec(`${name}/`, t, 2), await upload(`${name}/a.csv`, body), { runId: name, env: h.env });
+  expect([result.status, result.rowsCopied]).toEqual(['Succeeded', 2_000]);
+  return { t, statements };
 }
 
 describe('parallel COPY streams (sink.parallelCopies)', () => {
@@ -85,30 +95,16 @@ describe('parallel COPY streams (sink.parallelCopies)', () => {
   });
 
   it('a quoted field with line ends straddling the cut: the cut moves past it, two streams load it', async () => {
-    const t = await h.table('straddle', 'id int, v text');
-    const statements = await countStatements(t);
     const long = Array.from({ length: 400 }, (_, i) => `prose line ${i} without a delimiter`).join('\n');
-    const body = csv(2_000, (i) => (i === 1_000 ? `${i},"${long}"\n` : row(i)));
-    const cut = nominalCuts(HEADER.length, body.length, 2)[0]!;
-    const field = body.indexOf(long);
-    expect(cut > field && cut < field + long.length).toBe(true);
-    const result = await copyBlob(spec('straddle/', t, 2), await upload('straddle/a.csv', body), { runId: 's1', env: h.env });
-    expect([result.status, result.rowsCopied]).toEqual(['Succeeded', 2_000]);
+    const { t, statements } = await loadStraddling('straddle', long);
     expect(await statements()).toBe(2);
     expect(await h.query(`SELECT v FROM ${quoted(t)} WHERE id = 1000`)).toEqual([{ v: long }]);
   });
 
   it('a quoted field whose lines look like records fools the guess; the proof catches it, the ranges merge, the rows are right', async () => {
-    const t = await h.table('fooled', 'id int, v text');
-    const statements = await countStatements(t);
     // Inside the quotes: lines of two fields, exactly like the records around them.
     const long = Array.from({ length: 400 }, (_, i) => `${900_000 + i},inside`).join('\n');
-    const body = csv(2_000, (i) => (i === 1_000 ? `${i},"${long}"\n` : row(i)));
-    const cut = nominalCuts(HEADER.length, body.length, 2)[0]!;
-    const field = body.indexOf(long);
-    expect(cut > field && cut < field + long.length).toBe(true);
-    const result = await copyBlob(spec('fooled/', t, 2), await upload('fooled/a.csv', body), { runId: 'f1', env: h.env });
-    expect([result.status, result.rowsCopied]).toEqual(['Succeeded', 2_000]);
+    const { t, statements } = await loadStraddling('fooled', long);
     // Merged into one stream: the cut inside the field never committed.
     expect(await statements()).toBe(1);
     expect(await h.query(`SELECT v FROM ${quoted(t)} WHERE id = 1000`)).toEqual([{ v: long }]);
