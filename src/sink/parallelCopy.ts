@@ -106,7 +106,8 @@ export async function copyInParallel(request: ParallelCopyRequest, streams: numb
   if (streams < 2) return undefined;
   const size = ref.size || (await request.size());
   const head = await readHead(request, resolveFormat(spec.source.format, ref.name) as DelimitedTextFormat, size);
-  if (!head) return undefined;
+  // Nothing after the header (or a file one stream reads anyway): one stream.
+  if (!head || head.bodyStart >= size) return undefined;
   let starts = [head.bodyStart, ...(await guessStarts(request, head, size, streams))];
   try {
     for (;;) {
