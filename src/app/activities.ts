@@ -11,7 +11,7 @@ import { copyBlobs } from '../copyBlob.js';
 import type { Env } from '../connections/settings.js';
 import { isTransient, TransientError } from '../errors.js';
 import type { FileResult } from '../run/output.js';
-import { notice } from '../run/notices.js';
+import { notice } from '../notices.js';
 import { containerFor, listBlobs, normalizeEtag, type BlobRef } from '../source/blobs.js';
 import type { CopyBlobInput, ListBlobsInput, ListBlobsOutput } from './plan.js';
 

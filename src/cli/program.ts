@@ -21,6 +21,8 @@ const USAGE = `usage:
                                                            load each new blob as it lands (local stand-in for Event Grid)
   blob2pg demo [--watch]                                   load sample blobs on an embedded Azurite + PostgreSQL
   blob2pg schema                                           print the pipeline JSON Schema
+  blob2pg import-adf <path> [--out DIR] [--strict] [--dry-run]
+                                                           turn ADF copy pipelines (Git folder, pipeline file, ARM template) into pipeline files
 
 connections come from the environment, named as in the spec (defaults SOURCE_STORAGE, TARGET_POSTGRES)`;
 
@@ -123,6 +125,15 @@ async function dispatch(argv: string[], io: CliIO): Promise<number> {
       const { values } = parseArgs({ args: rest, allowPositionals: false, options: { watch: { type: 'boolean' } } });
       const { runDemo } = await import('./demo.js');
       return runDemo(io.env, { watch: values.watch });
+    }
+    case 'import-adf': {
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { out: { type: 'string' }, strict: { type: 'boolean' }, 'dry-run': { type: 'boolean' } } });
+      if (!positionals[0]) throw new UsageError('missing <path> (an ADF Git folder, pipeline JSON or ARMTemplateForFactory.json)');
+      const { runImportAdf, AdfReadError } = await import('../importAdf/index.js');
+      return runImportAdf(positionals[0], { outDir: values.out ?? 'pipelines', strict: values.strict, dryRun: values['dry-run'], stdout: io.stdout }).catch((err: unknown) => {
+        if (err instanceof AdfReadError) throw new UsageError(err.message);
+        throw err;
+      });
     }
     case 'schema':
       io.stdout(JSON.stringify(pipelineJsonSchema(), null, 2) + '\n');

@@ -11,6 +11,7 @@ import { blobSource } from '../source/blobSource.js';
 import { poolFor, withClient } from '../sink/index.js';
 import { parallelCopyProblem } from '../sink/parallelCopy.js';
 import { displayTable } from '../sink/sql.js';
+import { serverVersionNum, serverVersionProblem } from '../sink/serverVersion.js';
 import { describeTable, type TableInfo } from '../sink/tableInfo.js';
 import { resolveUpsertKeys } from '../sink/upsert.js';
 import type { Env } from '../connections/settings.js';
@@ -37,6 +38,8 @@ export async function validatePipeline(spec: PipelineSpec, env: Env = process.en
   let table: TableInfo | undefined;
   try {
     const parallel = await withClient(poolFor(spec.sink.connection, env), async (client) => {
+      const versionProblem = serverVersionProblem(await serverVersionNum(client));
+      if (versionProblem) problems.push(`sink.connection ${spec.sink.connection}: ${versionProblem}`);
       table = await describeTable(client, spec.sink.table);
       return parallelCopyProblem(client, spec);
     });
