@@ -97,7 +97,7 @@ export function parallelCopiesFor(spec: PipelineSpec, ref: BlobRef): number {
 export async function copyInParallel(request: ParallelCopyRequest, streams: number): Promise<ParallelOutcome | undefined> {
   const { pool, spec, ref } = request;
   const { free } = await withConnection(pool, async (c) => {
-    // Settle what a crashed load left, before claiming a ledger row one of them may hold.
+    // Settle what a crashed load left (its prepared ranges hold locks and the xmin horizon).
     await resolvePreparedLoads(c);
     return preparedCapacity(c);
   });
