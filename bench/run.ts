@@ -177,7 +177,7 @@ async function main(): Promise<void> {
     env.SOURCE_STORAGE = process.env.SOURCE_STORAGE;
     env.TARGET_POSTGRES = process.env.TARGET_POSTGRES;
   } else {
-    services = await startLocalServices({ dir: scratchDir, persistent: false, postgresMajor: process.env.BENCH_PG_MAJOR ? Number(process.env.BENCH_PG_MAJOR) : undefined });
+    services = await startLocalServices({ dir: scratchDir, persistent: false, maxPreparedTransactions: 16, postgresMajor: process.env.BENCH_PG_MAJOR ? Number(process.env.BENCH_PG_MAJOR) : undefined });
     env.SOURCE_STORAGE = services.storageConnectionString;
     env.TARGET_POSTGRES = services.postgresUrl;
   }
