@@ -13,7 +13,19 @@ import { isTransient, TransientError } from '../errors.js';
 import type { FileResult } from '../run/output.js';
 import { notice } from '../run/notices.js';
 import { containerFor, listBlobs, normalizeEtag, type BlobRef } from '../source/blobs.js';
-import type { CopyBlobInput, ListBlobsInput, ListBlobsOutput } from './plan.js';
+import { failedFile, flattenFiles, type CopyBlobInput, type ListBlobsInput, type ListBlobsOutput } from './plan.js';
+import { loggedFile, recordFiles, runLogTarget, type LoggedFile } from '../runLog/store.js';
+
+/** Records a copy's file outcomes in the run log (outside the load's transaction; never throws). */
+async function logFiles(input: CopyBlobInput, env: Env, files: ReadonlyArray<FileResult | (Omit<FileResult, 'status'> & { status: LoggedFile['status'] })>): Promise<void> {
+  // Load lag starts at the blob's last-modified time; an archive entry has its archive's.
+  const modifiedOf = (blob: string) => input.refs.find((ref) => blob === ref.name || blob.startsWith(`${ref.name}/`))?.lastModified;
+  await recordFiles(
+    () => runLogTarget(input.spec, env),
+    { runId: input.runId, pipeline: input.spec.name },
+    files.map((f) => ({ ...loggedFile(f as FileResult, modifiedOf(f.blob)), status: f.status })),
+  );
+}
 
 export async function listBlobsActivity(input: ListBlobsInput, env: Env = process.env): Promise<ListBlobsOutput> {
   try {
@@ -41,8 +53,12 @@ export async function listBlobsActivity(input: ListBlobsInput, env: Env = proces
 /** Throws only TransientError (retried by the orchestrator); config and data errors are Failed results. */
 export async function copyBlobActivity(input: CopyBlobInput, env: Env = process.env): Promise<FileResult[]> {
   try {
-    return await copyBlobs(input.spec, input.refs, { runId: input.runId, env });
+    const results = await copyBlobs(input.spec, input.refs, { runId: input.runId, env });
+    await logFiles(input, env, flattenFiles(results));
+    return results;
   } catch (err) {
+    // About to be retried: the log says so, and the next attempt's result replaces it.
+    await logFiles(input, env, input.refs.map((ref) => ({ ...failedFile(ref, err), status: 'Retrying' as const })));
     const group = input.refs.length > 1 ? ` (a group of ${input.refs.length} blobs, retried together)` : '';
     notice(`  retry    ${redactSecrets((err as Error).message)}${group}: transient, nothing of it was committed, it is tried again`);
     throw err;

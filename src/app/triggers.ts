@@ -14,6 +14,7 @@ import { redactError, redactSecrets } from '../connections/redact.js';
 import type { RunInput } from './plan.js';
 import { adHocConnectionProblem, adHocRunsAllowed, ALLOW_ADHOC_RUNS_SETTING, deployedConnections, pipelineRunBodySchema, requestIssues, runBodySchema } from './runRequest.js';
 import { isActive, type DurableStarter } from './starter.js';
+import { logRunStart } from '../runLog/start.js';
 
 export const RUN_ORCHESTRATOR = 'blob2pgRun';
 
@@ -86,6 +87,7 @@ export async function handleBlobCreatedMessage(message: unknown, starter: Durabl
       const ref = blobRefFromEvent(event);
       const input: RunInput = ref ? { spec, blobs: [ref] } : { spec, blobNames: [event.blob] };
       await starter.startNew(RUN_ORCHESTRATOR, { instanceId, input });
+      await logRunStart(spec, instanceId, 'BlobEvent');
       log.log(`started ${instanceId}: pipeline ${spec.name}, blob ${event.container}/${event.blob}`);
       outcome.started.push(instanceId);
     }
@@ -148,6 +150,7 @@ export async function handleScheduleTick(spec: PipelineSpec, starter: DurableSta
   }
   const input: RunInput = { spec };
   await starter.startNew(RUN_ORCHESTRATOR, { instanceId, input });
+  await logRunStart(spec, instanceId, 'Schedule');
   log.log(`pipeline ${spec.name}: scheduled run ${instanceId} started`);
   return { started: instanceId };
 }
@@ -189,6 +192,7 @@ async function startOrValidate(request: HttpRequest, starter: DurableStarter, sp
   }
   const input: RunInput = { spec, ...(body.blobs?.length && { blobNames: body.blobs }) };
   const instanceId = await starter.startNew(RUN_ORCHESTRATOR, { input });
+  await logRunStart(spec, instanceId, 'HTTP', options.env);
   return accepted(starter, request, instanceId);
 }
 

@@ -16,6 +16,7 @@ import type { PipelineSpec } from '../pipeline/spec.js';
 import { failedRun, type FileResult, type RunOutput } from './output.js';
 import { ACTIVITY_RETRY, failureMessage } from '../app/plan.js';
 import { redactSecrets } from '../connections/redact.js';
+import { recordRunOutput, recordRunStart, runLogTarget, type TriggerKind } from '../runLog/store.js';
 
 export interface RunPipelineOptions {
   /** Only these blob names (still subject to nothing else: the user named them). */
@@ -26,6 +27,8 @@ export interface RunPipelineOptions {
   onFile?: (file: FileResult) => void;
   /** Multiplies the retry back-off delays (tests). */
   timerScale?: number;
+  /** What started the run, for the run log (default CLI). */
+  trigger?: TriggerKind;
   /** Progress a person wants to see while the run goes on (retries, lock waits); stderr in the CLI. */
   log?: (line: string) => void;
 }
@@ -45,7 +48,17 @@ export async function localRuntime(options: { onFile?: (file: FileResult, attemp
   });
 }
 
+/** Runs the pipeline and records the run in the run log: its start, then its output. */
 export async function runPipeline(spec: PipelineSpec, options: RunPipelineOptions = {}): Promise<RunOutput> {
+  const runId = options.runId ?? randomUUID();
+  const runLog = () => runLogTarget(spec, options.env);
+  await withNotices(options.log, () => recordRunStart(runLog, { runId, pipeline: spec.name, trigger: options.trigger ?? 'CLI' }, options.env));
+  const output = await orchestrateRun(spec, { ...options, runId });
+  await withNotices(options.log, () => recordRunOutput(runLog, output));
+  return output;
+}
+
+async function orchestrateRun(spec: PipelineSpec, options: RunPipelineOptions & { runId: string }): Promise<RunOutput> {
   const key = (file: FileResult) => `${file.blob}\0${file.etag}`;
   /** Attempts of the files whose copy returned; the run output says how many a retried file took. */
   const attempts = new Map<string, number>();
@@ -61,7 +74,7 @@ export async function runPipeline(spec: PipelineSpec, options: RunPipelineOption
     timerScale: options.timerScale,
   });
   const input: RunInput = { spec, ...(options.blobs?.length && { blobNames: options.blobs }) };
-  const runId = options.runId ?? randomUUID();
+  const { runId } = options;
   const status = await withNotices(options.log, () =>
     withAppEnv(options.env, async () => {
       const id = await runtime.startNew(RUN_ORCHESTRATOR, { instanceId: runId, input });
