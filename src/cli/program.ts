@@ -20,6 +20,8 @@ const USAGE = `usage:
   blob2pg watch <pipelines folder> [--interval MS] [--initial]
                                                            load each new blob as it lands (local stand-in for Event Grid)
   blob2pg demo [--watch]                                   load sample blobs on an embedded Azurite + PostgreSQL
+  blob2pg ui [--pipelines FOLDER] [--demo] [--port N] [--connection NAME]
+                                                           the run-history page on 127.0.0.1 (run log in TARGET_POSTGRES)
   blob2pg schema                                           print the pipeline JSON Schema
 
 connections come from the environment, named as in the spec (defaults SOURCE_STORAGE, TARGET_POSTGRES)`;
@@ -123,6 +125,15 @@ async function dispatch(argv: string[], io: CliIO): Promise<number> {
       const { values } = parseArgs({ args: rest, allowPositionals: false, options: { watch: { type: 'boolean' } } });
       const { runDemo } = await import('./demo.js');
       return runDemo(io.env, { watch: values.watch });
+    }
+    case 'ui': {
+      const { values } = parseArgs({
+        args: rest,
+        allowPositionals: false,
+        options: { pipelines: { type: 'string' }, demo: { type: 'boolean' }, port: { type: 'string' }, connection: { type: 'string' } },
+      });
+      const { serveUi } = await import('./ui.js');
+      return serveUi(io, values);
     }
     case 'schema':
       io.stdout(JSON.stringify(pipelineJsonSchema(), null, 2) + '\n');

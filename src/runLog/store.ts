@@ -18,7 +18,8 @@ import { poolFor, withClient, withTransaction } from '../sink/pool.js';
 import { quoteIdent } from '../sink/sql.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
 
-export type TriggerKind = 'BlobEvent' | 'Schedule' | 'HTTP' | 'CLI';
+/** What started a run; Rerun: the page's "rerun failed files". */
+export type TriggerKind = 'BlobEvent' | 'Schedule' | 'HTTP' | 'CLI' | 'Rerun';
 
 /** A file's lifecycle in the log: Retrying while a transient failure waits for its next attempt. */
 export type LoggedFileStatus = FileResult['status'] | 'Retrying';
