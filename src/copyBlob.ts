@@ -14,15 +14,15 @@
  */
 import { finished } from 'node:stream/promises';
 import type { Env } from './connections/settings.js';
-import { isTransient, mapLoadError, sqlstateOf, toFileErrorOutput, TransientError } from './errors.js';
-import { notice } from './run/notices.js';
+import { classify, isTransient, mapLoadError, sqlstateOf, toFileErrorOutput, TransientError } from './errors.js';
+import { notice } from './notices.js';
 import { describeBlockers, lockHolders, watchLoad } from './sink/loadWatch.js';
-import { isArchive, resolveCodec } from './format/compression.js';
+import { corruptionWithin, isArchive, resolveCodec } from './format/compression.js';
 import { sourceFiles, type SourceFile } from './format/index.js';
 import { resolveMapping } from './pipeline/mapping.js';
 import type { PipelineSpec } from './pipeline/spec.js';
 import type { FileResult } from './run/output.js';
-import { blobUrl, normalizeEtag, type BlobRef } from './source/blobs.js';
+import { blobUrl, normalizeEtag, openBlob, stallTimeoutMs, type BlobRef } from './source/blobs.js';
 import { blobSource, type CountedBlobSource } from './source/blobSource.js';
 import { backendPid, connectionLossOf, poolFor, withClient, withTransaction, writerFor, type WriteCounters } from './sink/index.js';
 import { ConcatenatedCopy, ConcatenationRefused } from './sink/concatenatedCopy.js';
@@ -83,7 +83,7 @@ export async function copyBlobs(spec: PipelineSpec, refs: readonly BlobRef[], op
     await ensureLedger(pool, ledgerSchema);
     return await withClient(pool, async (client) => {
       const table = displayTable(spec.sink.table);
-      const watch = watchLoad(pool, backendPid(client), { everyMs: lockWatchInterval(spec.sink.lockTimeoutInMs), table, notice });
+      const watch = watchLoad(pool, client, backendPid(client), { everyMs: watchInterval(spec.sink.lockTimeoutInMs, env), table, notice, stallTimeoutMs: stallTimeoutMs(env) });
       try {
         return await withTransaction(
           client,
@@ -344,13 +344,29 @@ async function loadBlob(context: LoadContext, ref: BlobRef): Promise<FileResult>
     return fileResult(ref, 'Succeeded', started, { ...totals, dataRead: source.bytesRead, ...(archive && { entries }) });
   } catch (err) {
     source.destroy();
-    throw new LoadFailure(err, at, source.bytesRead);
+    throw new LoadFailure((await corruptInput(spec, ref, err, source.bytesRead, env)) ?? err, at, source.bytesRead);
   }
 }
 
-/** How often a load's lock wait is looked at: often enough to be seen well before lock_timeout. */
-function lockWatchInterval(lockTimeoutInMs: number): number {
-  return lockTimeoutInMs > 0 ? Math.min(2_000, Math.max(250, Math.round(lockTimeoutInMs / 3))) : 2_000;
+/**
+ * A data error from a compressed blob may be garbage inflated from corrupt bytes: then the
+ * corruption is the error to report. Checked over the bytes the load had read (plus zlib's
+ * look-ahead), so the check costs no more than the load did.
+ */
+async function corruptInput(spec: PipelineSpec, ref: BlobRef, err: unknown, bytesRead: number, env: Env): Promise<unknown> {
+  const codec = resolveCodec(spec.source.format.compressionCodec, ref.name);
+  if (codec === 'none' || isArchive(codec) || classify(err) !== 'data' || !sqlstateOf(err)?.startsWith('22')) return undefined;
+  try {
+    return await corruptionWithin(await openBlob(spec, ref, { env }), codec, bytesRead + 64 * 1024);
+  } catch {
+    return undefined; // The blob cannot be read again: keep the load's own error.
+  }
+}
+
+/** How often a load's connection is looked at: a lock wait well before lock_timeout, a stall a few times per stall timeout. */
+function watchInterval(lockTimeoutInMs: number, env: Env): number {
+  const bound = Math.min(lockTimeoutInMs > 0 ? lockTimeoutInMs / 3 : Infinity, stallTimeoutMs(env) / 4);
+  return Math.min(2_000, Math.max(250, Math.round(bound)));
 }
 
 function ledgerKey(spec: PipelineSpec, ref: BlobRef, env: Env): LedgerKey {

@@ -144,6 +144,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       BLOB2PG_LEDGER_SCHEMA: ledgerSchema
       BLOB2PG_LOG_CONTAINER: logContainerName
       BLOB2PG_ALLOW_ADHOC_RUNS: allowAdHocRuns ? 'true' : 'false'
+      BLOB2PG_STALL_TIMEOUT_MS: '60000' // no bytes for this long on a storage read or a PostgreSQL statement = a stall, retried
     }
   }
 

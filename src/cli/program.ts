@@ -23,6 +23,8 @@ const USAGE = `usage:
   blob2pg ui [--pipelines FOLDER] [--demo] [--port N] [--connection NAME]
                                                            the run-history page on 127.0.0.1 (run log in TARGET_POSTGRES)
   blob2pg schema                                           print the pipeline JSON Schema
+  blob2pg import-adf <path> [--out DIR] [--strict] [--dry-run]
+                                                           turn ADF copy pipelines (Git folder, pipeline file, ARM template) into pipeline files
 
 connections come from the environment, named as in the spec (defaults SOURCE_STORAGE, TARGET_POSTGRES)`;
 
@@ -134,6 +136,15 @@ async function dispatch(argv: string[], io: CliIO): Promise<number> {
       });
       const { serveUi } = await import('./ui.js');
       return serveUi(io, values);
+    }
+    case 'import-adf': {
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { out: { type: 'string' }, strict: { type: 'boolean' }, 'dry-run': { type: 'boolean' } } });
+      if (!positionals[0]) throw new UsageError('missing <path> (an ADF Git folder, pipeline JSON or ARMTemplateForFactory.json)');
+      const { runImportAdf, AdfReadError } = await import('../importAdf/index.js');
+      return runImportAdf(positionals[0], { outDir: values.out ?? 'pipelines', strict: values.strict, dryRun: values['dry-run'], stdout: io.stdout }).catch((err: unknown) => {
+        if (err instanceof AdfReadError) throw new UsageError(err.message);
+        throw err;
+      });
     }
     case 'schema':
       io.stdout(JSON.stringify(pipelineJsonSchema(), null, 2) + '\n');

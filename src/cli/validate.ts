@@ -10,6 +10,7 @@ import { containerFor, listBlobs, type BlobRef } from '../source/blobs.js';
 import { blobSource } from '../source/blobSource.js';
 import { poolFor, withClient } from '../sink/index.js';
 import { displayTable } from '../sink/sql.js';
+import { serverVersionNum, serverVersionProblem } from '../sink/serverVersion.js';
 import { describeTable, type TableInfo } from '../sink/tableInfo.js';
 import { resolveUpsertKeys } from '../sink/upsert.js';
 import type { Env } from '../connections/settings.js';
@@ -35,7 +36,11 @@ export async function validatePipeline(spec: PipelineSpec, env: Env = process.en
 
   let table: TableInfo | undefined;
   try {
-    table = await withClient(poolFor(spec.sink.connection, env), (client) => describeTable(client, spec.sink.table));
+    table = await withClient(poolFor(spec.sink.connection, env), async (client) => {
+      const versionProblem = serverVersionProblem(await serverVersionNum(client));
+      if (versionProblem) problems.push(`sink.connection ${spec.sink.connection}: ${versionProblem}`);
+      return describeTable(client, spec.sink.table);
+    });
   } catch (err) {
     problems.push(`sink: ${displayTable(spec.sink.table)}: ${message(err)}`);
   }

@@ -170,6 +170,29 @@ export async function* archiveEntries(bytes: Readable, codec: ArchiveCodec): Asy
   }
 }
 
+/**
+ * Whether the first `limit` compressed bytes of a stream decompress cleanly: the corrupt-data
+ * error if not. Why: a corrupt deflate stream inflates to garbage for a while before zlib
+ * notices, and COPY may choke on the garbage first ("missing data for column …", 22P04);
+ * the load then asks, for the bytes it read, which came first (issue 11).
+ */
+export async function corruptionWithin(bytes: Readable, codec: StreamCodec, limit: number): Promise<DataError | undefined> {
+  const counter = new ByteCounter();
+  bytes.on('error', (err) => counter.destroy(err));
+  const inflated = await decompress(bytes.pipe(counter), codec);
+  try {
+    for await (const chunk of inflated as AsyncIterable<Buffer>) {
+      void chunk;
+      if (counter.bytes >= limit) break;
+    }
+    return undefined;
+  } catch (err) {
+    return err instanceof DataError && /truncated or corrupt/.test(err.message) ? err : undefined;
+  } finally {
+    bytes.destroy();
+  }
+}
+
 /** Counts the bytes that pass (ADF's `dataRead` is the bytes read from the source). */
 export class ByteCounter extends Transform {
   bytes = 0;

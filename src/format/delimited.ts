@@ -213,13 +213,19 @@ async function readFirstRecord(
   reader: ByteReader,
   options: RecordOptions,
 ): Promise<{ fields: string[]; end: number; lines: number } | undefined> {
+  // Parsed again only once the buffer has doubled: a record that keeps not ending costs
+  // linear time up to the limit, not a re-parse per chunk.
+  let parsedUpTo = 0;
   for (;;) {
     const buf = reader.buffer;
     if (buf.length === 0 && reader.ended) return undefined;
-    const record = parseRecord(buf, 0, options, reader.ended);
-    if (record) return record;
-    if (reader.ended) throw new DataError('the first record has an unterminated quoted field', { line: 1 });
-    if (buf.length > MAX_HEADER_BYTES) throw new DataError(`the first record is longer than ${MAX_HEADER_BYTES} bytes: wrong columnDelimiter or quoteChar?`, { line: 1 });
+    if (reader.ended || buf.length >= 2 * parsedUpTo || buf.length > MAX_HEADER_BYTES) {
+      const record = parseRecord(buf, 0, options, reader.ended);
+      if (record) return record;
+      parsedUpTo = buf.length;
+      if (reader.ended) throw new DataError('the first record has an unterminated quoted field', { line: 1 });
+      if (buf.length > MAX_HEADER_BYTES) throw new DataError(`the first record is longer than ${MAX_HEADER_BYTES} bytes: wrong columnDelimiter or quoteChar?`, { line: 1 });
+    }
     await reader.fill();
   }
 }

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Env } from '../connections/settings.js';
 import { withAppEnv } from '../app/appEnv.js';
-import { withNotices } from './notices.js';
+import { withNotices } from '../notices.js';
 import { LocalDurableRuntime } from '../app/localDurable.js';
 import { loadDurableFunctions, registeredFunctions } from '../app/localHost.js';
 import type { RunInput } from '../app/plan.js';

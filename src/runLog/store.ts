@@ -11,7 +11,7 @@
 import type pg from 'pg';
 import type { Env } from '../connections/settings.js';
 import { redactSecrets } from '../connections/redact.js';
-import { notice } from '../run/notices.js';
+import { notice } from '../notices.js';
 import type { FileResult, RunOutput } from '../run/output.js';
 import { ledgerSchemaName } from '../sink/ledger.js';
 import { poolFor, withClient, withTransaction } from '../sink/pool.js';
@@ -156,7 +156,8 @@ export interface LoggedFile {
   attempts?: number;
 }
 
-export function loggedFile(file: FileResult, blobModifiedAt?: string): LoggedFile {
+/** A file result (or a retried one, status Retrying) as the log keeps it. */
+export function loggedFile(file: Omit<FileResult, 'status'> & { status: LoggedFileStatus }, blobModifiedAt?: string): LoggedFile {
   return {
     blob: file.blob,
     etag: file.etag,

@@ -10,7 +10,7 @@
 import type { ResolvedMapping } from '../pipeline/mapping.js';
 import type { TypeConversion } from '../pipeline/spec.js';
 import type { BlobRef } from '../source/blobs.js';
-import { quoteLiteral } from './sql.js';
+import { inputCheck, type InputCheckMode } from './inputCheck.js';
 import { stageField } from './staging.js';
 import type { TableColumn } from './tableInfo.js';
 
@@ -26,8 +26,8 @@ export interface ColumnPlan {
   valid: string;
   /** SQL text: why `expr` fails, for rows where `valid` is false. */
   reason: string;
-  /** The conversion needs the helper functions of `ensureTryFunctions`. */
-  usesTryFunctions: boolean;
+  /** `CREATE FUNCTION pg_temp…` statements `valid` / `reason` call (see `ensureTryFunctions`). */
+  helpers: string[];
 }
 
 export interface SelectPlan {
@@ -40,6 +40,8 @@ export interface SelectPlan {
 export interface PlanContext {
   blob: BlobRef;
   runId: string;
+  /** How `valid` / `reason` test a value: `pg_input_is_valid` (16+) or PL/pgSQL helpers. Default native. */
+  inputCheck?: InputCheckMode;
 }
 
 /** `$$FILEPATH` → the blob's path; a value that is no variable is a literal. */
@@ -81,17 +83,18 @@ export function planSelect(
   let datePattern: string | undefined;
   let timestampPattern: string | undefined;
 
+  const mode = context.inputCheck ?? 'native';
   const columns: ColumnPlan[] = mapping.columns.map(({ field, column }) => {
     const raw = stageField(field);
-    const type = quoteLiteral(column.type);
+    const check = inputCheck(raw, column, mode);
     const plain: ColumnPlan = {
       column,
       field,
       raw,
       expr: `${raw}::${column.baseType}`,
-      valid: `(${raw} IS NULL OR pg_input_is_valid(${raw}, ${type}))`,
-      reason: `(pg_input_error_info(${raw}, ${type})).message`,
-      usesTryFunctions: false,
+      valid: `(${raw} IS NULL OR ${check.valid})`,
+      reason: check.reason,
+      helpers: check.helpers,
     };
     if (conversion?.dateFormat && isDate(column.type)) {
       needsStaging = true;
@@ -101,7 +104,7 @@ export function planSelect(
         expr: `to_date(${raw}, ${datePattern}::text)`,
         valid: `(${raw} IS NULL OR pg_temp.blob2pg_try_date(${raw}, ${datePattern}::text) IS NOT NULL)`,
         reason: `format('not a date in format %s', ${datePattern}::text)`,
-        usesTryFunctions: true,
+        helpers: [TRY_DATE_SQL],
       };
     }
     if (conversion?.timestampFormat && isTimestamp(column.type)) {
@@ -112,7 +115,7 @@ export function planSelect(
         expr: `to_timestamp(${raw}, ${timestampPattern}::text)::${column.type}`,
         valid: `(${raw} IS NULL OR pg_temp.blob2pg_try_timestamptz(${raw}, ${timestampPattern}::text) IS NOT NULL)`,
         reason: `format('not a timestamp in format %s', ${timestampPattern}::text)`,
-        usesTryFunctions: true,
+        helpers: [TRY_TIMESTAMPTZ_SQL],
       };
     }
     if ((conversion?.booleanTrue || conversion?.booleanFalse) && isBoolean(column.type)) {
@@ -125,7 +128,7 @@ export function planSelect(
         ...plain,
         // The configured spellings first; Postgres' own (t/f, yes/no, 1/0, on/off …) still work.
         expr: `CASE WHEN ${v} = ANY(${truthy}::text[]) THEN true WHEN ${v} = ANY(${falsy}::text[]) THEN false ELSE ${raw}::boolean END`,
-        valid: `(${raw} IS NULL OR ${v} = ANY(${truthy}::text[]) OR ${v} = ANY(${falsy}::text[]) OR pg_input_is_valid(${raw}, 'boolean'))`,
+        valid: `(${raw} IS NULL OR ${v} = ANY(${truthy}::text[]) OR ${v} = ANY(${falsy}::text[]) OR ${check.valid})`,
       };
     }
     return plain;
@@ -134,14 +137,8 @@ export function planSelect(
   for (const { value, column } of mapping.values) {
     needsStaging = true;
     const p = param(mappingValue(value, context));
-    columns.push({
-      column,
-      raw: `${p}::text`,
-      expr: `${p}::text::${column.baseType}`,
-      valid: `pg_input_is_valid(${p}::text, ${quoteLiteral(column.type)})`,
-      reason: `(pg_input_error_info(${p}::text, ${quoteLiteral(column.type)})).message`,
-      usesTryFunctions: false,
-    });
+    const check = inputCheck(`${p}::text`, column, mode);
+    columns.push({ column, raw: `${p}::text`, expr: `${p}::text::${column.baseType}`, valid: check.valid, reason: check.reason, helpers: check.helpers });
   }
   return { columns, params, needsStaging };
 }
@@ -151,8 +148,7 @@ export function planSelect(
  * raising, so a bad date can be located or skipped row by row: to_date/to_timestamp have
  * no soft-error form (https://www.postgresql.org/docs/current/functions-formatting.html).
  */
-export const TRY_FUNCTIONS_SQL = `
-CREATE OR REPLACE FUNCTION pg_temp.blob2pg_try_date(v text, fmt text) RETURNS date LANGUAGE plpgsql AS $f$
-BEGIN RETURN to_date(v, fmt); EXCEPTION WHEN others THEN RETURN NULL; END $f$;
-CREATE OR REPLACE FUNCTION pg_temp.blob2pg_try_timestamptz(v text, fmt text) RETURNS timestamptz LANGUAGE plpgsql AS $f$
+const TRY_DATE_SQL = `CREATE OR REPLACE FUNCTION pg_temp.blob2pg_try_date(v text, fmt text) RETURNS date LANGUAGE plpgsql AS $f$
+BEGIN RETURN to_date(v, fmt); EXCEPTION WHEN others THEN RETURN NULL; END $f$;`;
+const TRY_TIMESTAMPTZ_SQL = `CREATE OR REPLACE FUNCTION pg_temp.blob2pg_try_timestamptz(v text, fmt text) RETURNS timestamptz LANGUAGE plpgsql AS $f$
 BEGIN RETURN to_timestamp(v, fmt); EXCEPTION WHEN others THEN RETURN NULL; END $f$;`;

@@ -9,6 +9,7 @@
  */
 import type pg from 'pg';
 import { withClient, withTransaction } from './pool.js';
+import { assertSupportedServer } from './serverVersion.js';
 import { quoteIdent } from './sql.js';
 
 export interface LedgerKey {
@@ -35,8 +36,10 @@ export async function ensureLedger(pool: pg.Pool, schema: string): Promise<void>
   let done = ensured.get(pool);
   if (!done) ensured.set(pool, (done = new Set()));
   if (done.has(schema)) return;
-  await withClient(pool, (client) =>
-    withTransaction(client, async () => {
+  await withClient(pool, async (client) => {
+    // The first statement of a pool's first load: an unsupported server fails here, by name.
+    await assertSupportedServer(client);
+    await withTransaction(client, async () => {
       // Concurrent CREATE … IF NOT EXISTS can still collide on the catalog; serialise it.
       await client.query(`SELECT pg_advisory_xact_lock(hashtext('blob2pg.ledger:' || $1))`, [schema]);
       await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
@@ -54,8 +57,8 @@ export async function ensureLedger(pool: pg.Pool, schema: string): Promise<void>
         finished_at  timestamptz,
         PRIMARY KEY (target_table, blob_url, etag)
       )`);
-    }),
-  );
+    });
+  });
   done.add(schema);
 }
 

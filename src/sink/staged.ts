@@ -3,6 +3,7 @@
  * either skip the bad rows (skip mode) or check upsert keys for NULLs up front.
  */
 import { planSelect, type SelectPlan } from './convert.js';
+import { inputCheckMode } from './inputCheck.js';
 import { assertNoNullKeys, skipBadRows, stageRecords, type RowChecks, type Stage } from './staging.js';
 import type { TableColumn } from './tableInfo.js';
 import type { WriteRequest } from './writer.js';
@@ -48,7 +49,7 @@ export async function stageForWrite(request: WriteRequest, checks: RowChecks = {
     orderOnly: options.orderOnly === true && keysCheckedByCopy,
     pretagged: skip && request.tagged === true,
   });
-  const plan = planSelect(request.mapping, request.spec.typeConversion, { blob: request.blob, runId: request.runId });
+  const plan = planSelect(request.mapping, request.spec.typeConversion, { blob: request.blob, runId: request.runId, inputCheck: await inputCheckMode(request.client) });
   if (skip) return { stage, plan, skipped: await skipBadRows(request.client, stage, plan, checks) };
   const keyPlans = plan.columns.filter((c) => checks.keyColumns?.includes(c.column.name));
   if (keyPlans.length && !keysCheckedByCopy) await assertNoNullKeys(request.client, stage, keyPlans);

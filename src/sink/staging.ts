@@ -18,7 +18,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { DataError, locateCopyError } from '../errors.js';
 import type { CsvCopyOptions } from '../format/delimited.js';
 import { RecordTagger } from '../format/recordTagger.js';
-import { TRY_FUNCTIONS_SQL, type ColumnPlan, type SelectPlan } from './convert.js';
+import type { ColumnPlan, SelectPlan } from './convert.js';
 import { copyCsvInto, csvCopyOptionsSql } from './copy.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
 import type { TableColumn } from './tableInfo.js';
@@ -120,7 +120,8 @@ export async function stageRecords(client: pg.ClientBase, options: StageOptions)
  * and skip paths call this.
  */
 export async function ensureTryFunctions(client: pg.ClientBase, plan: SelectPlan): Promise<void> {
-  if (plan.columns.some((c) => c.usesTryFunctions)) await client.query(TRY_FUNCTIONS_SQL);
+  const helpers = new Set(plan.columns.flatMap((c) => c.helpers));
+  if (helpers.size) await client.query([...helpers].join('\n'));
 }
 
 export interface RowChecks {

@@ -1,6 +1,6 @@
 /** What the target table looks like, read from the catalog once per blob load. */
 import type pg from 'pg';
-import { DataError } from '../errors.js';
+import { ConfigError, sqlstateOf } from '../errors.js';
 import type { TableName } from '../pipeline/spec.js';
 import { displayTable, quoteTable } from './sql.js';
 
@@ -46,7 +46,7 @@ export async function describeTable(client: pg.ClientBase, table: TableName): Pr
     );
   } catch (err) {
     if ((err as { code?: string }).code === '42P01' || (err as { code?: string }).code === '3F000') {
-      throw new DataError(`target table ${displayTable(table)} does not exist`, { sqlstate: (err as { code: string }).code }, { cause: err });
+      throw new ConfigError(`target table ${displayTable(table)} does not exist (${sqlstateOf(err)})`, { cause: err });
     }
     throw err;
   }

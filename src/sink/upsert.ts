@@ -16,6 +16,7 @@
 import { DataError } from '../errors.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
 import type { ColumnPlan } from './convert.js';
+import { serverVersionNum } from './serverVersion.js';
 import { displayTable, quoteIdent, quoteIdentList, quoteLiteral, quoteTable } from './sql.js';
 import { stageForWrite, stagedCounters, type StagedLoad } from './staged.js';
 import { withStageDiagnosis } from './staging.js';
@@ -76,14 +77,8 @@ function keysOf(spec: PipelineSpec): readonly string[] | undefined {
   return spec.sink.upsertSettings?.keys;
 }
 
-let serverVersion: WeakMap<object, number> = new WeakMap();
 async function supportsMerge(client: pg.ClientBase): Promise<boolean> {
-  let version = serverVersion.get(client);
-  if (version === undefined) {
-    version = Number((await client.query<{ v: string }>('SELECT current_setting($1) AS v', ['server_version_num'])).rows[0]!.v);
-    serverVersion.set(client, version);
-  }
-  return version >= 150000;
+  return (await serverVersionNum(client)) >= 150000;
 }
 
 /** Test hook: force the pre-15 UPDATE + INSERT path on a server that has MERGE. */

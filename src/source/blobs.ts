@@ -7,6 +7,8 @@ import type { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
 import { blobServiceClientFor } from '../connections/blobServiceClient.js';
 import type { Env } from '../connections/settings.js';
 import { DataError } from '../errors.js';
+import { notice } from '../notices.js';
+import { resumableDownload } from './resumableDownload.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
 
 /** A reference to one version of one blob: what crosses the orchestrator boundary. */
@@ -95,25 +97,48 @@ export function blobUrl(spec: PipelineSpec, blobName: string, env?: Env): string
   return url.toString();
 }
 
+/** BLOB2PG_STALL_TIMEOUT_MS: no bytes for this long on a connection that should be moving is a stall (default 60 s). */
+export function stallTimeoutMs(env: Env = process.env): number {
+  const raw = env.BLOB2PG_STALL_TIMEOUT_MS?.trim();
+  const ms = raw ? Number(raw) : NaN;
+  return Number.isInteger(ms) && ms > 0 ? ms : 60_000;
+}
+
 /**
  * Opens exactly the version named by `ref.etag` (If-Match), so the bytes loaded are the
- * bytes the ledger row names. The SDK resumes a broken download from its offset.
+ * bytes the ledger row names. A download cut short resumes from its offset, still pinned
+ * to the ETag (resumableDownload.ts).
  */
 export async function openBlob(spec: PipelineSpec, ref: BlobRef, options: SourceOptions = {}): Promise<Readable> {
   const blob = containerFor(spec, options.env).getBlobClient(ref.name);
-  try {
-    const response = await blob.download(0, undefined, {
-      conditions: { ifMatch: `"${normalizeEtag(ref.etag)}"` },
-      abortSignal: options.abortSignal,
-      maxRetryRequests: 5,
-    });
-    return response.readableStreamBody as Readable;
-  } catch (err) {
-    const status = (err as { statusCode?: number }).statusCode;
-    if (status === 412) {
-      throw new DataError('the blob was overwritten after it was listed (ETag changed); its new version loads on its own', {}, { cause: err });
+  const open = async (offset: number, abortSignal: AbortSignal): Promise<Readable> => {
+    try {
+      const response = await blob.download(offset, undefined, {
+        conditions: { ifMatch: `"${normalizeEtag(ref.etag)}"` },
+        abortSignal,
+        // Resuming is resumableDownload's job (the SDK's gives up on a reset).
+        maxRetryRequests: 0,
+      });
+      return response.readableStreamBody as Readable;
+    } catch (err) {
+      const status = (err as { statusCode?: number }).statusCode;
+      if (status === 412) {
+        throw new DataError('the blob was overwritten after it was listed (ETag changed); its new version loads on its own', {}, { cause: err });
+      }
+      if (status === 404) throw new DataError('the blob no longer exists', {}, { cause: err });
+      throw err;
     }
-    if (status === 404) throw new DataError('the blob no longer exists', {}, { cause: err });
-    throw err;
-  }
+  };
+  const stream = resumableDownload({ name: ref.name, open, stallTimeoutMs: stallTimeoutMs(options.env), notice, abortSignal: options.abortSignal });
+  // The first response (or the error that refuses it) before the caller reads: a missing or
+  // overwritten blob fails here, as it did before resuming existed.
+  await new Promise<void>((resolve, reject) => {
+    const settle = (err?: Error) => {
+      stream.off('readable', settle).off('error', settle).off('end', settle);
+      if (err) reject(err);
+      else resolve();
+    };
+    stream.on('readable', settle).on('error', settle).on('end', settle);
+  });
+  return stream;
 }

@@ -13,6 +13,7 @@ import type { PipelineSpecInput } from '../../src/pipeline/spec.js';
 import { runPipeline } from '../../src/run/localRun.js';
 import type { RunOutput } from '../../src/run/output.js';
 import { ledgerSchemaName } from '../../src/sink/ledger.js';
+import { loadedOnce, ORDERS_DDL, ordersCsv } from '../support/faultChecks.js';
 import { buildCli, runCliProcess } from '../support/cliProcess.js';
 import { serviceAddress, startFaultProxy, throughProxy, type Fault, type FaultProxy } from '../support/faultProxy.js';
 import { createHarness, type Harness } from '../support/harness.js';
@@ -31,26 +32,13 @@ afterAll(async () => {
   await proxy?.close();
 });
 
-/** `rows` CSV records of about 40 bytes, keys 1..rows. */
-function csv(rows: number, from = 1): string {
-  const lines = ['id,name,amount'];
-  for (let i = from; i < from + rows; i++) lines.push(`${i},customer number ${i},${(i * 1.25).toFixed(2)}`);
-  return lines.join('\n') + '\n';
-}
-
 const ROWS = 20_000; // ~800 KB: a fault after 200 KB lands mid-COPY.
 
 async function table(name: string): Promise<string> {
-  return h.table(name, 'id int PRIMARY KEY, name text NOT NULL, amount numeric(12,2)');
+  return h.table(name, ORDERS_DDL);
 }
 
-/** Rows, distinct keys and ledger rows of a table. */
-async function loaded(t: string): Promise<{ rows: number; keys: number; ledgerRows: number }> {
-  const [counts] = await h.query<{ rows: number; keys: number }>(`SELECT count(*)::int AS rows, count(DISTINCT id)::int AS keys FROM ${t.split('.').map((p) => `"${p}"`).join('.')}`);
-  const ledger = `"${ledgerSchemaName(undefined, h.env)}".ingestions`;
-  const [ledgerRows] = await h.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${ledger} WHERE target_table = $1 AND finished_at IS NOT NULL`, [t]);
-  return { rows: counts!.rows, keys: counts!.keys, ledgerRows: ledgerRows!.n };
-}
+const loaded = (t: string) => loadedOnce(h, t);
 
 function spec(name: string, t: string, sink: Partial<PipelineSpecInput['sink']> = {}, extra: Partial<PipelineSpecInput> = {}) {
   return h.spec({ name, source: { prefix: `${name}/` }, sink: { table: t, ...sink }, ...extra });
@@ -74,7 +62,7 @@ describe('a lost PostgreSQL connection mid-load is retried, and the blob loads e
     it(`${method}: connection ${fault.action} after ${fault.afterBytes / 1000} KB sent`, async () => {
       const name = `${method.toLowerCase()}${fault.action}`;
       const t = await table(name);
-      await h.upload(`${name}/orders.csv`, csv(ROWS));
+      await h.upload(`${name}/orders.csv`, ordersCsv(ROWS));
       proxy.arm(fault);
       const fired = proxy.firedCount;
       const { output, notices } = await run(spec(name, t, { writeMethod: method, ...(method === 'BulkInsert' && { writeBatchSize: 2_000 }) }));
@@ -90,7 +78,7 @@ describe('a lost PostgreSQL connection mid-load is retried, and the blob loads e
     const name = 'groupreset';
     const t = await table(name);
     const blobs = 12;
-    for (let i = 0; i < blobs; i++) await h.upload(`${name}/part-${String(i).padStart(2, '0')}.csv`, csv(1_000, i * 1_000 + 1));
+    for (let i = 0; i < blobs; i++) await h.upload(`${name}/part-${String(i).padStart(2, '0')}.csv`, ordersCsv(1_000, i * 1_000 + 1));
     proxy.arm({ action: 'reset', direction: 'up', afterBytes: 60_000 });
     // One copy at a time: 12 small blobs make groups of 6 (planCopies), each one COPY.
     const { output } = await run(spec(name, t, {}, { maxParallelCopies: 1 }));
@@ -107,12 +95,17 @@ describe('a lost PostgreSQL connection mid-load is retried, and the blob loads e
   it('pg_terminate_backend on the loading backend (found in pg_stat_progress_copy): retried, loaded once', async () => {
     const name = 'terminated';
     const t = await table(name);
-    await h.upload(`${name}/orders.csv`, csv(ROWS));
+    await h.upload(`${name}/orders.csv`, ordersCsv(ROWS));
     // ~800 KB at 1 MB/s: the COPY is in flight for most of a second.
     proxy.throttle(1_000_000);
+    // pg_stat_progress_copy exists from PostgreSQL 14; on 13 the COPY is found by its text.
+    const version = Number((await h.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`))[0]!.v);
+    const findCopy = version >= 140000
+      ? `SELECT pid FROM pg_stat_progress_copy WHERE relid = to_regclass($1) AND bytes_processed > 100000`
+      : `SELECT pid FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'COPY %' AND strpos(query, $1) > 0`;
     const terminated = (async () => {
       for (let i = 0; i < 400; i++) {
-        const [row] = await h.query<{ pid: number }>(`SELECT pid FROM pg_stat_progress_copy WHERE relid = to_regclass($1) AND bytes_processed > 100000`, [`"${h.schema}"."${name}"`]);
+        const [row] = await h.query<{ pid: number }>(findCopy, [`"${h.schema}"."${name}"`]);
         if (row) return (await h.query<{ ok: boolean }>('SELECT pg_terminate_backend($1) AS ok', [row.pid]))[0]!.ok;
         await new Promise((r) => setTimeout(r, 10));
       }
@@ -130,11 +123,25 @@ describe('a lost PostgreSQL connection mid-load is retried, and the blob loads e
   });
 });
 
+describe('a stalled PostgreSQL connection', () => {
+  it('no bytes either way mid-COPY: cut after BLOB2PG_STALL_TIMEOUT_MS, retried, loaded once', async () => {
+    const name = 'stalled';
+    const t = await table(name);
+    await h.upload(`${name}/orders.csv`, ordersCsv(ROWS));
+    proxy.arm({ action: 'stall', direction: 'up', afterBytes: 200_000 });
+    const notices: string[] = [];
+    const output = await runPipeline(spec(name, t), { env: { ...env, BLOB2PG_STALL_TIMEOUT_MS: '1500' }, timerScale: 0.02, log: (line) => notices.push(line) });
+    expect(output.files).toMatchObject([{ status: 'Succeeded', rowsCopied: ROWS, attempts: 2 }]);
+    expect(notices.join('\n')).toMatch(/retry +pipeline stalled stalled\/orders\.csv: the connection to PostgreSQL was lost: the PostgreSQL connection stalled: no bytes either way for \d s while a statement was out \((our bytes are not being taken|the server is active, waiting for ClientRead, so what was sent did not arrive)\)/);
+    expect(await loaded(t)).toEqual({ rows: ROWS, keys: ROWS, ledgerRows: 1 });
+  });
+});
+
 describe('a table locked by another session', () => {
   it('waits up to sink.lockTimeoutInMs, says who holds the lock, retries, and loads once the lock is gone', async () => {
     const name = 'locked';
     const t = await table(name);
-    await h.upload(`${name}/orders.csv`, csv(1_000));
+    await h.upload(`${name}/orders.csv`, ordersCsv(1_000));
     const holder = await h.pg.connect();
     await holder.query(`SET application_name = 'nightly-maintenance'`);
     await holder.query('BEGIN');
@@ -166,7 +173,7 @@ describe('the CLI in a child process', () => {
   it('run --json: a connection reset mid-COPY is retried with the real back-off; one run object, no crash', async () => {
     const name = 'clireset';
     const t = await table(name);
-    await h.upload(`${name}/orders.csv`, csv(ROWS));
+    await h.upload(`${name}/orders.csv`, ordersCsv(ROWS));
     const dir = await mkdtemp(path.join(tmpdir(), 'blob2pg-fault-'));
     const file = path.join(dir, 'pipeline.json');
     await writeFile(file, JSON.stringify({ name, source: { container: h.container.containerName, prefix: `${name}/` }, sink: { table: t } }));

@@ -100,6 +100,10 @@ async function loadWithCli(name: string, blob: string, format: Record<string, un
   return run;
 }
 
+// Memory proofs, not timed tests: 1M rows take ~20 s alone and several minutes on a loaded
+// 2-core machine, so the default 60 s test timeout would fail them for the wrong reason.
+const HEAVY_TIMEOUT_MS = 600_000;
+
 describe('peak RSS of the CLI loading large JSON and Parquet blobs', () => {
   it(`a ${ROWS.toLocaleString('en-US')}-row JSON array (~190 MB) loads in ≤ ${PEAK_RSS_MB} MB`, async () => {
     const blob = h.container.getBlockBlobClient('big/array.json');
@@ -107,7 +111,7 @@ describe('peak RSS of the CLI loading large JSON and Parquet blobs', () => {
     const run = await loadWithCli('json_array', 'big/array.json', { type: 'Json' });
     expect(run.peakRssMb).toBeGreaterThan(0);
     expect(run.peakRssMb).toBeLessThanOrEqual(PEAK_RSS_MB);
-  });
+  }, HEAVY_TIMEOUT_MS);
 
   it(`a ${ROWS.toLocaleString('en-US')}-row Parquet file (row groups of 100,000) loads under a 96 MB old-space cap`, async () => {
     const file = path.join(dir, 'big.parquet');
@@ -122,5 +126,5 @@ describe('peak RSS of the CLI loading large JSON and Parquet blobs', () => {
     // with a heap OOM); the RSS bound leaves room for the ~110 MB of code and modules, which
     // put it at 178-200 MB in measurements, too close to 200 to assert on a shared machine.
     expect(capped.peakRssMb).toBeLessThanOrEqual(230);
-  });
+  }, HEAVY_TIMEOUT_MS);
 });

@@ -4,7 +4,7 @@
  * sockets open) once that connection has carried N bytes in a direction. Real sockets
  * and real failures, so the loader meets what a network or a server restart does to it.
  *
- * A fault is armed once and fires once, on the first connection that passes its byte
+ * A fault is armed once and fires once, on the first connection that carries its byte
  * count after arming; the retry that follows goes through unharmed. `throttle` slows
  * every connection (bytes per second each way) so a small blob stays in flight long
  * enough for a fault injected from outside (pg_terminate_backend) to land mid-load.
@@ -43,19 +43,22 @@ export async function startFaultProxy(target: { host: string; port: number }): P
   let bytesPerSecond: number | undefined;
   let onFired: Array<() => void> = [];
   const sockets = new Set<net.Socket>();
+  /** Bytes each open connection carried since the fault was armed. */
+  const counters = new Set<Record<Direction, number>>();
 
   const server = net.createServer((client) => {
     connections++;
     const service = net.connect(target.port, target.host);
     sockets.add(client).add(service);
     const carried: Record<Direction, number> = { up: 0, down: 0 };
+    counters.add(carried);
     let stalled = false;
     const teardown = () => {
       client.destroy();
       service.destroy();
     };
     client.on('error', teardown).on('close', () => (sockets.delete(client), service.destroy()));
-    service.on('error', teardown).on('close', () => (sockets.delete(service), client.destroy()));
+    service.on('error', teardown).on('close', () => (sockets.delete(service), counters.delete(carried), client.destroy()));
 
     const pump = (from: net.Socket, to: net.Socket, direction: Direction) => {
       from.on('data', (chunk: Buffer) => {
@@ -106,6 +109,8 @@ export async function startFaultProxy(target: { host: string; port: number }): P
     address: `127.0.0.1:${port}`,
     arm(fault) {
       armed = fault;
+      // Counted from now: a kept-alive connection's earlier bytes do not count.
+      for (const carried of counters) carried.up = carried.down = 0;
     },
     fired() {
       return new Promise((resolve) => onFired.push(resolve));

@@ -1,7 +1,8 @@
 /**
  * Starts a real Azurite and a real PostgreSQL once per test run — never mocks
  * (DESIGN decision 5). Set TARGET_POSTGRES to test against another server instead of
- * the embedded one; SOURCE_STORAGE likewise for the blob store.
+ * the embedded one; SOURCE_STORAGE likewise for the blob store. BLOB2PG_TEST_PG_MAJOR
+ * (13-18) picks the embedded server's major (test/matrix.mjs runs several).
  */
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -31,7 +32,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     storage = azurite.connectionString;
   }
   if (!postgres) {
-    const server = await startPostgres({ dir, persistent: false });
+    const major = process.env.BLOB2PG_TEST_PG_MAJOR ? Number(process.env.BLOB2PG_TEST_PG_MAJOR) : undefined;
+    if (major !== undefined && !Number.isInteger(major)) throw new Error(`BLOB2PG_TEST_PG_MAJOR must be a major version such as 14, got "${process.env.BLOB2PG_TEST_PG_MAJOR}"`);
+    const server = await startPostgres({ dir, persistent: false, major });
     stops.push(server.stop);
     postgres = server.url;
     dataDir = server.dataDir;

@@ -38,3 +38,57 @@ describe('error mapping', () => {
     expect(mapLoadError(pgError('40001', 'could not serialize'), { pipeline: 'p', blob: 'b' })).toBeInstanceOf(TransientError);
   });
 });
+
+describe('one classification: config, transient or data', () => {
+  const withCode = (code: string, message = 'x') => Object.assign(new Error(message), { code });
+  it('sorts SQLSTATEs, socket codes and HTTP statuses', async () => {
+    const { classify, ConfigError, SpecError } = await import('../../src/errors.js');
+    expect(classify(pgError('55P03', 'canceling statement due to lock timeout'))).toBe('transient');
+    expect(classify(pgError('57P01', 'terminating connection due to administrator command'))).toBe('transient');
+    expect(classify(pgError('28P01', 'password authentication failed'))).toBe('config');
+    expect(classify(pgError('42P01', 'relation "x" does not exist'))).toBe('config');
+    expect(classify(pgError('42501', 'permission denied'))).toBe('config');
+    expect(classify(pgError('22P04', 'missing data for column'))).toBe('data');
+    expect(classify(withCode('ENOTFOUND'))).toBe('config');
+    expect(classify(withCode('EAI_AGAIN'))).toBe('transient');
+    expect(classify(withCode('ECONNRESET'))).toBe('transient');
+    expect(classify(new Error('Connection terminated unexpectedly'))).toBe('transient');
+    expect(classify(Object.assign(new Error('forbidden'), { statusCode: 403 }))).toBe('config');
+    expect(classify(Object.assign(new Error('busy'), { statusCode: 503 }))).toBe('transient');
+    expect(classify(new ConfigError('TARGET_POSTGRES is not configured'))).toBe('config');
+    expect(classify(new SpecError([{ path: 'sink', message: 'required' }]))).toBe('config');
+    expect(classify(Object.assign(new Error('no role'), { name: 'EntraTokenError' }))).toBe('config');
+    expect(classify(new Error('something odd'))).toBe('data');
+  });
+
+  it('reads the SQLSTATE and the verdict through a chain of causes', async () => {
+    const { classify, sqlstateOf } = await import('../../src/errors.js');
+    const wrapped = new Error('load failed', { cause: new Error('copy failed', { cause: pgError('40P01', 'deadlock detected') }) });
+    expect(sqlstateOf(wrapped)).toBe('40P01');
+    expect(classify(wrapped)).toBe('transient');
+    expect(sqlstateOf(new Error('plain'))).toBeUndefined();
+  });
+
+  it('a ConfigError is mapped to a ConfigError (never retried), located and with its SQLSTATE', async () => {
+    const { ConfigError } = await import('../../src/errors.js');
+    const mapped = mapLoadError(pgError('42P01', 'relation "s.t" does not exist'), { pipeline: 'p', blob: 'a.csv' });
+    expect(mapped).toBeInstanceOf(ConfigError);
+    expect(mapped.message).toBe('pipeline p a.csv: relation "s.t" does not exist (42P01)');
+  });
+});
+
+describe('values quoted in messages', () => {
+  it('escapes control bytes and cuts each quoted value to 200 characters', async () => {
+    const { quoteValue, sanitizeMessage } = await import('../../src/errors.js');
+    expect(quoteValue('a\u0001b\nc')).toBe('"a\\x01b\\nc"');
+    expect(quoteValue('x'.repeat(250))).toBe(`"${'x'.repeat(200)}… (50 more characters)"`);
+    const binary = `invalid byte sequence: "${'\u0000\u0007'.repeat(600)}"`;
+    const clean = sanitizeMessage(binary);
+    expect(clean).not.toMatch(/[\u0000-\u0008]/);
+    expect(clean.length).toBeLessThan(1_200);
+    expect(clean).toContain('(1000 more characters)');
+    const located = mapLoadError(pgError('22P02', `invalid input syntax for type integer: "${'9'.repeat(5_000)}"`, 'COPY t, line 2, column id'), { pipeline: 'p', blob: 'b.csv' });
+    expect(located.message.length).toBeLessThan(400);
+    expect(located.message).toContain('… (4800 more characters)');
+  });
+});

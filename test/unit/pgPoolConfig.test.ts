@@ -33,6 +33,8 @@ describe('pgPoolConfigFor', () => {
       connectionString: url,
       max: 10,
       application_name: 'blob2pg',
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
     });
   });
 
@@ -76,5 +78,20 @@ describe('pgPoolConfigFor', () => {
     expect(pgPoolConfigFor('T', { T: url, BLOB2PG_PG_POOL_MAX: '4' }).max).toBe(4);
     expect(pgPoolConfigFor('T', { T: url, BLOB2PG_PG_POOL_MAX: '4' }, { max: 2 }).max).toBe(2);
     expect(() => pgPoolConfigFor('T', { T: url, BLOB2PG_PG_POOL_MAX: 'lots' })).toThrow(/BLOB2PG_PG_POOL_MAX/);
+  });
+});
+
+describe('libpq key/value connection strings', () => {
+  it('are parsed into host, port, database, user and password (quoted values with escapes)', () => {
+    const config = pgPoolConfigFor('TARGET_POSTGRES', { TARGET_POSTGRES: String.raw`host=db.internal port=6432 dbname=app user=loader password='p w \'q\' \\ x' sslmode=disable` });
+    expect(config).toMatchObject({ host: 'db.internal', port: 6432, database: 'app', user: 'loader', ssl: false, keepAlive: true });
+    expect(config.password).toBe(String.raw`p w 'q' \ x`);
+    expect(config.connectionString).toBeUndefined();
+  });
+
+  it('are refused before connecting, naming the keyword and never a value', () => {
+    expect(() => pgPoolConfigFor('TARGET_POSTGRES', { TARGET_POSTGRES: 'host=db service=prod password=hunter2' })).toThrow(/conninfo keyword "service" is not supported/);
+    expect(() => pgPoolConfigFor('TARGET_POSTGRES', { TARGET_POSTGRES: "host=db password='hunter2" })).toThrow(/quoted value of "password" is not closed/);
+    expect(() => pgPoolConfigFor('TARGET_POSTGRES', { TARGET_POSTGRES: "host=db password='hunter2" })).not.toThrow(/hunter2/);
   });
 });
