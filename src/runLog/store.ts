@@ -80,6 +80,9 @@ export async function ensureRunLog({ pool, schema }: RunLogPlace): Promise<void>
       // Keyset pagination of the runs list, newest first, all runs or one pipeline's.
       await client.query(`CREATE INDEX IF NOT EXISTS runs_started ON ${s}.runs (started_at DESC, run_id DESC)`);
       await client.query(`CREATE INDEX IF NOT EXISTS runs_pipeline_started ON ${s}.runs (pipeline, started_at DESC, run_id DESC)`);
+      // Filtered by status too: without these a rare status (Failed) scans every run of the pipeline.
+      await client.query(`CREATE INDEX IF NOT EXISTS runs_status_started ON ${s}.runs (status, started_at DESC, run_id DESC)`);
+      await client.query(`CREATE INDEX IF NOT EXISTS runs_pipeline_status_started ON ${s}.runs (pipeline, status, started_at DESC, run_id DESC)`);
       await client.query(`CREATE TABLE IF NOT EXISTS ${s}.run_files (
         run_id        text NOT NULL REFERENCES ${s}.runs ON DELETE CASCADE,
         blob          text NOT NULL,

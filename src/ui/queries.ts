@@ -1,7 +1,7 @@
 /**
  * What the run-history page reads from the run log (src/runLog/store.ts). The runs list
  * pages by keyset — (started_at, run_id) after the last row shown — on the runs_started /
- * runs_pipeline_started indexes, so page 200 of 10,000 runs costs what page 1 does.
+ * runs_pipeline_started / runs_status_started / runs_pipeline_status_started indexes, so page 200 of 10,000 runs costs what page 1 does.
  */
 import type { RunLogPlace } from '../runLog/store.js';
 import { quoteIdent } from '../sink/sql.js';
