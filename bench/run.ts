@@ -5,7 +5,7 @@
  *
  *   BENCH_ROWS=5000000   rows in the standard narrow CSV (default 5M, ~250 MB)
  *   BENCH_REPEAT=2       runs per measurement; the best is kept
- *   BENCH_ONLY=copy,formats   scenarios to run (copy, bulkInsert, upsert, formats, orchestrator, skipMode)
+ *   BENCH_ONLY=copy,formats   scenarios to run (copy, bulkInsert, upsert, formats, orchestrator, skipMode, startup)
  *   BENCH_BIG_GB=2       also load a blob of this many GB and report peak RSS (0 = skip)
  *   BENCH_PGLOADER=0     skip the pgloader baseline (it takes ~2 minutes at 5M rows)
  *   BENCH_PG_MAJOR=15    run on embedded PostgreSQL 15 (13-18) instead of 18

@@ -1,9 +1,14 @@
-/** The activities: thin registrations of src/app/activities.ts. */
+/**
+ * The activities: thin registrations of src/app/activities.ts, imported on the first call.
+ * It brings the whole load path (storage SDK, pg, formats); the host needs only the
+ * registrations at start-up (bench/README.md, "Start-up").
+ */
 import * as df from 'durable-functions';
-import { copyBlobActivity, listBlobsActivity } from '../src/app/activities.js';
 import { appEnv } from '../src/app/appEnv.js';
 import type { CopyBlobInput, ListBlobsInput } from '../src/app/plan.js';
 import { COPY_BLOB_ACTIVITY, LIST_BLOBS_ACTIVITY } from './orchestrator.js';
 
-df.app.activity(LIST_BLOBS_ACTIVITY, { handler: (input: ListBlobsInput) => listBlobsActivity(input, appEnv()) });
-df.app.activity(COPY_BLOB_ACTIVITY, { handler: (input: CopyBlobInput) => copyBlobActivity(input, appEnv()) });
+const activities = () => import('../src/app/activities.js');
+
+df.app.activity(LIST_BLOBS_ACTIVITY, { handler: async (input: ListBlobsInput) => (await activities()).listBlobsActivity(input, appEnv()) });
+df.app.activity(COPY_BLOB_ACTIVITY, { handler: async (input: CopyBlobInput) => (await activities()).copyBlobActivity(input, appEnv()) });

@@ -9,11 +9,12 @@ import * as df from 'durable-functions';
 import { appEnv } from '../src/app/appEnv.js';
 import { appPipelines } from '../src/app/pipelines.js';
 import { starterFor } from '../src/app/starter.js';
-import { handleBlobCreatedMessage, pipelineTargets } from '../src/app/triggers.js';
 
 export const BLOB_EVENTS_FUNCTION = 'blobCreated';
 
 export async function blobCreatedHandler(message: unknown, context: InvocationContext): Promise<void> {
+  // Imported on the first message: it brings the storage SDK, which start-up does not need.
+  const { handleBlobCreatedMessage, pipelineTargets } = await import('../src/app/triggers.js');
   const pipelines = appPipelines();
   await handleBlobCreatedMessage(message, starterFor(context), pipelineTargets(pipelines.pipelines.values(), appEnv()), context);
 }

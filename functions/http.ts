@@ -12,16 +12,17 @@ import * as df from 'durable-functions';
 import { appEnv } from '../src/app/appEnv.js';
 import { appPipelines } from '../src/app/pipelines.js';
 import { starterFor } from '../src/app/starter.js';
-import { handleGetRun, handleListPipelines, handleRunRequest, handleStartRun } from '../src/app/triggers.js';
 
 const client = [df.input.durableClient()];
+/** Imported on the first request: it brings the storage SDK, which start-up does not need. */
+const triggers = () => import('../src/app/triggers.js');
 
 app.http('startPipelineRun', {
   methods: ['POST'],
   authLevel: 'function',
   route: 'pipelines/{name}/runs',
   extraInputs: client,
-  handler: (request: HttpRequest, context: InvocationContext) => handleStartRun(request, starterFor(context), appPipelines(), { env: appEnv() }),
+  handler: async (request: HttpRequest, context: InvocationContext) => (await triggers()).handleStartRun(request, starterFor(context), appPipelines(), { env: appEnv() }),
 });
 
 app.http('startRun', {
@@ -29,7 +30,7 @@ app.http('startRun', {
   authLevel: 'function',
   route: 'runs',
   extraInputs: client,
-  handler: (request: HttpRequest, context: InvocationContext) => handleRunRequest(request, starterFor(context), appPipelines(), { env: appEnv() }),
+  handler: async (request: HttpRequest, context: InvocationContext) => (await triggers()).handleRunRequest(request, starterFor(context), appPipelines(), { env: appEnv() }),
 });
 
 app.http('getRun', {
@@ -37,12 +38,12 @@ app.http('getRun', {
   authLevel: 'function',
   route: 'runs/{id}',
   extraInputs: client,
-  handler: (request: HttpRequest, context: InvocationContext) => handleGetRun(request, starterFor(context)),
+  handler: async (request: HttpRequest, context: InvocationContext) => (await triggers()).handleGetRun(request, starterFor(context)),
 });
 
 app.http('listPipelines', {
   methods: ['GET'],
   authLevel: 'function',
   route: 'pipelines',
-  handler: async () => handleListPipelines(appPipelines()),
+  handler: async () => (await triggers()).handleListPipelines(appPipelines()),
 });

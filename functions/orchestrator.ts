@@ -25,6 +25,7 @@ import {
   flattenFiles,
   planBatches,
   planCopies,
+  RUN_ORCHESTRATOR,
   startProgress,
   type BatchInput,
   type CopyBlobInput,
@@ -33,7 +34,6 @@ import {
   type RunInput,
   type RunProgress,
 } from '../src/app/plan.js';
-import { RUN_ORCHESTRATOR } from '../src/app/triggers.js';
 import type { PipelineSpec } from '../src/pipeline/spec.js';
 import { summarizeRun, type FileResult } from '../src/run/output.js';
 import type { BlobRef } from '../src/source/blobs.js';

@@ -8,7 +8,7 @@ import { app, type InvocationContext, type Timer } from '@azure/functions';
 import * as df from 'durable-functions';
 import { appPipelines } from '../src/app/pipelines.js';
 import { starterFor } from '../src/app/starter.js';
-import { handleScheduleTick, scheduleRegistrations } from '../src/app/triggers.js';
+import { scheduleRegistrations } from '../src/app/schedules.js';
 
 const schedules = scheduleRegistrations(appPipelines().pipelines.values());
 for (const error of schedules.errors) console.error(`blob2pg: ${error}`);
@@ -17,6 +17,8 @@ for (const { name, spec, schedule } of schedules.registrations) {
     schedule,
     extraInputs: [df.input.durableClient()],
     handler: async (_timer: Timer, context: InvocationContext) => {
+      // Imported on the first tick: it brings the storage SDK, which start-up does not need.
+      const { handleScheduleTick } = await import('../src/app/triggers.js');
       await handleScheduleTick(spec, starterFor(context), context);
     },
   });

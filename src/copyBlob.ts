@@ -194,9 +194,10 @@ async function loadConcatenated(context: LoadContext, refs: readonly BlobRef[]):
   let copy: ConcatenatedCopy | undefined;
   const sources: CountedBlobSource[] = [];
   try {
+    // The table first: a spec that no longer fits it fails even for blobs loaded before.
+    const { table } = await describeTarget(context);
     const keys = refs.map((ref) => ledgerKey(spec, ref, env));
     const owned = await claimIngestions(client, ledgerSchema, keys, run);
-    const { table } = await describeTarget(context);
     copy = new ConcatenatedCopy(client, quoteTable(table.table));
     const results: FileResult[] = [];
     const loads: Array<{ key: LedgerKey; counts: LedgerCompletion }> = [];
@@ -281,6 +282,7 @@ async function loadBlob(context: LoadContext, ref: BlobRef): Promise<FileResult>
     // An archive is one transaction too: its entries each claim a ledger row
     // (`<blob url>/<entry>`) inside it, so a corrupt entry k rolls back entries 1..k-1.
     const archive = isArchive(resolveCodec(spec.source.format.compressionCodec, ref.name));
+    await checkTargetBeforeClaim(context);
     if (!archive && !(await claimIngestion(client, ledgerSchema, key, { pipeline: spec.name, runId: options.runId }))) {
       return fileResult(ref, 'Skipped', started);
     }
@@ -374,13 +376,30 @@ function ledgerKey(spec: PipelineSpec, ref: BlobRef, env: Env): LedgerKey {
 }
 
 /**
+ * Checks the spec against the table before the ledger can answer Skipped: a spec that no
+ * longer fits its table (a changed table, Upsert keys without a Citus table's distribution
+ * column) fails, rather than hiding behind a version loaded before. With a pre-copy script
+ * the check runs again after it (it may change the table); a table that does not exist yet
+ * is left to the script to create.
+ */
+async function checkTargetBeforeClaim(context: LoadContext): Promise<void> {
+  const { client, spec } = context;
+  if (spec.sink.preCopyScript) {
+    // Asked without an error: a failed statement would abort the load's transaction.
+    const found = await client.query<{ found: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS found`, [quoteTable(spec.sink.table)]);
+    if (!found.rows[0]?.found) return;
+  }
+  await describeTarget(context);
+}
+
+/**
  * The target table and its writer, prepared. Described again after a pre-copy script (it
  * may change the table); once per transaction otherwise.
  */
 async function describeTarget(context: LoadContext): Promise<{ table: TableInfo; writer: SinkWriter }> {
   if (context.target) return context.target;
   const { client, spec } = context;
-  const target = { table: await describeTable(client, spec.sink.table), writer: writerFor(spec.sink.writeMethod) };
+  const target = { table: await describeTable(client, spec.sink.table), writer: await writerFor(spec.sink.writeMethod) };
   // Checks that need only the table (upsert keys, Citus) fail before the blob is read.
   await target.writer.prepare?.({ client, spec, table: target.table });
   if (!spec.sink.preCopyScript) context.target = target;

@@ -7,6 +7,12 @@ import type { PipelineSpec } from '../pipeline/spec.js';
 import type { FileResult } from '../run/output.js';
 import type { BlobRef } from '../source/blobs.js';
 
+/**
+ * The run orchestrator's function name. Here, not in triggers.ts, so that registering the
+ * orchestrator at start-up does not import the triggers' storage client (bench/README.md, "Start-up").
+ */
+export const RUN_ORCHESTRATOR = 'blob2pgRun';
+
 /** Past this many blobs a run splits into sub-orchestrations, each with its own (bounded) history. */
 export const BATCH_SIZE = 500;
 

@@ -2,7 +2,6 @@
  * What each trigger does, apart from the Functions plumbing: parse the input, pick the
  * pipelines, start the run orchestrator. functions/*.ts bind these to triggers.
  */
-import { createHash } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { Env } from '../connections/settings.js';
 import { SpecError } from '../errors.js';
@@ -11,12 +10,13 @@ import { containerFor } from '../source/blobs.js';
 import { blobRefFromEvent, EventParseError, instanceIdForEvent, parseBlobEvents, pipelinesForEvent, scheduledInstanceId, type PipelineTarget } from './events.js';
 import type { LoadedPipelines } from './pipelines.js';
 import { redactError, redactSecrets } from '../connections/redact.js';
-import type { RunInput } from './plan.js';
+import { RUN_ORCHESTRATOR, type RunInput } from './plan.js';
 import { adHocConnectionProblem, adHocRunsAllowed, ALLOW_ADHOC_RUNS_SETTING, deployedConnections, pipelineRunBodySchema, requestIssues, runBodySchema } from './runRequest.js';
 import { isActive, type DurableStarter } from './starter.js';
 import { logRunStart } from '../runLog/start.js';
 
-export const RUN_ORCHESTRATOR = 'blob2pgRun';
+export { RUN_ORCHESTRATOR };
+export { scheduleRegistrations, timerFunctionName, type ScheduleRegistration } from './schedules.js';
 
 export interface Logger {
   debug(...args: unknown[]): void;
@@ -93,50 +93,6 @@ export async function handleBlobCreatedMessage(message: unknown, starter: Durabl
     }
   }
   return outcome;
-}
-
-/**
- * Azure Functions names: a letter, then letters, digits, "_" or "-", at most 128 characters,
- * compared without regard to case by the host.
- */
-const FUNCTION_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,127}$/;
-
-/**
- * The timer function of a pipeline's Schedule trigger: readable (the name, made a legal
- * function name and shortened) and unique (a hash of the exact pipeline name, so "a.b" and
- * "a_b", or "Orders" and "orders", never share a function). At most 9 + 80 + 1 + 3 + 1 + 8
- * = 102 characters for names of any length.
- */
-export function timerFunctionName(pipeline: string, index: number): string {
-  const hash = createHash('sha256').update(pipeline).digest('hex').slice(0, 8);
-  return `schedule-${pipeline.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 80)}-${index}-${hash}`;
-}
-
-export interface ScheduleRegistration {
-  name: string;
-  spec: PipelineSpec;
-  schedule: string;
-}
-
-/** Every Schedule trigger's timer function, each name checked (legal, unique) before the host sees it. */
-export function scheduleRegistrations(specs: Iterable<PipelineSpec>): { registrations: ScheduleRegistration[]; errors: string[] } {
-  const registrations: ScheduleRegistration[] = [];
-  const errors: string[] = [];
-  const taken = new Map<string, string>();
-  for (const spec of specs) {
-    spec.triggers.forEach((trigger, index) => {
-      if (trigger.type !== 'Schedule') return;
-      const name = timerFunctionName(spec.name, index);
-      const clash = taken.get(name.toLowerCase());
-      if (!FUNCTION_NAME.test(name)) errors.push(`pipeline ${spec.name}: timer function name "${name}" is not a valid function name; trigger ${index} not registered`);
-      else if (clash) errors.push(`pipeline ${spec.name}: timer function name "${name}" is already used by pipeline ${clash}; trigger ${index} not registered`);
-      else {
-        taken.set(name.toLowerCase(), spec.name);
-        registrations.push({ name, spec, schedule: trigger.schedule });
-      }
-    });
-  }
-  return { registrations, errors };
 }
 
 /** A tick while the previous scheduled run of the pipeline is still going is skipped. */

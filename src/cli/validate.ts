@@ -12,7 +12,7 @@ import { poolFor, withClient } from '../sink/index.js';
 import { displayTable } from '../sink/sql.js';
 import { serverVersionNum, serverVersionProblem } from '../sink/serverVersion.js';
 import { describeTable, type TableInfo } from '../sink/tableInfo.js';
-import { resolveUpsertKeys } from '../sink/upsert.js';
+import { checkUpsertTarget } from '../sink/upsert.js';
 import type { Env } from '../connections/settings.js';
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -45,11 +45,12 @@ export async function validatePipeline(spec: PipelineSpec, env: Env = process.en
     problems.push(`sink: ${displayTable(spec.sink.table)}: ${message(err)}`);
   }
 
-  // Upsert: the keys (named, or the primary key) must exist and be fed by the mapping.
+  // Upsert: the keys (named, or the primary key) must exist, contain a Citus table's
+  // distribution column, and be fed by the mapping.
   let upsertKeys: string[] | undefined;
   if (table && spec.sink.writeMethod === 'Upsert') {
     try {
-      upsertKeys = resolveUpsertKeys(spec.sink.upsertSettings?.keys, table).keys;
+      upsertKeys = checkUpsertTarget(spec.sink.upsertSettings?.keys, table).keys;
     } catch (err) {
       problems.push(`sink.upsertSettings.keys: ${message(err)}`);
     }

@@ -8,7 +8,7 @@
  * token (tokens live ~1 h; a pool opens connections all the time) and refreshes it a
  * margin before it expires. Concurrent connects share one refresh.
  */
-import { DefaultAzureCredential, ManagedIdentityCredential, type AccessToken, type TokenCredential } from '@azure/identity';
+import type { AccessToken, TokenCredential } from '@azure/identity';
 import { redactSecrets } from './redact.js';
 
 export const POSTGRES_ENTRA_SCOPE = 'https://ossrdbms-aad.database.windows.net/.default';
@@ -114,7 +114,20 @@ export function hasManagedIdentityEndpoint(env: Readonly<Record<string, string |
  * chain on every cold start); otherwise DefaultAzureCredential, which reaches the same
  * user-assigned identity in Azure and the developer's `az login` locally.
  */
-export function credentialFor(clientId?: string, env: Readonly<Record<string, string | undefined>> = process.env): TokenCredential {
+export async function createCredential(clientId?: string, env: Readonly<Record<string, string | undefined>> = process.env): Promise<TokenCredential> {
+  const { DefaultAzureCredential, ManagedIdentityCredential } = await import('@azure/identity');
   if (clientId && hasManagedIdentityEndpoint(env)) return new ManagedIdentityCredential({ clientId });
   return clientId ? new DefaultAzureCredential({ managedIdentityClientId: clientId }) : new DefaultAzureCredential();
+}
+
+/**
+ * createCredential's credential, created on the first token request. @azure/identity (with
+ * MSAL) is the largest import of the app (bench/README.md, "Start-up"), and only Entra
+ * connections need it: a connection string never asks for a token, so it never loads.
+ */
+export function credentialFor(clientId?: string, env: Readonly<Record<string, string | undefined>> = process.env): TokenCredential {
+  let credential: Promise<TokenCredential> | undefined;
+  return {
+    getToken: async (scopes, options) => (await (credential ??= createCredential(clientId, env))).getToken(scopes, options),
+  };
 }

@@ -4,14 +4,25 @@
  * whole, so a truncated or corrupt input surfaces as a stream error part-way through
  * (the caller's transaction then rolls back everything the blob loaded).
  */
+import { createRequire } from 'node:module';
 import { PassThrough, Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
 import { createGunzip, createInflate, createInflateRaw } from 'node:zlib';
-import tar from 'tar-stream';
-import bz2 from 'unbzip2-stream';
-import unzipper from 'unzipper';
+import type { Entry as ZipEntry } from 'unzipper';
 import { DataError } from '../errors.js';
 import type { compressionCodecs } from '../pipeline/formatSpec.js';
 import { MIN_CHUNK_BYTES } from './byteReader.js';
+
+/**
+ * The bzip2, zip and tar readers load on first use (zip alone is ~80 files with bluebird
+ * and fs-extra): most blobs are plain or gzip, and every process start pays for what is
+ * imported up front. They are CommonJS, so a synchronous require keeps these functions free
+ * of an await between receiving a stream and listening to it (an error in between would go
+ * unhandled).
+ */
+const lazyRequire = createRequire(import.meta.url);
+const bz2 = () => lazyRequire('unbzip2-stream') as typeof import('unbzip2-stream');
+const unzipper = () => lazyRequire('unzipper') as typeof import('unzipper');
+const tar = () => lazyRequire('tar-stream') as typeof import('tar-stream');
 
 export type CompressionCodec = (typeof compressionCodecs)[number];
 export type ResolvedCodec = Exclude<CompressionCodec, 'auto'>;
@@ -95,7 +106,7 @@ export async function decompress(bytes: Readable, codec: StreamCodec): Promise<R
     case 'deflate':
       return inflateAuto(bytes);
     case 'bzip2':
-      return through(bytes, bz2() as unknown as Transform, 'bzip2');
+      return through(bytes, bz2()() as unknown as Transform, 'bzip2');
   }
 }
 
@@ -127,10 +138,10 @@ function guarded(entry: AsyncIterable<Buffer>, codec: string): Readable {
  */
 export async function* archiveEntries(bytes: Readable, codec: ArchiveCodec): AsyncGenerator<ArchiveEntry> {
   if (codec === 'ZipDeflate') {
-    const zip = bytes.pipe(unzipper.Parse({ forceStream: true }));
+    const zip = bytes.pipe(unzipper().Parse({ forceStream: true }));
     bytes.on('error', (err) => zip.destroy(err));
     try {
-      for await (const item of zip as AsyncIterable<unzipper.Entry>) {
+      for await (const item of zip as AsyncIterable<ZipEntry>) {
         if (item.type !== 'File' || item.path.endsWith('/')) {
           item.autodrain();
           continue;
@@ -148,7 +159,7 @@ export async function* archiveEntries(bytes: Readable, codec: ArchiveCodec): Asy
     return;
   }
   const source = codec === 'TarGzip' ? await decompress(bytes, 'gzip') : bytes;
-  const extract = tar.extract();
+  const extract = tar().extract();
   pipeline(source, extract, () => undefined);
   try {
     for await (const entry of extract) {

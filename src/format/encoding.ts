@@ -7,8 +7,15 @@
  * EBCDIC (IBM037, IBM500, IBM0114x …), CP875, ISO-2022-JP/KR and JOHAB-in-iconv are not
  * offered: neither PostgreSQL nor iconv-lite reads them.
  */
+import { createRequire } from 'node:module';
 import { Transform, type TransformCallback } from 'node:stream';
-import iconv from 'iconv-lite';
+
+/**
+ * iconv-lite loads on first use: this module also gives the spec its encoding names, and
+ * UTF-8 blobs (most) never transcode. CommonJS, so a synchronous require keeps the API sync.
+ */
+const lazyRequire = createRequire(import.meta.url);
+const iconv = () => lazyRequire('iconv-lite') as typeof import('iconv-lite');
 
 interface EncodingInfo {
   /** PostgreSQL's name, when COPY's ENCODING option accepts it. */
@@ -115,7 +122,7 @@ export interface TextDecoding {
 export function textDecoding(name: EncodingName): TextDecoding {
   const info: EncodingInfo = ENCODINGS[name];
   if (info.pg) {
-    const decode = info.pg === 'UTF8' ? (bytes: Buffer) => bytes.toString('utf8') : (bytes: Buffer) => iconv.decode(bytes, info.iconv);
+    const decode = info.pg === 'UTF8' ? (bytes: Buffer) => bytes.toString('utf8') : (bytes: Buffer) => iconv().decode(bytes, info.iconv);
     return { copyEncoding: info.pg, decode };
   }
   return { copyEncoding: 'UTF8', decode: (bytes) => bytes.toString('utf8'), transcoder: () => new Transcoder(info.iconv) };
@@ -128,10 +135,10 @@ export function transcoderFor(name: EncodingName): Transform {
 
 /** Whatever PostgreSQL cannot read → UTF-8. BOMs are detected (UTF-16/32) and dropped. */
 export class Transcoder extends Transform {
-  private readonly decoder: ReturnType<typeof iconv.getDecoder>;
+  private readonly decoder: ReturnType<ReturnType<typeof iconv>['getDecoder']>;
   constructor(encoding: string) {
     super();
-    this.decoder = iconv.getDecoder(encoding);
+    this.decoder = iconv().getDecoder(encoding);
   }
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     const text = this.decoder.write(chunk);

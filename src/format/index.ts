@@ -3,6 +3,10 @@
  * transcode where PostgreSQL cannot, then decode. Every decoder ends in CSV bytes (the
  * writer contract): delimited text is decoded only up to its header and the body stays
  * the file's own bytes for COPY; JSON and Parquet records are re-encoded as CSV in Node.
+ *
+ * The JSON and Parquet decoders (and hyparquet with its codecs) are imported when a file
+ * needs them, not with this module: a CSV load, `validate` of a CSV pipeline and the
+ * Functions app's start-up never pay for them (bench/README.md, "Start-up").
  */
 import type { Readable } from 'node:stream';
 import type { AsyncBuffer } from 'hyparquet';
@@ -15,8 +19,6 @@ import { ByteReader } from './byteReader.js';
 import { archiveEntries, decompress, isArchive, resolveCodec, stripCodecExtension, type StreamCodec } from './compression.js';
 import { guardNoQuote, readDelimitedPrologue, type DelimitedPrologue } from './delimited.js';
 import { sniffUtf16, textDecoding, transcoderFor, type EncodingName } from './encoding.js';
-import { decodeJson } from './json.js';
-import { decodeParquet } from './parquet.js';
 import { RECORD_CSV_OPTIONS } from './records.js';
 
 export interface DecodedBlob extends DelimitedPrologue {
@@ -96,6 +98,9 @@ function positional(mapping: MappingEntry[] | undefined): MappingEntry[] | undef
 export async function decodeStream(bytes: Readable, format: Exclude<ConcreteFormat, { type: 'Parquet' }>, context: DecodeContext): Promise<DecodedBlob> {
   let reader = new ByteReader(bytes);
   const head = await reader.ensure(4);
+  // Imported here, where `bytes` is already being read (its errors are caught by the reader)
+  // and before a transcoder stage exists that nothing would listen to during the import.
+  const jsonDecoder = format.type === 'Json' ? await import('./json.js') : undefined;
   // A UTF-16 BOM wins over a UTF-8 default: such a file cannot be UTF-8.
   const declared = format.encodingName as EncodingName;
   const encoding = (declared === 'UTF-8' && sniffUtf16(head)) || declared;
@@ -108,7 +113,7 @@ export async function decodeStream(bytes: Readable, format: Exclude<ConcreteForm
     reader = new ByteReader(rest.pipe(transcoder));
   }
   if (format.type === 'Json') {
-    const json = await decodeJson(reader, context.tableColumns, sourceMappingEntries(context.mapping), { skipBadRecords: context.skipBadRecords });
+    const json = await jsonDecoder!.decodeJson(reader, context.tableColumns, sourceMappingEntries(context.mapping), { skipBadRecords: context.skipBadRecords });
     return { ...json, lineOffset: 0, copyOptions: RECORD_CSV_OPTIONS, mapping: positional(context.mapping) };
   }
   const prologue = await readDelimitedPrologue(reader, format, text.transcoder ? { copyEncoding: 'UTF8', decode: (b) => b.toString('utf8') } : text);
@@ -145,6 +150,7 @@ export async function* sourceFiles(source: BlobSource, format: SourceFormat): As
     if (concrete.type === 'Parquet' && codec === 'none') {
       yield {
         async decode(context) {
+          const { decodeParquet } = await import('./parquet.js');
           const parquet = await decodeParquet(await source.randomAccess(), context.tableColumns, sourceMappingEntries(context.mapping));
           return { ...parquet, lineOffset: 0, copyOptions: RECORD_CSV_OPTIONS, mapping: positional(context.mapping) };
         },

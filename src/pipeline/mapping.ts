@@ -124,7 +124,8 @@ export function checkMapping(
   const fields = new Set(resolved.map((r) => r.field));
   for (const column of tableColumns) {
     if (column.writable && column.notNull && !column.hasDefault && !seen.has(column.name) && fieldCount > 0) {
-      problems.push({ path: 'mapping', message: `NOT NULL column "${column.name}" has no default and nothing maps to it` });
+      const what = column.distribution ? 'the distribution column' : 'NOT NULL column';
+      problems.push({ path: 'mapping', message: `${what} "${column.name}" has no default and nothing maps to it` });
     }
   }
   for (const key of options.keys ?? []) {

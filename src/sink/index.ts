@@ -1,23 +1,22 @@
-export { bulkInsertWriter } from './bulkInsert.js';
-export { copyCommandWriter } from './copyCommand.js';
+/**
+ * The sink: pools and one writer per write method. A writer's module is imported when a
+ * spec asks for its method, so a process loads only the writers it uses (bench/README.md,
+ * "Start-up").
+ */
 export { backendPid, closePools, connectionLossOf, poolFor, withClient, withTransaction } from './pool.js';
-export { upsertWriter } from './upsert.js';
 export type { PrepareRequest, SinkWriter, WriteCounters, WriteRequest } from './writer.js';
 
 import type { PipelineSpec } from '../pipeline/spec.js';
-import { bulkInsertWriter } from './bulkInsert.js';
-import { copyCommandWriter } from './copyCommand.js';
-import { upsertWriter } from './upsert.js';
 import type { SinkWriter } from './writer.js';
 
 /** One writer per write method. */
-export function writerFor(method: PipelineSpec['sink']['writeMethod']): SinkWriter {
+export async function writerFor(method: PipelineSpec['sink']['writeMethod']): Promise<SinkWriter> {
   switch (method) {
     case 'CopyCommand':
-      return copyCommandWriter;
+      return (await import('./copyCommand.js')).copyCommandWriter;
     case 'BulkInsert':
-      return bulkInsertWriter;
+      return (await import('./bulkInsert.js')).bulkInsertWriter;
     case 'Upsert':
-      return upsertWriter;
+      return (await import('./upsert.js')).upsertWriter;
   }
 }

@@ -8,9 +8,11 @@
  * conflict once it commits (→ Skipped) or proceeds if it rolled back. No data is loaded twice.
  */
 import type pg from 'pg';
+import { ConfigError } from '../errors.js';
 import { withClient, withTransaction } from './pool.js';
 import { assertSupportedServer } from './serverVersion.js';
-import { quoteIdent } from './sql.js';
+import { quoteIdent, quoteLiteral } from './sql.js';
+import { CITUS_PRESENT } from './tableInfo.js';
 
 export interface LedgerKey {
   targetTable: string;
@@ -42,6 +44,7 @@ export async function ensureLedger(pool: pg.Pool, schema: string): Promise<void>
     await withTransaction(client, async () => {
       // Concurrent CREATE … IF NOT EXISTS can still collide on the catalog; serialise it.
       await client.query(`SELECT pg_advisory_xact_lock(hashtext('blob2pg.ledger:' || $1))`, [schema]);
+      await keepLedgerLocal(client);
       await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
       await client.query(`CREATE TABLE IF NOT EXISTS ${quoteIdent(schema)}.ingestions (
         target_table text NOT NULL,
@@ -57,9 +60,40 @@ export async function ensureLedger(pool: pg.Pool, schema: string): Promise<void>
         finished_at  timestamptz,
         PRIMARY KEY (target_table, blob_url, etag)
       )`);
+      await refuseDistributedLedger(client, schema);
     });
   });
   done.add(schema);
+}
+
+/**
+ * On Citus the ledger must stay a plain table on the coordinator, written in the load's
+ * transaction like any local table, whatever the cluster's settings: with
+ * `citus.enable_schema_based_sharding` a new schema becomes a distributed schema (its tables
+ * single-shard tables), with `citus.use_citus_managed_tables` a new table joins Citus'
+ * metadata. Both are switched off for this transaction only; where a setting does not exist
+ * (plain PostgreSQL, an older Citus) nothing is set.
+ * https://docs.citusdata.com/en/stable/develop/api_guc.html
+ */
+async function keepLedgerLocal(client: pg.ClientBase): Promise<void> {
+  await client.query(
+    `SELECT set_config(name, 'off', true) FROM unnest(ARRAY['citus.enable_schema_based_sharding', 'citus.use_citus_managed_tables']) AS name
+      WHERE current_setting(name, true) IS NOT NULL`,
+  );
+}
+
+/** A ledger a Citus cluster made distributed before (an older blob2pg) is refused, naming the fix. */
+async function refuseDistributedLedger(client: pg.ClientBase, schema: string): Promise<void> {
+  const table = `${quoteIdent(schema)}.ingestions`;
+  // pg_dist_schema exists from Citus 12.
+  const catalogs = await client.query<{ partition: boolean; schemas: boolean }>(
+    `SELECT ${CITUS_PRESENT} AS partition, to_regclass('pg_catalog.pg_dist_schema') IS NOT NULL AS schemas`,
+  );
+  const { partition, schemas } = catalogs.rows[0]!;
+  if (!partition || !(await client.query(`SELECT 1 FROM pg_dist_partition WHERE logicalrelid = $1::regclass`, [table])).rowCount) return;
+  const distributedSchema = schemas && Boolean((await client.query(`SELECT 1 FROM pg_dist_schema WHERE schemaid = $1::regnamespace`, [quoteIdent(schema)])).rowCount);
+  const fix = distributedSchema ? `SELECT citus_schema_undistribute(${quoteLiteral(quoteIdent(schema))})` : `SELECT undistribute_table(${quoteLiteral(table)})`;
+  throw new ConfigError(`the ledger ${table} is a Citus table; it must be a plain local table on the coordinator: run ${fix}`);
 }
 
 /** Inside the load's transaction: true when this load owns the blob version. */
@@ -102,9 +136,11 @@ export async function completeIngestions(
   loads: ReadonlyArray<{ key: LedgerKey; counts: LedgerCompletion }>,
 ): Promise<void> {
   if (loads.length === 0) return;
+  // statement_timestamp(), not clock_timestamp(): Citus refuses VOLATILE functions in an
+  // UPDATE of a distributed table (0A000), should a cluster ever hold the ledger as one.
   await client.query(
     `UPDATE ${quoteIdent(schema)}.ingestions AS i
-        SET rows_read = c.rows_read, rows_copied = c.rows_copied, rows_skipped = c.rows_skipped, bytes = c.bytes, finished_at = clock_timestamp()
+        SET rows_read = c.rows_read, rows_copied = c.rows_copied, rows_skipped = c.rows_skipped, bytes = c.bytes, finished_at = statement_timestamp()
        FROM unnest($2::text[], $3::text[], $4::int8[], $5::int8[], $6::int8[], $7::int8[]) AS c(blob_url, etag, rows_read, rows_copied, rows_skipped, bytes)
       WHERE i.target_table = $1 AND i.blob_url = c.blob_url AND i.etag = c.etag`,
     [

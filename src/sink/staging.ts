@@ -143,7 +143,8 @@ export function rowProblemSql(stage: Stage, plan: SelectPlan, checks: RowChecks 
     if (checks.keyColumns?.includes(c.column.name)) {
       whens.push(`WHEN ${c.raw} IS NULL THEN ARRAY[${name(c)}, NULL, 'NULL in key column ' || ${name(c)}]`);
     } else if (c.column.notNull) {
-      whens.push(`WHEN ${c.raw} IS NULL THEN ARRAY[${name(c)}, NULL, 'NULL in NOT NULL column ' || ${name(c)}]`);
+      const what = c.column.distribution ? 'NULL in distribution column ' : 'NULL in NOT NULL column ';
+      whens.push(`WHEN ${c.raw} IS NULL THEN ARRAY[${name(c)}, NULL, ${quoteLiteral(what)} || ${name(c)}]`);
     }
   }
   return whens.length ? `CASE ${whens.join(' ')} END` : 'NULL::text[]';

@@ -19,6 +19,20 @@ export interface TableColumn {
   hasDefault: boolean;
   /** Generated or GENERATED ALWAYS identity: never written. */
   writable: boolean;
+  /** The Citus distribution column: `notNull` is set, since Citus refuses a NULL there (22004). */
+  distribution?: true;
+}
+
+/**
+ * How Citus holds the table (pg_dist_partition), when it does:
+ *  - `distributed`: hash-distributed by `distributionColumn`;
+ *  - `reference`: one shard replicated to every node;
+ *  - `local`: a Citus managed local table or a single-shard table (schema-based sharding),
+ *    no distribution column.
+ */
+export interface CitusTable {
+  kind: 'distributed' | 'reference' | 'local';
+  distributionColumn: string | null;
 }
 
 export interface TableInfo {
@@ -31,14 +45,16 @@ export interface TableInfo {
    * columns, no predicate, not deferrable (https://www.postgresql.org/docs/current/sql-insert.html#SQL-ON-CONFLICT).
    */
   uniqueKeys: string[][];
+  /** Set when the table is a Citus table; undefined on plain PostgreSQL and for Citus' plain local tables. */
+  citus?: CitusTable;
 }
 
 export async function describeTable(client: pg.ClientBase, table: TableName): Promise<TableInfo> {
-  let result: pg.QueryResult<{ name: string; type: string; basetype: string; notnull: boolean; hasdef: boolean; generated: string; identity: string }>;
+  let result: pg.QueryResult<{ name: string; type: string; basetype: string; notnull: boolean; hasdef: boolean; generated: string; identity: string; citus: boolean }>;
   try {
     result = await client.query(
       `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, format_type(a.atttypid, -1) AS basetype, a.attnotnull AS notnull,
-              a.atthasdef AS hasdef, a.attgenerated AS generated, a.attidentity AS identity
+              a.atthasdef AS hasdef, a.attgenerated AS generated, a.attidentity AS identity, ${CITUS_PRESENT} AS citus
          FROM pg_attribute a
         WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped
         ORDER BY a.attnum`,
@@ -59,8 +75,10 @@ export async function describeTable(client: pg.ClientBase, table: TableName): Pr
       WHERE i.indrelid = $1::regclass AND i.indisunique`,
     [quoteTable(table)],
   );
+  const citus = result.rows[0]?.citus ? await describeCitusTable(client, table) : undefined;
   return {
     table,
+    ...(citus && { citus }),
     primaryKey: keys.rows.find((k) => k.primary)?.columns ?? [],
     uniqueKeys: keys.rows.filter((k) => k.arbiter).map((k) => k.columns),
     columns: result.rows.map((row) => ({
@@ -70,6 +88,25 @@ export async function describeTable(client: pg.ClientBase, table: TableName): Pr
       notNull: row.notnull,
       hasDefault: row.hasdef || row.identity !== '',
       writable: row.generated === '' && row.identity !== 'a',
+      ...(row.name === citus?.distributionColumn && { notNull: true, distribution: true as const }),
     })),
   };
+}
+
+/**
+ * True where the citus extension is created: its catalog exists only there, and a query that
+ * names it elsewhere fails, so ask this first.
+ */
+export const CITUS_PRESENT = `to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL`;
+
+/** The table in Citus' catalog, or undefined. https://docs.citusdata.com/en/stable/develop/api_metadata.html#partition-table */
+async function describeCitusTable(client: pg.ClientBase, table: TableName): Promise<CitusTable | undefined> {
+  const result = await client.query<{ repmodel: string; col: string | null }>(
+    `SELECT repmodel, column_to_column_name(logicalrelid, partkey) AS col FROM pg_dist_partition WHERE logicalrelid = $1::regclass`,
+    [quoteTable(table)],
+  );
+  const row = result.rows[0];
+  if (!row) return undefined;
+  if (row.col) return { kind: 'distributed', distributionColumn: row.col };
+  return { kind: row.repmodel === 't' ? 'reference' : 'local', distributionColumn: null };
 }

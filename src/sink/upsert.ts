@@ -10,7 +10,9 @@
  *  - keys without one (ADF allows unconstrained "unique columns") → `MERGE` (PostgreSQL
  *    15+) on deduplicated rows, under a transaction-scoped advisory lock on the table: with
  *    no unique index, two concurrent loads would otherwise both see "not matched" and both
- *    insert the key. Older servers: UPDATE … FROM, then INSERT … WHERE NOT EXISTS, same lock.
+ *    insert the key. Older servers and Citus tables: UPDATE … FROM, then INSERT of the keys
+ *    not there (an anti-join), same lock.
+ *  - Citus: the keys must contain a distributed table's distribution column.
  *  - only mapped columns are written; generated / GENERATED ALWAYS identity columns never.
  */
 import { DataError } from '../errors.js';
@@ -62,15 +64,15 @@ export function citusKeyProblem(table: string, keys: readonly string[], distribu
   return `${table} is a distributed (Citus) table: the upsert keys (${keys.join(', ')}) must include its distribution column "${distributionColumn}"; add "${distributionColumn}" to sink.upsertSettings.keys`;
 }
 
-/** The distribution column of a Citus table, or null (no Citus, or not distributed by a column). */
-export async function citusDistributionColumn(client: pg.ClientBase, table: TableInfo): Promise<string | null> {
-  const citus = await client.query<{ present: boolean }>(`SELECT to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL AS present`);
-  if (!citus.rows[0]?.present) return null;
-  const result = await client.query<{ col: string | null }>(
-    `SELECT column_to_column_name(logicalrelid, partkey) AS col FROM pg_dist_partition WHERE logicalrelid = $1::regclass`,
-    [quoteTable(table.table)],
-  );
-  return result.rows[0]?.col ?? null;
+/**
+ * The keys an upsert into `table` uses, or a DataError saying why the spec cannot upsert
+ * into it. Needs only the table: runs before the blob is read, and in `validate`.
+ */
+export function checkUpsertTarget(keys: readonly string[] | undefined, table: TableInfo): UpsertKeys {
+  const resolved = resolveUpsertKeys(keys, table);
+  const problem = citusKeyProblem(displayTable(table.table), resolved.keys, table.citus?.distributionColumn);
+  if (problem) throw new DataError(problem, {});
+  return resolved;
 }
 
 function keysOf(spec: PipelineSpec): readonly string[] | undefined {
@@ -85,10 +87,8 @@ async function supportsMerge(client: pg.ClientBase): Promise<boolean> {
 export const upsertOptions = { forceNoMerge: false };
 
 export const upsertWriter: SinkWriter = {
-  async prepare({ client, spec, table }: PrepareRequest): Promise<void> {
-    const { keys } = resolveUpsertKeys(keysOf(spec), table);
-    const problem = citusKeyProblem(displayTable(table.table), keys, await citusDistributionColumn(client, table));
-    if (problem) throw new DataError(problem, {});
+  async prepare({ spec, table }: PrepareRequest): Promise<void> {
+    checkUpsertTarget(keysOf(spec), table);
   },
 
   async write(request: WriteRequest): Promise<WriteCounters> {
@@ -104,7 +104,7 @@ export const upsertWriter: SinkWriter = {
       client,
       load.stage,
       load.plan,
-      async () => (arbiter ? onConflict(client, quoteTable(table.table), load, keys) : merge(client, quoteTable(table.table), load, keys)),
+      async () => (arbiter ? onConflict(client, quoteTable(table.table), load, keys) : merge(client, quoteTable(table.table), load, keys, { citus: table.citus !== undefined })),
       { keyColumns: keys },
     );
     return stagedCounters(load, copied);
@@ -155,7 +155,14 @@ async function onConflict(client: pg.ClientBase, target: string, load: StagedLoa
   return result.rowCount ?? 0;
 }
 
-async function merge(client: pg.ClientBase, target: string, load: StagedLoad, keys: string[]): Promise<number> {
+/**
+ * Keys without a unique index. `citus`: the target is a Citus table, which MERGE cannot
+ * write from the load's temp tables (Citus 13: "MERGE INTO an distributed table from
+ * Postgres table is not yet supported", XX000; "Reference table as target is not allowed in
+ * MERGE command", 0A000), so it takes the UPDATE + INSERT path, which Citus plans by
+ * sending the deduplicated rows to the shards.
+ */
+async function merge(client: pg.ClientBase, target: string, load: StagedLoad, keys: string[], options: { citus: boolean }): Promise<number> {
   const p = parts(load, keys);
   // Taken in its own statement so the MERGE's snapshot, taken after the wait, sees what
   // the load that held the lock committed.
@@ -163,7 +170,7 @@ async function merge(client: pg.ClientBase, target: string, load: StagedLoad, ke
   const on = keys.map((k) => `t.${quoteIdent(k)} = s.${quoteIdent(k)}`).join(' AND ');
   const set = p.updates.map((c) => `${quoteIdent(c.column.name)} = s.${quoteIdent(c.column.name)}`).join(', ');
   const values = p.columns.map((c) => `s.${quoteIdent(c.column.name)}`).join(', ');
-  if ((await supportsMerge(client)) && !upsertOptions.forceNoMerge) {
+  if (!options.citus && (await supportsMerge(client)) && !upsertOptions.forceNoMerge) {
     const result = await client.query(
       `MERGE INTO ${target} AS t USING (${dedupedSource(load, p)}) AS s ON ${on}
        ${set ? `WHEN MATCHED THEN UPDATE SET ${set}` : ''}
@@ -174,9 +181,18 @@ async function merge(client: pg.ClientBase, target: string, load: StagedLoad, ke
   }
   const source = quoteIdent(`blob2pg_upsert_${process.pid}_${Date.now()}`);
   await client.query(`CREATE TEMP TABLE ${source} ON COMMIT DROP AS ${dedupedSource(load, p)}`.replace(/\$(\d+)/g, (_, n) => literalParam(load.plan.params[Number(n) - 1])));
+  // The temp table is read through a subquery and the INSERT finds new keys with an anti-join
+  // (no NULL keys reach here): Citus refuses a temp table joined directly to, or correlated
+  // with, a distributed table ("direct joins between distributed and local tables are not
+  // supported"), but plans a subquery by sending its rows to the shards. PostgreSQL flattens
+  // the subquery and plans the LEFT JOIN … IS NULL as the same anti-join as NOT EXISTS.
   let rows = 0;
-  if (set) rows += (await client.query(`UPDATE ${target} AS t SET ${set} FROM ${source} AS s WHERE ${on}`)).rowCount ?? 0;
-  rows += (await client.query(`INSERT INTO ${target} (${p.names}) SELECT ${values} FROM ${source} AS s WHERE NOT EXISTS (SELECT 1 FROM ${target} AS t WHERE ${on})`)).rowCount ?? 0;
+  if (set) rows += (await client.query(`UPDATE ${target} AS t SET ${set} FROM (SELECT * FROM ${source}) AS s WHERE ${on}`)).rowCount ?? 0;
+  rows += (
+    await client.query(
+      `INSERT INTO ${target} (${p.names}) SELECT ${values} FROM (SELECT * FROM ${source}) AS s LEFT JOIN ${target} AS t ON ${on} WHERE t.${quoteIdent(keys[0]!)} IS NULL`,
+    )
+  ).rowCount ?? 0;
   return rows;
 }
 

@@ -102,6 +102,22 @@ describe('Upsert', () => {
     expect(result.error!.message).toMatch(/no upsertSettings\.keys and the table has no primary key/);
   });
 
+  it('a blob version in the ledger fails, not Skipped, once the spec no longer fits the table; a pre-copy script may still create the table', async () => {
+    const t = await h.table('respec', 'id int PRIMARY KEY, v text');
+    const ref = await h.upload('respec.csv', 'id,v\n1,a\n');
+    const at = (spec: ReturnType<typeof h.spec>) => copyBlob(spec, { ...ref, size: 0, lastModified: new Date().toISOString() }, { runId: 'r1', env: h.env });
+    const good = h.spec({ source: { prefix: 'respec' }, sink: { table: t, writeMethod: 'Upsert' } });
+    expect(await at(good)).toMatchObject({ status: 'Succeeded', rowsCopied: 1 });
+    expect(await at(good)).toMatchObject({ status: 'Skipped' });
+    const renamed = h.spec({ source: { prefix: 'respec' }, sink: { table: t, writeMethod: 'Upsert', upsertSettings: { keys: ['key'] } } });
+    expect(await at(renamed)).toMatchObject({ status: 'Failed', error: { message: expect.stringMatching(/upsert key column "key" is not a column of/) } });
+    const created = h.spec({
+      source: { prefix: 'respec' },
+      sink: { table: `${h.schema}.created_by_script`, preCopyScript: `CREATE TABLE "${h.schema}".created_by_script (id int, v text)` },
+    });
+    expect(await at(created)).toMatchObject({ status: 'Succeeded', rowsCopied: 1 });
+  });
+
   it('a NULL in a key column is an error naming the line; nothing is written', async () => {
     const t = await h.table('nullkey', 'email text UNIQUE, v int');
     const result = await load(t, 'nullkey.csv', 'email,v\na@x,1\n,2\n', { upsertSettings: { keys: ['email'] } });

@@ -10,7 +10,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,8 +19,22 @@ import { promisify } from 'node:util';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CLI = path.join(root, 'dist/src/cli/main.js');
 
-/** `npm run build`, without npm. */
+/** Every .ts under src/, functions/ and bench/ has a dist/ .js at least as new (another test file built it). */
+async function distIsFresh(): Promise<boolean> {
+  for (const folder of ['src', 'functions', 'bench']) {
+    for (const file of await readdir(path.join(root, folder), { recursive: true })) {
+      if (!file.endsWith('.ts')) continue;
+      const source = await stat(path.join(root, folder, file));
+      const built = await stat(path.join(root, 'dist', folder, file.replace(/\.ts$/, '.js'))).catch(() => undefined);
+      if (!built || built.mtimeMs < source.mtimeMs) return false;
+    }
+  }
+  return true;
+}
+
+/** `npm run build`, without npm; skipped when dist/ is newer than every source file. */
 export async function buildCli(): Promise<void> {
+  if (await distIsFresh()) return;
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   await promisify(execFile)(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.json')], { cwd: root });
 }

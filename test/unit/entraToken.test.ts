@@ -3,6 +3,7 @@ import type { AccessToken, TokenCredential } from '@azure/identity';
 import {
   POSTGRES_ENTRA_SCOPE,
   createEntraPasswordProvider,
+  createCredential,
   credentialFor,
   explainEntraAuthFailure,
 } from '../../src/connections/entraToken.js';
@@ -135,10 +136,16 @@ describe('explainEntraAuthFailure', () => {
 });
 
 describe('credentialFor', () => {
-  it('uses ManagedIdentityCredential for a client ID on Azure compute, else DefaultAzureCredential', () => {
+  it('uses ManagedIdentityCredential for a client ID on Azure compute, else DefaultAzureCredential', async () => {
     const id = '00000000-0000-0000-0000-000000000003';
-    expect(credentialFor(id, { IDENTITY_ENDPOINT: 'http://localhost:4141/msi/token' }).constructor.name).toBe('ManagedIdentityCredential');
-    expect(credentialFor(id, {}).constructor.name).toBe('DefaultAzureCredential');
-    expect(credentialFor(undefined, { IDENTITY_ENDPOINT: 'http://x' }).constructor.name).toBe('DefaultAzureCredential');
+    expect((await createCredential(id, { IDENTITY_ENDPOINT: 'http://localhost:4141/msi/token' })).constructor.name).toBe('ManagedIdentityCredential');
+    expect((await createCredential(id, {})).constructor.name).toBe('DefaultAzureCredential');
+    expect((await createCredential(undefined, { IDENTITY_ENDPOINT: 'http://x' })).constructor.name).toBe('DefaultAzureCredential');
+  });
+
+  it('creates the credential on the first token request and asks it for every token', async () => {
+    // A managed identity endpoint that refuses: the error must come from the real credential.
+    const credential = credentialFor('00000000-0000-0000-0000-000000000004', { IDENTITY_ENDPOINT: 'http://127.0.0.1:9/msi/token' });
+    await expect(credential.getToken(POSTGRES_ENTRA_SCOPE)).rejects.toThrow(/ManagedIdentityCredential/);
   });
 });

@@ -1,0 +1,121 @@
+/**
+ * Cold start: what each entry point loads, recorded in a child process that runs the
+ * compiled code (test/support/moduleRecorder.mjs records every module it resolves). The
+ * figures (seconds, MB) are in bench/README.md ("Start-up"); this asserts the structure
+ * behind them: `--help` and `schema` load no SDK, the Functions entry point registers every
+ * function without the load path, and a CSV `run` over connection strings loads neither
+ * Entra sign-in nor the decoders and writers it does not use.
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { timerFunctionName } from '../../src/app/schedules.js';
+import { buildCli } from '../support/cliProcess.js';
+import { createHarness, type Harness } from '../support/harness.js';
+import { zipStored } from '../support/zipFixture.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const recorder = path.join(root, 'test/support/moduleRecorder.mjs');
+const cli = path.join(root, 'dist/src/cli/main.js');
+
+/** Every SDK and heavy dependency the app has, by package name. */
+const HEAVY = ['@azure/storage-blob', '@azure/identity', '@azure/functions', 'durable-functions', 'pg', 'pg-copy-streams', 'hyparquet', 'hyparquet-compressors', 'unzipper', 'tar-stream', 'unbzip2-stream', 'iconv-lite', 'zod'];
+
+let h: Harness;
+let dir: string;
+beforeAll(async () => {
+  h = await createHarness('cold');
+  dir = await mkdtemp(path.join(tmpdir(), 'blob2pg-cold-'));
+  await buildCli();
+}, 120_000);
+afterAll(async () => {
+  await h?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+interface Loaded {
+  /** Package names under node_modules. */
+  packages: Set<string>;
+  /** Our own compiled modules, as paths under dist/. */
+  own: Set<string>;
+  stdout: string;
+}
+
+/** Runs `node --import moduleRecorder <args>` and returns what it loaded. */
+async function loadedBy(args: string[], env: Record<string, string> = {}): Promise<Loaded> {
+  const log = path.join(dir, `modules-${process.hrtime.bigint()}.log`);
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', recorder, ...args], { cwd: root, env: { ...process.env, ...env, MODULE_LOG: log } });
+  const lines = (await readFile(log, 'utf8')).split('\n').filter(Boolean);
+  const packages = new Set<string>();
+  const own = new Set<string>();
+  for (const line of lines) {
+    const file = line.startsWith('file:') ? fileURLToPath(line) : line;
+    const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(file)?.[1];
+    if (pkg) packages.add(pkg);
+    else if (file.startsWith(path.join(root, 'dist') + path.sep)) own.add(path.relative(path.join(root, 'dist'), file));
+  }
+  return { packages, own, stdout };
+}
+
+const present = (loaded: Loaded, names: string[]) => names.filter((name) => loaded.packages.has(name));
+
+describe('cold start: modules load when a command or spec needs them', () => {
+  it('`blob2pg --help` loads no dependency at all', async () => {
+    const loaded = await loadedBy([cli, '--help']);
+    expect(loaded.stdout).toContain('usage:');
+    expect([...loaded.packages]).toEqual([]);
+    expect([...loaded.own].sort()).toEqual(['src/cli/heap.js', 'src/cli/main.js', 'src/cli/program.js', 'src/cli/report.js', 'src/connections/redact.js', 'src/errors.js', 'src/run/output.js']);
+  });
+
+  it('`blob2pg schema` loads zod and nothing else', async () => {
+    const loaded = await loadedBy([cli, 'schema']);
+    expect(JSON.parse(loaded.stdout)).toMatchObject({ type: 'object' });
+    expect(present(loaded, HEAVY)).toEqual(['zod']);
+  });
+
+  it('the Functions entry point registers every function, without the storage SDK, pg, Entra sign-in or the decoders', async () => {
+    const pipelines = path.join(dir, 'pipelines');
+    await mkdir(pipelines);
+    await writeFile(path.join(pipelines, 'orders.json'), JSON.stringify({ name: 'orders', source: { container: 'incoming' }, sink: { table: 'public.orders' }, triggers: [{ type: 'Schedule', schedule: '0 */15 * * * *' }] }));
+    // As the host does: its registration API in place, then the entry point; print what registered.
+    const script = `
+      const { installLocalHost } = await import(${JSON.stringify(path.join(root, 'dist/src/app/localHost.js'))});
+      const registry = installLocalHost();
+      await import(${JSON.stringify(path.join(root, 'dist/functions/index.js'))});
+      console.log('registered ' + JSON.stringify([...registry.keys()].sort()));`;
+    const loaded = await loadedBy(['--input-type=module', '-e', script], { BLOB2PG_PIPELINES: pipelines });
+    const registered = JSON.parse(/^registered (.*)$/m.exec(loaded.stdout)![1]!);
+    expect(registered).toEqual(['blob2pgCopyBatch', 'blob2pgRun', 'blobCreated', 'copyBlob', 'getRun', 'listBlobs', 'listPipelines', timerFunctionName('orders', 0), 'startPipelineRun', 'startRun'].sort());
+    expect(present(loaded, HEAVY)).toEqual(['@azure/functions', 'durable-functions', 'zod']);
+    expect(loaded.own).not.toContain('src/copyBlob.js');
+    expect(loaded.own).not.toContain('src/app/triggers.js');
+  });
+
+  it('a CSV `run` over connection strings loads the storage SDK and pg, but not Entra sign-in, the other decoders or writers', async () => {
+    await h.query(`CREATE TABLE "${h.schema}".cold (id int, name text)`);
+    await h.upload('cold/one.csv', 'id,name\n1,one\n');
+    const spec = path.join(dir, 'cold.json');
+    await writeFile(spec, JSON.stringify({ name: 'cold', source: { container: h.container.containerName, prefix: 'cold/' }, sink: { table: `${h.schema}.cold` } }));
+    const loaded = await loadedBy([cli, 'run', spec, '--json'], h.env);
+    expect(JSON.parse(loaded.stdout)).toMatchObject({ status: 'Succeeded', rowsCopied: 1 });
+    expect(present(loaded, HEAVY).sort()).toEqual(['@azure/functions', '@azure/storage-blob', 'durable-functions', 'pg', 'pg-copy-streams', 'zod']);
+    for (const module of ['src/format/json.js', 'src/format/parquet.js', 'src/sink/bulkInsert.js', 'src/sink/upsert.js']) expect(loaded.own).not.toContain(module);
+    expect(loaded.own).toContain('src/sink/copyCommand.js');
+  });
+
+  it('a JSON and a zip blob load their decoder and reader when a run meets them (the recorder sees lazy imports)', async () => {
+    await h.query(`CREATE TABLE "${h.schema}".mixed (id int, name text)`);
+    await h.upload('mixed/a.json', '{"id": 1, "name": "one"}\n');
+    await h.upload('mixed/b.zip', zipStored([['b.csv', 'id,name\n2,two\n', true]]));
+    const spec = path.join(dir, 'mixed.json');
+    await writeFile(spec, JSON.stringify({ name: 'mixed', source: { container: h.container.containerName, prefix: 'mixed/', format: { type: 'auto' } }, sink: { table: `${h.schema}.mixed` } }));
+    const loaded = await loadedBy([cli, 'run', spec, '--json'], h.env);
+    expect(JSON.parse(loaded.stdout)).toMatchObject({ status: 'Succeeded', rowsCopied: 2 });
+    expect(loaded.own).toContain('src/format/json.js');
+    expect(present(loaded, ['unzipper', 'hyparquet'])).toEqual(['unzipper']);
+  });
+});
