@@ -5,7 +5,7 @@
  *
  *   BENCH_ROWS=5000000   rows in the standard narrow CSV (default 5M, ~250 MB)
  *   BENCH_REPEAT=2       runs per measurement; the best is kept
- *   BENCH_ONLY=copy,formats   scenarios to run (copy, bulkInsert, upsert, formats, orchestrator, skipMode, startup)
+ *   BENCH_ONLY=copy,formats   scenarios to run (copy, bulkInsert, upsert, formats, orchestrator, skipMode, startup, sweep)
  *   BENCH_BIG_GB=2       also load a blob of this many GB and report peak RSS (0 = skip)
  *   BENCH_PGLOADER=0     skip the pgloader baseline (it takes ~2 minutes at 5M rows)
  *   BENCH_PG_MAJOR=15    run on embedded PostgreSQL 15 (13-18) instead of 18
@@ -177,7 +177,7 @@ async function main(): Promise<void> {
     env.SOURCE_STORAGE = process.env.SOURCE_STORAGE;
     env.TARGET_POSTGRES = process.env.TARGET_POSTGRES;
   } else {
-    services = await startLocalServices({ dir: scratchDir, persistent: false, postgresMajor: process.env.BENCH_PG_MAJOR ? Number(process.env.BENCH_PG_MAJOR) : undefined });
+    services = await startLocalServices({ dir: scratchDir, persistent: false, maxPreparedTransactions: 16, postgresMajor: process.env.BENCH_PG_MAJOR ? Number(process.env.BENCH_PG_MAJOR) : undefined });
     env.SOURCE_STORAGE = services.storageConnectionString;
     env.TARGET_POSTGRES = services.postgresUrl;
   }

@@ -1,6 +1,8 @@
 /**
- * Timer: one timer function per pipeline with a Schedule trigger, registered in code at
- * start-up from the pipelines folder, named by timerFunctionName (legal, ≤ 128 characters,
+ * Timers: one timer function per Schedule trigger, and one reconciliation sweep per
+ * BlobCreated trigger (storage minus ledger, hourly unless its reconcileSchedule says
+ * otherwise, so no blob depends on one event), registered in code at start-up from the
+ * pipelines folder, named by timerFunctionName (legal, ≤ 128 characters,
  * unique; a name that is not is logged and left out). A tick while the previous run is going
  * is skipped.
  */

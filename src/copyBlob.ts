@@ -27,6 +27,7 @@ import { blobSource, type CountedBlobSource } from './source/blobSource.js';
 import { backendPid, connectionLossOf, poolFor, withClient, withTransaction, writerFor, type WriteCounters } from './sink/index.js';
 import { ConcatenatedCopy, ConcatenationRefused } from './sink/concatenatedCopy.js';
 import { copiesDirectly } from './sink/copyCommand.js';
+import { copyInParallel, parallelCopiesFor } from './sink/parallelCopy.js';
 import { claimIngestion, claimIngestions, completeIngestion, completeIngestions, ensureLedger, ledgerSchemaName, type LedgerCompletion, type LedgerKey } from './sink/ledger.js';
 import { displayTable, quoteTable } from './sink/sql.js';
 import { uploadSkipLog } from './sink/skipLog.js';
@@ -75,6 +76,10 @@ const GROUP_SAVEPOINT = 'blob2pg_group';
 
 export async function copyBlobs(spec: PipelineSpec, refs: readonly BlobRef[], options: CopyBlobOptions): Promise<FileResult[]> {
   const env = options.env ?? process.env;
+  if (refs.length === 1) {
+    const parallel = await loadInParallel(spec, refs[0]!, options, env);
+    if (parallel) return [parallel];
+  }
   const started = performance.now();
   const results: FileResult[] = [];
   try {
@@ -253,6 +258,43 @@ async function loadConcatenated(context: LoadContext, refs: readonly BlobRef[]):
   }
 }
 
+/**
+ * One large blob through several COPY streams at once (sink/parallelCopy.ts), when the
+ * spec asks for it (`sink.parallelCopies`, or a blob of 1 GiB or more) and the blob, the
+ * table and the server allow it; undefined otherwise, and it loads through one stream.
+ */
+async function loadInParallel(spec: PipelineSpec, ref: BlobRef, options: CopyBlobOptions, env: Env): Promise<FileResult | undefined> {
+  const streams = parallelCopiesFor(spec, ref);
+  if (streams < 2) return undefined;
+  const started = performance.now();
+  const pool = poolFor(spec.sink.connection, env);
+  const ledgerSchema = ledgerSchemaName(spec.sink.ledgerSchema, env);
+  const source = { env, abortSignal: options.abortSignal };
+  try {
+    await ensureLedger(pool, ledgerSchema);
+    const loaded = await copyInParallel(
+      {
+        pool,
+        spec,
+        ref,
+        runId: options.runId,
+        key: ledgerKey(spec, ref, env),
+        ledgerSchema,
+        openRange: (start, end) => openBlob(spec, ref, source, { start, end }),
+        size: async () => (await blobSource(spec, ref, source).randomAccess()).byteLength,
+      },
+      streams,
+    );
+    if (!loaded) return undefined;
+    if (loaded.status === 'Skipped') return fileResult(ref, 'Skipped', started);
+    return fileResult(ref, 'Succeeded', started, { rowsRead: loaded.rowsCopied, rowsCopied: loaded.rowsCopied, dataRead: loaded.dataRead });
+  } catch (err) {
+    const mapped = mapLoadError(err, { pipeline: spec.name, blob: ref.name });
+    if (mapped instanceof TransientError) throw mapped;
+    return fileResult(ref, 'Failed', started, { error: toFileErrorOutput(mapped) });
+  }
+}
+
 function fileResult(ref: BlobRef, status: FileResult['status'], started: number, counts: Partial<FileResult> = {}): FileResult {
   return {
     blob: ref.name,
@@ -371,7 +413,7 @@ function watchInterval(lockTimeoutInMs: number, env: Env): number {
   return Math.min(2_000, Math.max(250, Math.round(bound)));
 }
 
-function ledgerKey(spec: PipelineSpec, ref: BlobRef, env: Env): LedgerKey {
+export function ledgerKey(spec: PipelineSpec, ref: BlobRef, env: Env): LedgerKey {
   return { targetTable: displayTable(spec.sink.table), blobUrl: blobUrl(spec, ref.name, env), etag: normalizeEtag(ref.etag) };
 }
 

@@ -14,6 +14,19 @@
  * Event IDs: the durable-functions executor numbers tasks as it replays (including the
  * timers and attempts of callActivityWithRetry), so the runtime takes each open task's ID
  * from the executor after the episode, the one place that numbering is defined.
+ *
+ * It relies on three internals of durable-functions, which package.json pins to one exact
+ * version and test/app/durableInternals.test.ts checks: the executor's `openTasks` (on
+ * `context.df.taskOrchestratorExecutor`), the shape of its tasks (`actionObj`, `parent`,
+ * `isWaitingOnTimer`, `attemptNumber`, `retryOptions`), and the `$OutOfProcData$:` marker
+ * before the state in an OrchestrationFailureError's message.
+ *
+ * Also as the extension does: continueAsNew starts a new generation (a fresh history with
+ * the new input, same instance ID); an activity error comes back as TaskFailed with
+ * FailureDetails (durable-functions 3.5); timers work (the timer durations the extension
+ * sends are passed), and a scaled timer (tests) moves the runtime's clock to its fire time,
+ * so an orchestration that waits hours on durable timers runs in milliseconds and still
+ * sees the hours pass.
  */
 import { randomUUID } from 'node:crypto';
 import azureFunctions, { type HttpRequest } from '@azure/functions';
@@ -74,7 +87,8 @@ export const history = {
   taskScheduled: (id: number, name: string, input?: unknown, at?: Date) =>
     history.event(EventType.TaskScheduled, { EventId: id, Name: name, Input: JSON.stringify(input ?? null) }, at),
   taskCompleted: (id: number, result: unknown, at?: Date) => history.event(EventType.TaskCompleted, { TaskScheduledId: id, Result: JSON.stringify(result ?? null) }, at),
-  taskFailed: (id: number, reason: string, details = '', at?: Date) => history.event(EventType.TaskFailed, { TaskScheduledId: id, Reason: reason, Details: details }, at),
+  taskFailed: (id: number, reason: string, details = '', at?: Date, failureDetails?: FailureDetailsPayload) =>
+    history.event(EventType.TaskFailed, { TaskScheduledId: id, Reason: reason, Details: details, ...(failureDetails && { FailureDetails: failureDetails }) }, at),
   timerCreated: (id: number, fireAt: Date, at?: Date) => history.event(EventType.TimerCreated, { EventId: id, FireAt: fireAt.toISOString() }, at),
   timerFired: (id: number, fireAt: Date, at?: Date) => history.event(EventType.TimerFired, { TimerId: id, FireAt: fireAt.toISOString() }, at),
   subOrchestrationCreated: (id: number, name: string, instanceId: string, input?: unknown, at?: Date) =>
@@ -84,6 +98,33 @@ export const history = {
   subOrchestrationFailed: (id: number, reason: string, details = '', at?: Date) =>
     history.event(EventType.SubOrchestrationInstanceFailed, { TaskScheduledId: id, Reason: reason, Details: details }, at),
 };
+
+/** FailureDetails as the extension puts them in a TaskFailed event (durable-functions 3.5 reads them). */
+export interface FailureDetailsPayload {
+  ErrorType: string;
+  ErrorMessage: string;
+  StackTrace?: string;
+  IsNonRetriable?: boolean;
+  Properties?: Record<string, unknown>;
+}
+
+/**
+ * What the extension makes of an activity exception: durable-functions' activity wrapper
+ * puts the FailureDetails JSON into the message when an ExceptionPropertiesProvider is
+ * registered; otherwise the type and message of the error.
+ */
+export function failureDetailsOf(err: unknown): FailureDetailsPayload {
+  const error = err instanceof Error ? err : new Error(String(err));
+  try {
+    const parsed = JSON.parse(error.message) as { errorType?: string; errorMessage?: string; stackTrace?: string; isNonRetriable?: boolean; properties?: Record<string, unknown> };
+    if (typeof parsed.errorType === 'string') {
+      return { ErrorType: parsed.errorType, ErrorMessage: parsed.errorMessage ?? '', StackTrace: parsed.stackTrace, IsNonRetriable: parsed.isNonRetriable, Properties: parsed.properties };
+    }
+  } catch {
+    // A plain message.
+  }
+  return { ErrorType: error.name, ErrorMessage: error.message, StackTrace: error.stack };
+}
 
 /** The OrchestratorState durable-functions returns (or carries in OrchestrationFailureError). */
 export interface OrchestratorState {
@@ -112,6 +153,22 @@ export interface EpisodeResult {
   /** Orchestration failed (the orchestrator threw). */
   failed: boolean;
   open: OpenWork[];
+  /** The orchestrator called continueAsNew: a new generation starts with this input. */
+  continueAsNew?: { input: unknown };
+}
+
+type ActionObject = { actionType: number; compoundActions?: unknown[]; input?: unknown; [field: string]: unknown };
+
+/** The actions of an episode, compound actions (Task.all / any) expanded. */
+export function flattenActions(actions: unknown[][]): ActionObject[] {
+  const out: ActionObject[] = [];
+  const walk = (a: unknown) => {
+    const action = a as ActionObject;
+    if (action.compoundActions) action.compoundActions.forEach(walk);
+    else out.push(action);
+  };
+  actions.flat().forEach(walk);
+  return out;
 }
 
 interface ExecutorTask {
@@ -176,6 +233,10 @@ export async function runEpisode(
     isReplaying: options.history.filter((e) => e.EventType === EventType.OrchestratorStarted).length > 1,
     upperSchemaVersion: 2,
     upperSchemaVersionNew: 3,
+    // Schema 3 needs these for createTimer: a timer longer than the first is split into
+    // intervals of the second (the Azure Storage backend's defaults, TimeSpan strings).
+    maximumShortTimerDuration: '6.00:00:00',
+    longRunningTimerIntervalDuration: '3.00:00:00',
   };
   let state: OrchestratorState;
   let failed = false;
@@ -191,6 +252,8 @@ export async function runEpisode(
   }
   const open: OpenWork[] = [];
   const openTasks = context.df?.taskOrchestratorExecutor?.openTasks;
+  const continued = state.isDone ? flattenActions(state.actions).find((a) => a.actionType === ActionType.ContinueAsNew) : undefined;
+  if (continued) return { state, failed, open, continueAsNew: { input: continued.input } };
   if (!failed && !state.isDone) {
     if (!openTasks) throw new Error('durable-functions did not expose its open tasks: this runtime supports durable-functions 3.x');
     for (const [key, task] of Object.entries(openTasks)) {
@@ -219,6 +282,10 @@ export interface LocalDurableOptions {
 
 interface Instance {
   id: string;
+  /** continueAsNew generations so far (0: the first). */
+  generation: number;
+  /** The largest history (JSON bytes) any generation reached. */
+  maxHistoryBytes: number;
   name: string;
   input: unknown;
   parentInstanceId?: string;
@@ -257,6 +324,10 @@ export class LocalDurableRuntime implements DurableStarter {
   /** Most activities in flight at once. */
   peakActivities = 0;
   private inFlight = 0;
+  /** How far the runtime's clock is ahead of the wall clock (scaled timers move it). */
+  private skewMs = 0;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private stopped = false;
 
   constructor(private readonly options: LocalDurableOptions) {
     this.slots = new Slots(options.maxConcurrentActivities ?? 16);
@@ -274,7 +345,7 @@ export class LocalDurableRuntime implements DurableStarter {
     const fn = this.options.functions.get(name);
     if (!fn || fn.triggerType !== 'orchestrationTrigger') throw new Error(`no orchestration named ${name} is registered`);
     const now = new Date().toISOString();
-    const instance: Instance = { id, name, input, parentInstanceId, status: 'Pending', createdTime: now, lastUpdatedTime: now, history: [], done: undefined as never };
+    const instance: Instance = { id, name, input, parentInstanceId, status: 'Pending', createdTime: now, lastUpdatedTime: now, history: [], generation: 0, maxHistoryBytes: 0, done: undefined as never };
     this.instances.set(id, instance);
     instance.done = this.drive(instance, fn.callback);
     return id;
@@ -303,6 +374,38 @@ export class LocalDurableRuntime implements DurableStarter {
 
   historyOf(instanceId: string): HistoryEvent[] {
     return this.instances.get(instanceId)?.history ?? [];
+  }
+
+  /**
+   * What an instance's history weighs, as the extension would store it: the largest
+   * generation (JSON bytes; continueAsNew starts a new one) and how many generations ran.
+   */
+  historySize(instanceId: string): { maxBytes: number; generations: number } | undefined {
+    const instance = this.instances.get(instanceId);
+    if (!instance) return undefined;
+    return { maxBytes: Math.max(instance.maxHistoryBytes, JSON.stringify(instance.history).length), generations: instance.generation + 1 };
+  }
+
+  /** Every instance's ID (sub-orchestrations included). */
+  instanceIds(): string[] {
+    return [...this.instances.keys()];
+  }
+
+  /** The runtime's clock: the wall clock, moved ahead by timers that fired early (timerScale < 1). */
+  now(): Date {
+    return new Date(Date.now() + this.skewMs);
+  }
+
+  /**
+   * Stops starting work: pending timers are dropped, queued activities never start, and
+   * this resolves once the activities in flight have returned. Orchestrations left waiting
+   * are abandoned (what they had not loaded is not in the ledger, so a later sweep finds it).
+   */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    while (this.inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 10));
   }
 
   managementUrls(request: HttpRequest | undefined, instanceId: string): ManagementUrls {
@@ -336,8 +439,8 @@ export class LocalDurableRuntime implements DurableStarter {
 
   private async drive(instance: Instance, callback: FunctionCallback): Promise<InstanceStatus> {
     await Promise.resolve();
-    const { history: events } = instance;
-    events.push(history.orchestratorStarted(), history.executionStarted(instance.name, instance.input, undefined, instance.parentInstanceId));
+    let events = instance.history;
+    events.push(history.orchestratorStarted(this.now()), history.executionStarted(instance.name, instance.input, this.now(), instance.parentInstanceId));
     instance.status = 'Running';
     const ready: HistoryEvent[] = [];
     let wake: (() => void) | undefined;
@@ -363,6 +466,16 @@ export class LocalDurableRuntime implements DurableStarter {
         instance.status = 'Failed';
         instance.output = episode.state.error;
         break;
+      }
+      if (episode.continueAsNew) {
+        // A new generation: fresh history, new input, same instance (nothing is in flight:
+        // continueAsNew is the episode's last action).
+        instance.maxHistoryBytes = Math.max(instance.maxHistoryBytes, JSON.stringify(events).length);
+        instance.generation++;
+        instance.input = episode.continueAsNew.input;
+        instance.history = events = [history.orchestratorStarted(this.now()), history.executionStarted(instance.name, instance.input, this.now(), instance.parentInstanceId)];
+        started.clear();
+        continue;
       }
       if (episode.state.isDone) {
         events.push(history.orchestratorCompleted(), history.event(EventType.ExecutionCompleted, { Result: JSON.stringify(episode.state.output ?? null) }));
@@ -397,7 +510,7 @@ export class LocalDurableRuntime implements DurableStarter {
       // Everything that completed meanwhile goes into one episode, as the extension batches.
       const batch = ready.splice(0);
       pending -= batch.length;
-      events.push(history.orchestratorStarted(), ...batch);
+      events.push(history.orchestratorStarted(this.now()), ...batch);
     }
     instance.lastUpdatedTime = new Date().toISOString();
     return this.view(instance);
@@ -408,15 +521,25 @@ export class LocalDurableRuntime implements DurableStarter {
     const scale = this.options.timerScale ?? 1;
     switch (work.kind) {
       case 'activity': {
-        // Without Input: the orchestrator never reads it back, and it is the bulk of the history.
-        events.push(history.taskScheduled(work.id, work.name));
+        // With its input, as the extension stores it (historySize reports what a run weighs).
+        events.push(history.taskScheduled(work.id, work.name, work.input, this.now()));
         return this.runActivity(instance, work);
       }
       case 'timer': {
-        const delay = work.delayMs ?? Math.max(0, (work.fireAt?.getTime() ?? Date.now()) - Date.now());
-        const fireAt = new Date(Date.now() + delay);
-        events.push(history.timerCreated(work.id, fireAt));
-        return new Promise((resolve) => setTimeout(() => resolve(history.timerFired(work.id, fireAt)), delay * scale));
+        const now = this.now().getTime();
+        const delay = work.delayMs ?? Math.max(0, (work.fireAt?.getTime() ?? now) - now);
+        const fireAt = new Date(now + delay);
+        events.push(history.timerCreated(work.id, fireAt, this.now()));
+        if (this.stopped) return new Promise(() => undefined);
+        return new Promise((resolve) => {
+          const timer = setTimeout(() => {
+            this.timers.delete(timer);
+            // A scaled timer fired early: the clock jumps to its fire time, as if it had waited.
+            this.skewMs = Math.max(this.skewMs, fireAt.getTime() - Date.now());
+            resolve(history.timerFired(work.id, fireAt, this.now()));
+          }, delay * scale);
+          this.timers.add(timer);
+        });
       }
       case 'subOrchestration': {
         const childId = work.instanceId ?? `${instance.id}:${work.id}`;
@@ -435,6 +558,7 @@ export class LocalDurableRuntime implements DurableStarter {
     const fn = this.options.functions.get(work.name);
     if (!fn || fn.triggerType !== 'activityTrigger') return history.taskFailed(work.id, `no activity named ${work.name} is registered`);
     return this.slots.run(async () => {
+      if (this.stopped) return new Promise<HistoryEvent>(() => undefined);
       this.activityLog.push({ instanceId: instance.id, name: work.name, id: work.id, attempt: work.attempt });
       this.inFlight++;
       this.peakActivities = Math.max(this.peakActivities, this.inFlight);
@@ -450,7 +574,8 @@ export class LocalDurableRuntime implements DurableStarter {
         this.options.onActivityResult?.(work.name, result, work.attempt);
         return history.taskCompleted(work.id, result);
       } catch (err) {
-        return history.taskFailed(work.id, (err as Error).message ?? String(err), (err as Error).stack ?? '');
+        const details = failureDetailsOf(err);
+        return history.taskFailed(work.id, details.ErrorMessage, details.StackTrace ?? '', this.now(), details);
       } finally {
         this.inFlight--;
       }

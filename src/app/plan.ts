@@ -4,7 +4,8 @@
  * Failed file result. No clocks, no I/O, no randomness: the orchestrator replays them.
  */
 import type { PipelineSpec } from '../pipeline/spec.js';
-import type { FileResult } from '../run/output.js';
+import type { FileErrorOutput } from '../errors.js';
+import type { FileResult, RunCounters } from '../run/output.js';
 import type { BlobRef } from '../source/blobs.js';
 
 /**
@@ -16,35 +17,115 @@ export const RUN_ORCHESTRATOR = 'blob2pgRun';
 /** Past this many blobs a run splits into sub-orchestrations, each with its own (bounded) history. */
 export const BATCH_SIZE = 500;
 
+/**
+ * Which pipeline an activity works for. A deployed pipeline (the pipelines folder of the
+ * app, or of `blob2pg watch`) travels by name and the activity loads its spec; a spec sent
+ * with the run (`blob2pg run`, POST /api/runs) travels whole. Either way the orchestration
+ * input holds the spec once, not every activity input.
+ */
+export interface PipelineRef {
+  pipeline: string;
+  spec?: PipelineSpec;
+}
+
+/**
+ * What the run carries from one generation to the next (continueAsNew), so its output covers
+ * every page. filesSkipped counts versions the listing found in the ledger (never scheduled)
+ * as well as those a copy found loaded.
+ */
+export interface RunTotals extends RunCounters {
+  /** Started at (ms since the epoch): the first generation's orchestration time. */
+  startedAt: number;
+  /** Listing pages done. */
+  pages: number;
+  /** Failed files, and files that loaded after a retry: the only per-file detail a run keeps (the ledger has the rest). */
+  files: FileResult[];
+}
+
 /** What crosses into the run orchestrator. */
 export interface RunInput {
   spec: PipelineSpec;
+  /** The spec is the app's deployed pipeline of that name: activities get the name only. */
+  deployed?: boolean;
   /** Blob versions to load (blob-created events); otherwise the orchestrator lists them. */
   blobs?: BlobRef[];
   /** Only these names (HTTP `{ "blobs": [...] }`, `blob2pg run --blob`). */
   blobNames?: string[];
+  /** Set by continueAsNew: where the listing goes on, and what the run did so far. */
+  continuationToken?: string;
+  totals?: RunTotals;
 }
 
-export interface BatchInput {
-  spec: PipelineSpec;
+export interface BatchInput extends PipelineRef {
   runId: string;
   blobs: BlobRef[];
+  maxParallelCopies: number;
+  retry: CopyRetryPolicy;
 }
 
 /** One copy activity: one blob, or a group of small ones loaded in one transaction (see planCopies). */
-export interface CopyBlobInput {
-  spec: PipelineSpec;
+export interface CopyBlobInput extends PipelineRef {
   refs: BlobRef[];
   runId: string;
 }
 
-export interface ListBlobsInput {
-  spec: PipelineSpec;
+export interface ListBlobsInput extends PipelineRef {
   names?: string[];
+  /** Where the previous page of the listing ended. */
+  continuationToken?: string;
+}
+
+/**
+ * One page of a sweep: the versions not yet in the ledger, and how many listed blobs were
+ * (those are counted, never scheduled). `continuationToken` is set while the container has more.
+ */
+export interface ListBlobsPage {
+  blobs: BlobRef[];
+  listed: number;
+  loaded: number;
+  continuationToken?: string;
 }
 
 /** listBlobs returns an error instead of throwing when a retry would not help (404 container, bad setting). */
-export type ListBlobsOutput = { blobs: BlobRef[] } | { error: string };
+export type ListBlobsOutput = ListBlobsPage | { error: string };
+
+export function pipelineRef(input: RunInput): PipelineRef {
+  return input.deployed ? { pipeline: input.spec.name } : { pipeline: input.spec.name, spec: input.spec };
+}
+
+export function startTotals(startedAt: number): RunTotals {
+  return { startedAt, pages: 0, filesSucceeded: 0, filesSkipped: 0, rowsRead: 0, rowsCopied: 0, rowsSkipped: 0, dataRead: 0, files: [] };
+}
+
+/** The totals of a batch added to the run's (the run's start and pages stay). */
+export function mergeTotals(totals: RunTotals, batch: RunTotals): RunTotals {
+  return {
+    ...totals,
+    filesSucceeded: totals.filesSucceeded + batch.filesSucceeded,
+    filesSkipped: totals.filesSkipped + batch.filesSkipped,
+    rowsRead: totals.rowsRead + batch.rowsRead,
+    rowsCopied: totals.rowsCopied + batch.rowsCopied,
+    rowsSkipped: totals.rowsSkipped + batch.rowsSkipped,
+    dataRead: totals.dataRead + batch.dataRead,
+    files: [...totals.files, ...batch.files],
+  };
+}
+
+/** Adds copy results (archive entries counted as files, as ADF does) to the totals. */
+export function addTotals(totals: RunTotals, files: readonly FileResult[]): RunTotals {
+  const flat = flattenFiles(files);
+  const sum = (pick: (f: FileResult) => number) => flat.reduce((n, f) => n + pick(f), 0);
+  return {
+    ...totals,
+    filesSucceeded: totals.filesSucceeded + flat.filter((f) => f.status === 'Succeeded').length,
+    filesSkipped: totals.filesSkipped + flat.filter((f) => f.status === 'Skipped').length,
+    rowsRead: totals.rowsRead + sum((f) => f.rowsRead),
+    rowsCopied: totals.rowsCopied + sum((f) => f.rowsCopied),
+    rowsSkipped: totals.rowsSkipped + sum((f) => f.rowsSkipped),
+    dataRead: totals.dataRead + sum((f) => f.dataRead),
+    files: [...totals.files, ...flat.filter((f) => f.status === 'Failed' || (f.attempts ?? 1) > 1)],
+  };
+}
 
 /** Consecutive slices of at most `size` items. */
 export function chunk<T>(items: readonly T[], size: number): T[][] {
@@ -107,8 +188,13 @@ export function planCopies(blobs: readonly BlobRef[], maxParallelCopies: number)
   return copies;
 }
 
-export function batchInstanceId(runId: string, index: number): string {
-  return `${runId}:batch-${index}`;
+/**
+ * A batch's sub-orchestration ID, unique per run: a scheduled pipeline's runs share one
+ * instance ID, so `runKey` (context.df.newGuid, replay-safe, new for every run and every
+ * continueAsNew generation) tells them apart. Instance IDs allow 100 characters.
+ */
+export function batchInstanceId(runId: string, runKey: string, index: number): string {
+  return `${runId.slice(0, 48)}:${runKey.replace(/-/g, '').slice(0, 20)}:batch-${index}`;
 }
 
 /** What setCustomStatus reports, and GET /api/runs/{id} shows as progress. */
@@ -141,7 +227,7 @@ export function addProgress(progress: RunProgress, files: readonly FileResult[])
 }
 
 /**
- * Retry policy for activities (only TransientError is thrown by them, see
+ * Retry policy for the listing activity (only TransientError is thrown by it, see
  * src/errors.ts isTransient): 5 s, 10 s, 20 s, 40 s — five attempts over about 75 s,
  * long enough for a Postgres failover or a throttled storage account.
  */
@@ -151,6 +237,55 @@ export const ACTIVITY_RETRY = {
   maxNumberOfAttempts: 5,
   maxRetryIntervalInMilliseconds: 60_000,
 } as const;
+
+/**
+ * How the orchestrator retries a copy that failed for a transient reason: on a durable
+ * timer (the orchestration sleeps, nothing runs). A sweep (scheduled, HTTP, CLI) gives up
+ * after `maxAttempts` — the next sweep tries again. A blob-created run has no next sweep
+ * of its own, so it keeps trying until `deadlineMs` (its start + the trigger's
+ * retryForHours): a database failover or a maintenance window of hours loses nothing.
+ */
+export interface CopyRetryPolicy {
+  firstRetryIntervalInMilliseconds: number;
+  backoffCoefficient: number;
+  maxRetryIntervalInMilliseconds: number;
+  maxAttempts?: number;
+  /** ms since the epoch; no attempt starts after it. */
+  deadlineMs?: number;
+}
+
+/** Default retryForHours of a BlobCreated trigger. */
+export const DEFAULT_RETRY_FOR_HOURS = 24;
+/** The reconciliation sweep of a BlobCreated pipeline (NCRONTAB, hourly) unless its trigger says otherwise. */
+export const DEFAULT_RECONCILE_SCHEDULE = '0 0 * * * *';
+
+export function sweepRetry(): CopyRetryPolicy {
+  const { maxNumberOfAttempts, ...backoff } = ACTIVITY_RETRY;
+  return { ...backoff, maxAttempts: maxNumberOfAttempts };
+}
+
+/** Blob-created runs: back off to 5 minutes between attempts, until the deadline. */
+export function eventRetry(startedAt: number, retryForHours: number): CopyRetryPolicy {
+  return { ...sweepRetry(), maxAttempts: undefined, maxRetryIntervalInMilliseconds: 5 * 60_000, deadlineMs: startedAt + retryForHours * 3_600_000 };
+}
+
+/** The retry policy of a run: a blob-created run (blobs given) retries until its trigger's deadline. */
+export function runRetry(input: RunInput, startedAt: number): CopyRetryPolicy {
+  if (!input.blobs) return sweepRetry();
+  const trigger = input.spec.triggers.find((t) => t.type === 'BlobCreated');
+  return eventRetry(startedAt, (trigger?.type === 'BlobCreated' && trigger.retryForHours) || DEFAULT_RETRY_FOR_HOURS);
+}
+
+/**
+ * When attempt `attempt + 1` may start after attempt `attempt` failed at `now`, or
+ * undefined when the policy says stop (attempts used up, or past the deadline).
+ */
+export function nextAttemptAt(policy: CopyRetryPolicy, attempt: number, now: number): number | undefined {
+  if (policy.maxAttempts !== undefined && attempt >= policy.maxAttempts) return undefined;
+  const at = now + retryDelayMs(policy, attempt + 1);
+  if (policy.deadlineMs !== undefined && at > policy.deadlineMs) return undefined;
+  return at;
+}
 
 /** Delay before retry attempt `attempt` (2 = the first retry), as Durable Task computes it. */
 export function retryDelayMs(
@@ -163,16 +298,61 @@ export function retryDelayMs(
 }
 
 /**
- * A task failure's message as the orchestrator sees it: the extension sends
- * `Reason \n Details` (message, then stack); the user wants the message.
+ * What an activity failure carries across the orchestrator boundary, in the
+ * FailureDetails.Properties of durable-functions 3.5 (functions/activities.ts registers the
+ * provider that fills it): the file error a user reads, exactly as the CLI reports it,
+ * and whether a retry may cure it.
  */
-export function failureMessage(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
-  return text.split(' \n ')[0]!.trim() || text;
+export interface ActivityFailure {
+  error: FileErrorOutput;
+  transient: boolean;
 }
 
-/** A blob whose copy activity failed for good (retries exhausted): the run goes on. */
-export function failedFile(ref: BlobRef, err: unknown): FileResult {
+/** The key under FailureDetails.Properties. */
+export const FAILURE_PROPERTY = 'blob2pg';
+
+/** The host's wrapping of an activity exception in `Reason` (older extensions, no FailureDetails). */
+const HOST_WRAPPING = /^(?:Exception while executing function: \S+\s*(?:->\s*)?)?(?:Result: Failure\s*)?(?:Exception:\s*)?/;
+
+/**
+ * Reads a failed task (TaskFailedError of durable-functions 3.5 with the extension's
+ * FailureDetails, or the plain `Reason \n Details` Error of older extensions) into the
+ * error the user reads and whether it is transient. Without our properties, only a
+ * TransientError by name is transient: anything else would fail the same way again.
+ */
+export function readFailure(err: unknown): ActivityFailure {
+  const details = (err as { failureDetails?: { errorType?: string; errorMessage?: string; properties?: Record<string, unknown> } }).failureDetails;
+  const carried = details?.properties?.[FAILURE_PROPERTY] as ActivityFailure | undefined;
+  if (carried?.error?.message) return { error: carried.error, transient: carried.transient === true };
+  if (details) return { error: { message: unwrapHostMessage(details.errorMessage ?? '') }, transient: details.errorType === 'TransientError' };
+  const text = err instanceof Error ? err.message : String(err);
+  const reason = text.split(' \n ')[0]!.trim() || text;
+  // wrapActivityHandler put the FailureDetails JSON into the message; an old extension passes it on as the reason.
+  const json = reason.indexOf('{"errorType"');
+  if (json >= 0) {
+    try {
+      return readFailure({ failureDetails: JSON.parse(reason.slice(json)) });
+    } catch {
+      // Not the JSON it looked like: read it as text.
+    }
+  }
+  const message = unwrapHostMessage(reason);
+  return { error: { message }, transient: /^TransientError: /.test(message) || /\bTransientError\b/.test(reason.slice(0, 200)) };
+}
+
+/** The exception's own message, without the host's "Exception while executing function" frame and stack. */
+export function unwrapHostMessage(text: string): string {
+  const message = text.replace(HOST_WRAPPING, '').split(/\r?\n\s*(?:Stack|   at )/)[0]!.trim();
+  return message.replace(/^(?:TransientError|ConfigError|DataError|Error): /, '') || text;
+}
+
+/** A task failure's message as the user should read it. */
+export function failureMessage(err: unknown): string {
+  return readFailure(err).error.message;
+}
+
+/** A blob whose copy activity failed for good: the run goes on. */
+export function failedFile(ref: BlobRef, err: unknown, attempts?: number): FileResult {
   return {
     blob: ref.name,
     etag: ref.etag,
@@ -182,6 +362,7 @@ export function failedFile(ref: BlobRef, err: unknown): FileResult {
     rowsSkipped: 0,
     dataRead: 0,
     durationMs: 0,
-    error: { message: failureMessage(err) },
+    ...(attempts !== undefined && { attempts }),
+    error: readFailure(err).error,
   };
 }

@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { PipelineSpec } from '../pipeline/spec.js';
+import { DEFAULT_RECONCILE_SCHEDULE } from './plan.js';
 
 /**
  * Azure Functions names: a letter, then letters, digits, "_" or "-", at most 128 characters,
@@ -36,14 +37,15 @@ export function scheduleRegistrations(specs: Iterable<PipelineSpec>): { registra
   const taken = new Map<string, string>();
   for (const spec of specs) {
     spec.triggers.forEach((trigger, index) => {
-      if (trigger.type !== 'Schedule') return;
+      // A BlobCreated trigger gets a reconciliation sweep (storage minus ledger): no blob depends on one event.
+      const schedule = trigger.type === 'Schedule' ? trigger.schedule : (trigger.reconcileSchedule ?? DEFAULT_RECONCILE_SCHEDULE);
       const name = timerFunctionName(spec.name, index);
       const clash = taken.get(name.toLowerCase());
       if (!FUNCTION_NAME.test(name)) errors.push(`pipeline ${spec.name}: timer function name "${name}" is not a valid function name; trigger ${index} not registered`);
       else if (clash) errors.push(`pipeline ${spec.name}: timer function name "${name}" is already used by pipeline ${clash}; trigger ${index} not registered`);
       else {
         taken.set(name.toLowerCase(), spec.name);
-        registrations.push({ name, spec, schedule: trigger.schedule });
+        registrations.push({ name, spec, schedule });
       }
     });
   }

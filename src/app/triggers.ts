@@ -12,7 +12,7 @@ import type { LoadedPipelines } from './pipelines.js';
 import { redactError, redactSecrets } from '../connections/redact.js';
 import { RUN_ORCHESTRATOR, type RunInput } from './plan.js';
 import { adHocConnectionProblem, adHocRunsAllowed, ALLOW_ADHOC_RUNS_SETTING, deployedConnections, pipelineRunBodySchema, requestIssues, runBodySchema } from './runRequest.js';
-import { isActive, type DurableStarter } from './starter.js';
+import { isActive, type DurableStarter, type InstanceStatus } from './starter.js';
 import { logRunStart } from '../runLog/start.js';
 
 export { RUN_ORCHESTRATOR };
@@ -77,22 +77,37 @@ export async function handleBlobCreatedMessage(message: unknown, starter: Durabl
     }
     for (const spec of specs) {
       const instanceId = instanceIdForEvent(spec.name, event);
-      // Any existing instance (even a finished one) means this blob version was handled.
-      if (await starter.getStatus(instanceId)) {
+      // A running instance, or one that loaded the blob, means this version is handled; a
+      // run that ended without loading it (failed for good, terminated) starts again.
+      const existing = await starter.getStatus(instanceId);
+      if (existing && !needsRestart(existing)) {
         log.log(`duplicate event for ${event.container}/${event.blob} (${spec.name}): ${instanceId} already exists`);
         outcome.duplicates.push(instanceId);
         continue;
       }
       // A renamed file names no version: the run lists it by name and loads what is there.
       const ref = blobRefFromEvent(event);
-      const input: RunInput = ref ? { spec, blobs: [ref] } : { spec, blobNames: [event.blob] };
+      const input: RunInput = ref ? { spec, deployed: true, blobs: [ref] } : { spec, deployed: true, blobNames: [event.blob] };
       await starter.startNew(RUN_ORCHESTRATOR, { instanceId, input });
-      await logRunStart(spec, instanceId, 'BlobEvent');
-      log.log(`started ${instanceId}: pipeline ${spec.name}, blob ${event.container}/${event.blob}`);
+      // A restart reuses the instance ID: its run-log row is Running again.
+      await logRunStart(spec, instanceId, 'BlobEvent', process.env, { restarted: Boolean(existing) });
+      log.log(`${existing ? 'restarted' : 'started'} ${instanceId}: pipeline ${spec.name}, blob ${event.container}/${event.blob}${existing ? ` (the previous run ended ${describeEnd(existing)})` : ''}`);
       outcome.started.push(instanceId);
     }
   }
   return outcome;
+}
+
+/** A finished event run that did not load its blob: Failed, Terminated, or Completed with a failed file. */
+function needsRestart(status: InstanceStatus): boolean {
+  if (isActive(status)) return false;
+  if (status.runtimeStatus !== 'Completed') return true;
+  return (status.output as { filesFailed?: number } | undefined)?.filesFailed !== 0;
+}
+
+function describeEnd(status: InstanceStatus): string {
+  const output = status.output as { status?: string } | undefined;
+  return status.runtimeStatus === 'Completed' ? `with status ${output?.status ?? 'unknown'}` : status.runtimeStatus;
 }
 
 /** A tick while the previous scheduled run of the pipeline is still going is skipped. */
@@ -104,7 +119,7 @@ export async function handleScheduleTick(spec: PipelineSpec, starter: DurableSta
     log.warn(`pipeline ${spec.name}: the previous scheduled run (${instanceId}) is ${current!.runtimeStatus}; tick skipped`);
     return { skipped: instanceId };
   }
-  const input: RunInput = { spec };
+  const input: RunInput = { spec, deployed: true };
   await starter.startNew(RUN_ORCHESTRATOR, { instanceId, input });
   await logRunStart(spec, instanceId, 'Schedule');
   log.log(`pipeline ${spec.name}: scheduled run ${instanceId} started`);
@@ -141,12 +156,20 @@ export interface RunRequestOptions {
 }
 
 /** Validate (200, nothing started) or start (202) a run of `spec`. */
-async function startOrValidate(request: HttpRequest, starter: DurableStarter, spec: PipelineSpec, body: { blobs?: string[]; validate?: boolean }, options: RunRequestOptions): Promise<HttpResponseInit> {
+async function startOrValidate(
+  request: HttpRequest,
+  starter: DurableStarter,
+  spec: PipelineSpec,
+  body: { blobs?: string[]; validate?: boolean },
+  options: RunRequestOptions,
+  // A deployed pipeline's activities load it by name; an ad-hoc spec travels with the run.
+  deployed = true,
+): Promise<HttpResponseInit> {
   if (body.validate) {
     const problems = await (options.validate ?? validateWithCli)(spec, options.env ?? process.env);
     return { status: 200, jsonBody: { pipeline: spec.name, valid: problems.length === 0, problems } };
   }
-  const input: RunInput = { spec, ...(body.blobs?.length && { blobNames: body.blobs }) };
+  const input: RunInput = { spec, deployed, ...(body.blobs?.length && { blobNames: body.blobs }) };
   const instanceId = await starter.startNew(RUN_ORCHESTRATOR, { input });
   await logRunStart(spec, instanceId, 'HTTP', options.env);
   return accepted(starter, request, instanceId);
@@ -194,7 +217,7 @@ export async function handleRunRequest(request: HttpRequest, starter: DurableSta
   }
   const problem = adHocConnectionProblem(spec, deployedConnections(pipelines.pipelines.values()));
   if (problem) return { status: 403, jsonBody: { error: 'ad-hoc specs may only use the deployed pipelines\' connections', errors: [{ ...problem, path: `spec.${problem.path}` }] } };
-  return startOrValidate(request, starter, spec, rest, options);
+  return startOrValidate(request, starter, spec, rest, options, false);
 }
 
 /** GET /api/runs/{id}: status, progress and (when finished) the run output. */

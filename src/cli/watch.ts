@@ -1,9 +1,14 @@
 /**
  * `blob2pg watch <pipelines folder>`: the local stand-in for blob upload events. Polls the
- * source container(s) of the pipelines with a BlobCreated trigger and hands each new blob
- * version, as an Event Grid BlobCreated message, to the same queue-trigger handler the
- * Event Grid path uses in Azure (functions/blobEvents.ts), which starts the orchestrator
- * on the local durable runtime.
+ * source container(s) of the pipelines with a BlobCreated trigger and hands each blob
+ * version that is not in the ledger, as an Event Grid BlobCreated message, to the same
+ * queue-trigger handler the Event Grid path uses in Azure (functions/blobEvents.ts), which
+ * starts the orchestrator on the local durable runtime.
+ *
+ * It keeps no memory of its own: what is loaded is what the ledger says (sweep.ts), so a
+ * watcher killed mid-load — whose transaction PostgreSQL rolled back — loads that blob when
+ * it starts again, with no flag. In one process it hands each version over once (its run
+ * retries transient failures itself; a data error waits for the next start).
  */
 import azureFunctions from '@azure/functions';
 import type { Env } from '../connections/settings.js';
@@ -12,7 +17,7 @@ import { BLOB_CREATED } from '../app/events.js';
 import { installLocalHost, registeredFunction } from '../app/localHost.js';
 import { loadPipelineFolder, setAppPipelines, type LoadedPipelines } from '../app/pipelines.js';
 import { setStarterFactory } from '../app/starter.js';
-import type { PipelineSpec } from '../pipeline/spec.js';
+import { sweep } from '../app/sweep.js';
 import type { FileResult } from '../run/output.js';
 import { localRuntime } from '../run/localRun.js';
 import { containerFor } from '../source/blobs.js';
@@ -24,7 +29,7 @@ export interface WatchOptions {
   folder: string;
   env?: Env;
   intervalMs?: number;
-  /** Also announce the blobs already there at start (default: only new uploads, like Event Grid). */
+  /** Accepted for compatibility: every version not in the ledger is loaded, whenever it was uploaded. */
   initial?: boolean;
   abortSignal?: AbortSignal;
   onFile?: (file: FileResult) => void;
@@ -73,33 +78,28 @@ export async function watch(options: WatchOptions): Promise<LoadedPipelines> {
   setStarterFactory(() => runtime);
   const handler = registeredFunction('blobCreated').callback;
 
-  // One listing per (connection, container, prefix); the handler decides which pipelines match.
-  const sources = new Map<string, PipelineSpec>();
-  for (const spec of watched) sources.set(`${spec.source.connection}\0${spec.source.container}\0${spec.source.prefix}`, spec);
-  const seen = new Set<string>();
+  const handed = new Set<string>();
   let first = true;
   try {
     await withAppEnv(env, async () => {
       while (!options.abortSignal?.aborted) {
-        for (const spec of sources.values()) {
+        for (const spec of watched) {
           const container = containerFor(spec, env);
           try {
-            for await (const item of container.listBlobsFlat({ prefix: spec.source.prefix || undefined })) {
-              const key = `${container.url}\0${item.name}\0${item.properties.etag}`;
-              if (seen.has(key)) continue;
-              seen.add(key);
-              if (first && !options.initial) continue;
-              const message = blobCreatedMessage(spec.source.container, item.name, item.properties.etag!, item.properties.contentLength ?? 0, container.getBlobClient(item.name).url, item.properties.lastModified);
+            for await (const ref of sweep(spec, { env, abortSignal: options.abortSignal })) {
+              const key = `${spec.name}\0${ref.name}\0${ref.etag}`;
+              if (handed.has(key)) continue;
+              handed.add(key);
+              const message = blobCreatedMessage(spec.source.container, ref.name, ref.etag, ref.size, container.getBlobClient(ref.name).url, new Date(ref.lastModified));
               const context = new InvocationContext({ functionName: 'blobCreated', logHandler: (level, ...args) => level !== 'debug' && log(args.join(' ')) });
               await handler(message, context);
             }
           } catch (err) {
-            log(`listing ${spec.source.container}: ${(err as Error).message}`);
+            if (!options.abortSignal?.aborted) log(`listing ${spec.source.container} for ${spec.name}: ${(err as Error).message}`);
           }
         }
         if (first) {
-          // Only now is the baseline known: what lands from here on is new.
-          log(`watching ${[...sources.values()].map((s) => `${s.source.container}/${s.source.prefix}`).join(', ')} for ${watched.map((s) => s.name).join(', ')} (Ctrl-C stops)`);
+          log(`watching ${watched.map((s) => `${s.source.container}/${s.source.prefix}`).join(', ')} for ${watched.map((s) => s.name).join(', ')} (Ctrl-C stops)`);
           first = false;
         }
         await sleep(options.intervalMs ?? 2000, options.abortSignal);
@@ -108,6 +108,7 @@ export async function watch(options: WatchOptions): Promise<LoadedPipelines> {
   } finally {
     setStarterFactory(undefined);
   }
-  await runtime.idle();
+  // Loads in flight finish; runs waiting on a retry timer are left (not in the ledger: the next start finds them).
+  await runtime.stop();
   return loaded;
 }

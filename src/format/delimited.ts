@@ -148,7 +148,7 @@ export function parseRecord(
 }
 
 /** `\r` alone ends the first line (a classic-Mac file); `\n` or `\r\n` otherwise. */
-function detectCr(buf: Buffer): boolean {
+export function detectCr(buf: Buffer): boolean {
   const lf = buf.indexOf(LF);
   const cr = buf.indexOf(CR);
   return cr >= 0 && (lf < 0 || cr < lf - 1);

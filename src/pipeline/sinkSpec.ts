@@ -34,6 +34,18 @@ export const sinkSchema = z
     preCopyScript: z.string().min(1).optional(),
     /** SQL run inside the blob's transaction after the data. */
     postCopyScript: z.string().min(1).optional(),
+    /**
+     * ADF's parallelCopies, for one blob: COPY streams that load byte ranges of one large
+     * CSV blob at once, committed together (two-phase commit; the server needs
+     * max_prepared_transactions > 0). Omitted: 4 for blobs of 1 GiB or more, else 1.
+     * Not the spec's maxParallelCopies, which is how many blobs load at once.
+     */
+    parallelCopies: z
+      .int()
+      .min(1)
+      .max(32)
+      .optional()
+      .describe('COPY streams for one CSV blob, committed together (needs max_prepared_transactions > 0); default 4 from 1 GiB, else 1. Not maxParallelCopies (blobs at once).'),
     /** Schema of the ingestion ledger; default BLOB2PG_LEDGER_SCHEMA or `blob2pg`. */
     ledgerSchema: identifier.optional(),
     /**
@@ -50,6 +62,9 @@ export const sinkSchema = z
     const keys = sink.upsertSettings?.keys ?? [];
     const dup = keys.find((k, i) => keys.indexOf(k) !== i);
     if (dup) ctx.addIssue({ code: 'custom', path: ['upsertSettings', 'keys'], message: `key column "${dup}" is listed twice` });
+    if ((sink.parallelCopies ?? 1) > 1 && sink.writeMethod !== 'CopyCommand') {
+      ctx.addIssue({ code: 'custom', path: ['parallelCopies'], message: `only CopyCommand loads one blob through several streams (writeMethod is ${sink.writeMethod})` });
+    }
   });
 
 /** The variables ADF offers for "additional columns"; anything else is a literal string. */

@@ -35,11 +35,18 @@ export const sourceSchema = z.strictObject({
  * How the Functions app starts the pipeline on its own (functions/). The CLI ignores it.
  * Schedule uses the Functions timer's six-field NCRONTAB: second minute hour day month weekday.
  */
+const ncrontab = z.string().regex(/^\s*\S+(\s+\S+){5}\s*$/, 'a six-field NCRONTAB expression, e.g. "0 */15 * * * *"');
 export const triggerSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('BlobCreated') }),
+  z.strictObject({
+    type: z.literal('BlobCreated'),
+    /** A load that keeps failing for a transient reason is retried for this long (default 24). */
+    retryForHours: z.number().positive().max(168).optional(),
+    /** When the reconciliation sweep (storage minus ledger) runs (default hourly). */
+    reconcileSchedule: ncrontab.optional(),
+  }),
   z.strictObject({
     type: z.literal('Schedule'),
-    schedule: z.string().regex(/^\s*\S+(\s+\S+){5}\s*$/, 'a six-field NCRONTAB expression, e.g. "0 */15 * * * *"'),
+    schedule: ncrontab,
   }),
 ]);
 export const triggersSchema = z.array(triggerSchema).default([]);

@@ -10,10 +10,11 @@ import { withAppEnv } from '../app/appEnv.js';
 import { withNotices } from '../notices.js';
 import { LocalDurableRuntime } from '../app/localDurable.js';
 import { loadDurableFunctions, registeredFunctions } from '../app/localHost.js';
-import { RUN_ORCHESTRATOR, type RunInput } from '../app/plan.js';
+import { RUN_ORCHESTRATOR } from '../app/plan.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
-import { failedRun, type FileResult, type RunOutput } from './output.js';
-import { ACTIVITY_RETRY, failureMessage } from '../app/plan.js';
+import { flattenFiles, type RunInput } from '../app/plan.js';
+import { failedRun, runOutputOf, type FileResult, type RunOutput } from './output.js';
+import { failureMessage } from '../app/plan.js';
 import { redactSecrets } from '../connections/redact.js';
 import { recordRunOutput, recordRunStart, runLogTarget, type TriggerKind } from '../runLog/store.js';
 
@@ -57,18 +58,17 @@ export async function runPipeline(spec: PipelineSpec, options: RunPipelineOption
   return output;
 }
 
+/**
+ * Runs the orchestration to the end. Its output lists only failed files (its history must
+ * stay small); the CLI has every copy's results at hand as they return, so its run output
+ * lists every file the run copied or skipped, in name order.
+ */
 async function orchestrateRun(spec: PipelineSpec, options: RunPipelineOptions & { runId: string }): Promise<RunOutput> {
-  const key = (file: FileResult) => `${file.blob}\0${file.etag}`;
-  /** Attempts of the files whose copy returned; the run output says how many a retried file took. */
-  const attempts = new Map<string, number>();
-  const withAttempts = (file: FileResult): FileResult => {
-    const tries = attempts.get(key(file)) ?? (file.status === 'Failed' && file.error?.kind === undefined ? ACTIVITY_RETRY.maxNumberOfAttempts : 1);
-    return tries > 1 ? { ...file, attempts: tries } : file;
-  };
+  const copied: FileResult[] = [];
   const runtime = await localRuntime({
-    onFile: (file, attempt) => {
-      attempts.set(key(file), attempt);
-      options.onFile?.(withAttempts(file));
+    onFile: (file) => {
+      copied.push(file);
+      options.onFile?.(file);
     },
     timerScale: options.timerScale,
   });
@@ -83,8 +83,21 @@ async function orchestrateRun(spec: PipelineSpec, options: RunPipelineOptions & 
   // Listing or the orchestration itself failed: still one run object, Failed, saying why.
   if (status.runtimeStatus !== 'Completed') return failedRun(spec.name, runId, redactSecrets(failureMessage(status.output)));
   const output = status.output as RunOutput;
-  // Files that never returned from an activity (retries exhausted: the orchestrator made
-  // their result, with no error kind) are reported last.
-  for (const file of output.files) if (options.onFile && !attempts.has(key(file))) options.onFile(withAttempts(file));
-  return { ...output, files: output.files.map(withAttempts) };
+  // The orchestration lists the failed files and those that took more than one attempt (with
+  // their attempts); files whose copy never returned (failed for good) are only there.
+  const key = (file: FileResult) => `${file.blob}\0${file.etag}`;
+  const noted = new Map(output.files.map((f) => [key(f), f]));
+  const files = flattenFiles(copied).map((f) => {
+    const attempts = noted.get(key(f))?.attempts;
+    return attempts ? { ...f, attempts } : f;
+  });
+  const reported = new Set(files.map(key));
+  for (const file of output.files) {
+    if (reported.has(key(file))) continue;
+    files.push(file);
+    options.onFile?.(file);
+  }
+  files.sort((a, b) => (a.blob < b.blob ? -1 : a.blob > b.blob ? 1 : 0));
+  const counters = { filesSucceeded: output.filesRead, filesSkipped: output.filesSkipped, rowsRead: output.rowsRead, rowsCopied: output.rowsCopied, rowsSkipped: output.rowsSkipped, dataRead: output.dataRead };
+  return runOutputOf(output.pipeline, output.runId, counters, files, output.copyDurationMs);
 }

@@ -45,27 +45,45 @@ export interface RunOutput {
   error?: string;
 }
 
-/** Pure: the orchestrator calls it too, so it must not read clocks. */
-export function summarizeRun(pipeline: string, runId: string, files: FileResult[], copyDurationMs: number): RunOutput {
-  const sum = (pick: (f: FileResult) => number) => files.reduce((total, f) => total + pick(f), 0);
-  const loaded = files.filter((f) => f.status === 'Succeeded');
+/** Run-level counters: what a run adds up, whether it keeps each file's result or only the failed ones. */
+export interface RunCounters {
+  filesSucceeded: number;
+  filesSkipped: number;
+  rowsRead: number;
+  rowsCopied: number;
+  rowsSkipped: number;
+  dataRead: number;
+}
+
+/**
+ * The run output from counters and the files it lists (the orchestrator lists only failed
+ * files; the ledger holds the others). Pure: the orchestrator calls it, so no clocks.
+ */
+export function runOutputOf(pipeline: string, runId: string, counters: RunCounters, files: FileResult[], copyDurationMs: number): RunOutput {
   const failed = files.filter((f) => f.status === 'Failed').length;
-  const dataRead = sum((f) => f.dataRead);
   return {
     pipeline,
     runId,
-    status: failed === 0 ? 'Succeeded' : failed === files.length ? 'Failed' : 'PartiallySucceeded',
-    filesRead: loaded.length,
-    filesSkipped: files.filter((f) => f.status === 'Skipped').length,
+    status: failed === 0 ? 'Succeeded' : counters.filesSucceeded + counters.filesSkipped === 0 ? 'Failed' : 'PartiallySucceeded',
+    filesRead: counters.filesSucceeded,
+    filesSkipped: counters.filesSkipped,
     filesFailed: failed,
-    rowsRead: sum((f) => f.rowsRead),
-    rowsCopied: sum((f) => f.rowsCopied),
-    rowsSkipped: sum((f) => f.rowsSkipped),
-    dataRead,
+    rowsRead: counters.rowsRead,
+    rowsCopied: counters.rowsCopied,
+    rowsSkipped: counters.rowsSkipped,
+    dataRead: counters.dataRead,
     copyDurationMs,
-    throughputBytesPerSec: copyDurationMs > 0 ? Math.round((dataRead * 1000) / copyDurationMs) : 0,
+    throughputBytesPerSec: copyDurationMs > 0 ? Math.round((counters.dataRead * 1000) / copyDurationMs) : 0,
     files,
   };
+}
+
+/** The run output of a run that keeps every file's result. */
+export function summarizeRun(pipeline: string, runId: string, files: FileResult[], copyDurationMs: number): RunOutput {
+  const count = (status: FileStatus) => files.filter((f) => f.status === status).length;
+  const sum = (pick: (f: FileResult) => number) => files.reduce((total, f) => total + pick(f), 0);
+  const counters = { filesSucceeded: count('Succeeded'), filesSkipped: count('Skipped'), rowsRead: sum((f) => f.rowsRead), rowsCopied: sum((f) => f.rowsCopied), rowsSkipped: sum((f) => f.rowsSkipped), dataRead: sum((f) => f.dataRead) };
+  return runOutputOf(pipeline, runId, counters, files, copyDurationMs);
 }
 
 /** A run that failed before or outside its files (listing, connecting): still one run object. */

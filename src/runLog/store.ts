@@ -123,6 +123,11 @@ export interface RunStart {
   runId: string;
   pipeline: string;
   trigger: TriggerKind;
+  /**
+   * The same instance ID started again (a blob event redelivered after its run ended without
+   * loading the blob): the row is Running again; its file rows are replaced as files are copied.
+   */
+  restarted?: boolean;
 }
 
 /** A run starts: its row (status Running), and runs past the retention pruned. */
@@ -130,7 +135,11 @@ export async function recordRunStart(target: RunLogTarget, run: RunStart, env: E
   await bestEffort(`the start of run ${run.runId}`, target, async (place) => {
     await place.pool.query(
       `INSERT INTO ${quoteIdent(place.schema)}.runs (run_id, pipeline, trigger) VALUES ($1, $2, $3)
-       ON CONFLICT (run_id) DO UPDATE SET trigger = EXCLUDED.trigger WHERE runs.trigger = 'Unknown'`,
+       ON CONFLICT (run_id) DO UPDATE SET ${
+         run.restarted
+           ? `trigger = EXCLUDED.trigger, status = 'Running', finished_at = NULL, error = NULL, copy_duration_ms = NULL, updated_at = clock_timestamp()`
+           : `trigger = EXCLUDED.trigger WHERE runs.trigger = 'Unknown'`
+       }`,
       [run.runId, run.pipeline, run.trigger],
     );
     await pruneRuns(place, retentionDays(env));
@@ -262,9 +271,17 @@ export async function recordRunOutput(target: RunLogTarget, output: RunOutput): 
         const files = output.files.map((f) => loggedFile({ ...f, attempts: f.attempts ?? 1 }));
         if (files.length) await writeFiles(client, schema, run, files);
         else await client.query(`INSERT INTO ${quoteIdent(schema)}.runs (run_id, pipeline) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [run.runId, run.pipeline]);
+        // The output's counters also cover the files no copy wrote here: those the listing
+        // found already in the ledger (skipped without a copy) and, from the orchestration,
+        // files whose log write was lost. A run that failed as a whole counts nothing: greatest
+        // keeps what its files recorded.
         await client.query(
-          `UPDATE ${quoteIdent(schema)}.runs SET status = $2, error = $3, copy_duration_ms = $4, finished_at = clock_timestamp(), updated_at = clock_timestamp() WHERE run_id = $1`,
-          [output.runId, output.status, output.error ?? null, Math.round(output.copyDurationMs)],
+          `UPDATE ${quoteIdent(schema)}.runs SET status = $2, error = $3, copy_duration_ms = $4,
+             files_loaded = greatest(files_loaded, $5), files_skipped = greatest(files_skipped, $6),
+             rows_read = greatest(rows_read, $7), rows_copied = greatest(rows_copied, $8), rows_skipped = greatest(rows_skipped, $9),
+             bytes = greatest(bytes, $10), finished_at = clock_timestamp(), updated_at = clock_timestamp()
+           WHERE run_id = $1`,
+          [output.runId, output.status, output.error ?? null, Math.round(output.copyDurationMs), output.filesRead, output.filesSkipped, output.rowsRead, output.rowsCopied, output.rowsSkipped, output.dataRead],
         );
       }),
     );

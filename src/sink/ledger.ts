@@ -160,3 +160,20 @@ function sameTable(keys: readonly LedgerKey[]): string {
   if (table === undefined || keys.some((k) => k.targetTable !== table)) throw new Error('ledger keys of one call must name one target table');
   return table;
 }
+
+/**
+ * Which of these versions of one target table's blobs are loaded (a committed ledger row),
+ * in the keys' order: one statement for a whole page of a listing, the keys bound as
+ * arrays, answered from the primary key. A sweep schedules only the others, so its cost
+ * follows what is new rather than what was ever uploaded.
+ */
+export async function loadedVersions(db: pg.ClientBase, schema: string, keys: readonly LedgerKey[]): Promise<boolean[]> {
+  if (keys.length === 0) return [];
+  const result = await db.query<{ n: string }>(
+    `SELECT k.n FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS k(blob_url, etag, n)
+      WHERE EXISTS (SELECT 1 FROM ${quoteIdent(schema)}.ingestions i WHERE i.target_table = $1 AND i.blob_url = k.blob_url AND i.etag = k.etag)`,
+    [sameTable(keys), keys.map((k) => k.blobUrl), keys.map((k) => k.etag)],
+  );
+  const loaded = new Set(result.rows.map((r) => Number(r.n)));
+  return keys.map((_, i) => loaded.has(i + 1));
+}

@@ -107,13 +107,14 @@ export function stallTimeoutMs(env: Env = process.env): number {
 /**
  * Opens exactly the version named by `ref.etag` (If-Match), so the bytes loaded are the
  * bytes the ledger row names. A download cut short resumes from its offset, still pinned
- * to the ETag (resumableDownload.ts).
+ * to the ETag (resumableDownload.ts). `range`: bytes [start, end) only (a ranged GET;
+ * the parallel COPY streams of one blob read one each).
  */
-export async function openBlob(spec: PipelineSpec, ref: BlobRef, options: SourceOptions = {}): Promise<Readable> {
+export async function openBlob(spec: PipelineSpec, ref: BlobRef, options: SourceOptions = {}, range?: { start: number; end: number }): Promise<Readable> {
   const blob = containerFor(spec, options.env).getBlobClient(ref.name);
   const open = async (offset: number, abortSignal: AbortSignal): Promise<Readable> => {
     try {
-      const response = await blob.download(offset, undefined, {
+      const response = await blob.download((range?.start ?? 0) + offset, range && range.end - range.start - offset, {
         conditions: { ifMatch: `"${normalizeEtag(ref.etag)}"` },
         abortSignal,
         // Resuming is resumableDownload's job (the SDK's gives up on a reset).

@@ -49,7 +49,7 @@ export async function handleUiRequest(request: HttpRequest, starter: DurableStar
       rerunRefusal: (pipeline) => (pipelines.pipelines.has(pipeline) ? undefined : `pipeline ${pipeline} is not deployed in this app`),
       async rerun(pipeline, blobs) {
         const spec = pipelines.pipelines.get(pipeline)!;
-        const input: RunInput = { spec, blobNames: blobs };
+        const input: RunInput = { spec, deployed: true, blobNames: blobs };
         const runId = await starter.startNew(RUN_ORCHESTRATOR, { input });
         await logRunStart(spec, runId, 'Rerun', env);
         return runId;

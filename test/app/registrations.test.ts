@@ -32,7 +32,7 @@ function binding(fn: RegisteredFunction | undefined, type: string) {
 describe('function registrations', () => {
   it('registers exactly the expected functions', () => {
     expect([...fns.keys()].sort()).toEqual(
-      ['blob2pgCopyBatch', 'blob2pgRun', 'blobCreated', 'copyBlob', 'startRun', 'getRun', 'listBlobs', 'listPipelines', 'runHistoryPage', timerFunctionName('nightly.full', 0), timerFunctionName('orders', 1), 'startPipelineRun'].sort(),
+      ['blob2pgCopyBatch', 'blob2pgRun', 'blobCreated', 'copyBlob', 'startRun', 'getRun', 'listBlobs', 'listPipelines', 'runHistoryPage', timerFunctionName('nightly.full', 0), timerFunctionName('orders', 0), timerFunctionName('orders', 1), 'startPipelineRun'].sort(),
     );
   });
 
@@ -41,6 +41,11 @@ describe('function registrations', () => {
     expect(fn!.triggerType).toBe('queueTrigger');
     expect(fn!.trigger).toMatchObject({ queueName: 'blob-created-test', connection: 'AzureWebJobsStorage', direction: 'in' });
     expect(binding(fn, 'durableClient')).toHaveLength(1);
+  });
+
+  it('a reconciliation sweep per BlobCreated trigger: hourly unless reconcileSchedule says otherwise', () => {
+    expect(fns.get(timerFunctionName('orders', 0))!.trigger).toMatchObject({ type: 'timerTrigger', schedule: '0 0 * * * *' });
+    expect(binding(fns.get(timerFunctionName('orders', 0)), 'durableClient')).toHaveLength(1);
   });
 
   it('one timer per Schedule trigger, with its schedule and a durable client', () => {

@@ -57,7 +57,7 @@ describe('the page in the Functions app', () => {
     const body = 'id,name\n1,one\nx,two\n';
     const { etag } = await h.upload('ev/bad.csv', body);
     const blob = h.container.getBlobClient('ev/bad.csv');
-    await call('blobCreated', {
+    const event = {
       id: 'evt-1',
       topic: '/subscriptions/0/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/devstoreaccount1',
       subject: `/blobServices/default/containers/${h.container.containerName}/blobs/ev/bad.csv`,
@@ -66,7 +66,8 @@ describe('the page in the Functions app', () => {
       dataVersion: '',
       metadataVersion: '1',
       data: { api: 'PutBlob', eTag: etag.replace(/"/g, ''), contentType: 'text/csv', contentLength: body.length, blobType: 'BlockBlob', url: blob.url },
-    });
+    };
+    await call('blobCreated', event);
     const runId = eventInstanceId('ui-events', h.container.containerName, 'ev/bad.csv', etag);
     await runtime.waitForCompletion(runId);
     // The activity wrote the file; the orchestrator does no I/O, so the run still reads Running.
@@ -79,6 +80,13 @@ describe('the page in the Functions app', () => {
     // Opening the page completed the run from the orchestration's output.
     expect(await runRow(runId)).toMatchObject({ status: 'Failed', files_failed: 1 });
     expect((await runRow(runId))!.finished_at).toBeInstanceOf(Date);
+
+    // The event redelivered after the run failed: the same instance runs again, and its row is Running again.
+    await call('blobCreated', event);
+    expect(await runRow(runId)).toMatchObject({ trigger: 'BlobEvent', status: 'Running', finished_at: null });
+    await runtime.waitForCompletion(runId);
+    await page('GET', `/runs/${encodeURIComponent(runId)}?code=key1`);
+    expect(await runRow(runId)).toMatchObject({ status: 'Failed', files_failed: 1 });
 
     const forged = await page('POST', '/rerun?code=key1', 'pipeline=ui-events&blob=ev%2Fbad.csv', { origin: 'https://evil.example', host: 'localhost:7071' });
     expect(forged.status).toBe(403);

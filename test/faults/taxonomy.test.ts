@@ -34,12 +34,12 @@ describe('setup errors fail once, never retried', () => {
     const url = new URL(h.env.TARGET_POSTGRES!);
     url.password = 'not-the-password';
     const { output, notices, ms } = await load('badpw', { ...h.env, TARGET_POSTGRES: url.toString() });
-    expect(output.files).toMatchObject([{ status: 'Failed', error: { kind: 'config' } }]);
-    const message = output.files[0]!.error!.message;
+    // The sweep's listing asks the ledger first: the run fails there, once, before any copy.
+    expect(output).toMatchObject({ status: 'Failed', files: [] });
+    const message = output.error!;
     expect(message).toMatch(/PostgreSQL refused the sign-in of connection "TARGET_POSTGRES" \(28P01\): password authentication failed .*check the user and password in setting TARGET_POSTGRES/);
     expect(message).not.toMatch(/Entra|pgaadauth/);
     expect(message).not.toContain('not-the-password');
-    expect(output.files[0]!.attempts).toBeUndefined();
     expect(notices.filter((line) => line.includes('retry'))).toEqual([]);
     expect(ms).toBeLessThan(5_000); // the first retry would wait 5 s
   });
@@ -50,7 +50,7 @@ describe('setup errors fail once, never retried', () => {
     const started = performance.now();
     const notices: string[] = [];
     const output = await runPipeline(h.spec({ name: 'nosetting', source: { prefix: 'nosetting/' }, sink: { table: `${h.schema}.nosetting` } }), { env, log: (line) => notices.push(line) });
-    expect(output.files).toMatchObject([{ status: 'Failed', error: { kind: 'config', message: expect.stringMatching(/TARGET_POSTGRES.* is not configured/) } }]);
+    expect(output).toMatchObject({ status: 'Failed', files: [], error: expect.stringMatching(/TARGET_POSTGRES.* is not configured/) });
     expect(notices.filter((line) => line.includes('retry'))).toEqual([]);
     expect(performance.now() - started).toBeLessThan(5_000);
   });

@@ -10,6 +10,7 @@ import { ledgerSchemaName } from '../../src/sink/ledger.js';
 import type { FileResult } from '../../src/run/output.js';
 import type { BlobRef } from '../../src/source/blobs.js';
 import { createHarness, type Harness } from '../support/harness.js';
+import { countStatements as countStatementsOf } from '../support/tables.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -26,18 +27,7 @@ async function uploadAll(prefix: string, bodies: string[]): Promise<BlobRef[]> {
   return refs;
 }
 
-/**
- * Counts the INSERT statements that reach `table` and commit: a statement-level trigger
- * fires once per COPY, however many rows it loads, and rolls back with it.
- */
-async function countStatements(table: string): Promise<() => Promise<number>> {
-  const [schema, name] = table.split('.');
-  const log = `"${schema}"."${name}_statements"`;
-  await h.query(`CREATE TABLE ${log} (at timestamptz DEFAULT clock_timestamp())`);
-  await h.query(`CREATE FUNCTION "${schema}"."${name}_count"() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO ${log} DEFAULT VALUES; RETURN NULL; END $$`);
-  await h.query(`CREATE TRIGGER count_statements AFTER INSERT ON "${schema}"."${name}" FOR EACH STATEMENT EXECUTE FUNCTION "${schema}"."${name}_count"()`);
-  return async () => (await h.query(`SELECT count(*)::int AS n FROM ${log}`))[0]!.n as number;
-}
+const countStatements = (table: string) => countStatementsOf(h, table);
 
 async function ledgerRows(table: string): Promise<Array<[string, number]>> {
   const ledger = `"${ledgerSchemaName(undefined, h.env)}".ingestions`;

@@ -49,11 +49,12 @@ describe('orchestrator at scale', () => {
     const output = await run(runtime, 'many-1');
     const seconds = (performance.now() - started) / 1000;
     expect(output).toMatchObject({ status: 'Succeeded', filesRead: BLOBS, filesFailed: 0, rowsCopied: BLOBS * ROWS });
-    expect(output.files.map((f) => f.blob)).toEqual(Array.from({ length: BLOBS }, (_, b) => `many/${String(b).padStart(4, '0')}.csv`));
-    // Two batches of 500, each its own sub-orchestration; never more than 8 copies at once.
-    expect((await runtime.getStatus('many-1:batch-0'))?.runtimeStatus).toBe('Completed');
-    expect((await runtime.getStatus('many-1:batch-1'))?.runtimeStatus).toBe('Completed');
-    expect(await runtime.getStatus('many-1:batch-2')).toBeUndefined();
+    // Counters only: the orchestration's output lists no file that loaded at the first attempt.
+    expect(output.files).toEqual([]);
+    // Two batches of 500, each its own sub-orchestration (IDs unique to the run); never more than 8 copies at once.
+    const batches = runtime.instanceIds().filter((id) => id.startsWith('many-1:'));
+    expect(batches.map((id) => id.replace(/:[0-9a-f]{20}:/, ':<key>:'))).toEqual(['many-1:<key>:batch-0', 'many-1:<key>:batch-1']);
+    for (const id of batches) expect((await runtime.getStatus(id))?.runtimeStatus).toBe('Completed');
     expect(runtime.peakActivities).toBeLessThanOrEqual(8);
     expect(runtime.peakActivities).toBeGreaterThan(1);
     const [counts] = await h.query<{ total: number; distinct_rows: number; blobs: number }>(

@@ -34,7 +34,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if (!postgres) {
     const major = process.env.BLOB2PG_TEST_PG_MAJOR ? Number(process.env.BLOB2PG_TEST_PG_MAJOR) : undefined;
     if (major !== undefined && !Number.isInteger(major)) throw new Error(`BLOB2PG_TEST_PG_MAJOR must be a major version such as 14, got "${process.env.BLOB2PG_TEST_PG_MAJOR}"`);
-    const server = await startPostgres({ dir, persistent: false, major });
+    // Prepared transactions on: parallel COPY streams of one blob commit through them.
+    const server = await startPostgres({ dir, persistent: false, major, maxPreparedTransactions: 32 });
     stops.push(server.stop);
     postgres = server.url;
     dataDir = server.dataDir;

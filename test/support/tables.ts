@@ -16,3 +16,17 @@ export function tables(h: Harness) {
     },
   };
 }
+
+/**
+ * Counts the INSERT statements that reach `table` ("schema.name") and commit: a
+ * statement-level trigger fires once per COPY, however many rows it loads, and rolls back
+ * with it.
+ */
+export async function countStatements(h: Harness, table: string): Promise<() => Promise<number>> {
+  const [schema, name] = table.split('.');
+  const log = `"${schema}"."${name}_statements"`;
+  await h.query(`CREATE TABLE ${log} (at timestamptz DEFAULT clock_timestamp())`);
+  await h.query(`CREATE FUNCTION "${schema}"."${name}_count"() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO ${log} DEFAULT VALUES; RETURN NULL; END $$`);
+  await h.query(`CREATE TRIGGER count_statements AFTER INSERT ON "${schema}"."${name}" FOR EACH STATEMENT EXECUTE FUNCTION "${schema}"."${name}_count"()`);
+  return async () => (await h.query(`SELECT count(*)::int AS n FROM ${log}`))[0]!.n as number;
+}
