@@ -9,6 +9,7 @@ import './activities.js';
 import './blobEvents.js';
 import './timers.js';
 import './http.js';
+import './ui.js';
 
 const loaded = appPipelines();
 for (const { file, issues } of loaded.errors) {

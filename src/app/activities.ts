@@ -18,8 +18,9 @@ import type { PipelineSpec } from '../pipeline/spec.js';
 import type { FileResult } from '../run/output.js';
 import { notice } from '../notices.js';
 import { appPipelines } from './pipelines.js';
-import { type CopyBlobInput, type ListBlobsInput, type ListBlobsOutput, type PipelineRef } from './plan.js';
+import { failedFile, flattenFiles, type CopyBlobInput, type ListBlobsInput, type ListBlobsOutput, type PipelineRef } from './plan.js';
 import { sweepPage } from './sweep.js';
+import { loggedFile, recordFiles, runLogTarget, type LoggedFile } from '../runLog/store.js';
 
 /** The spec an activity works with: sent with the run, or the deployed pipeline of that name. */
 export function resolveSpec(ref: PipelineRef, env: Env = process.env): PipelineSpec {
@@ -27,6 +28,17 @@ export function resolveSpec(ref: PipelineRef, env: Env = process.env): PipelineS
   const spec = appPipelines(env).pipelines.get(ref.pipeline);
   if (!spec) throw new ConfigError(`pipeline ${ref.pipeline} is not deployed (no such pipeline in ${appPipelines(env).folder})`);
   return spec;
+}
+
+/** Records a copy's file outcomes in the run log (outside the load's transaction; never throws). */
+async function logFiles(spec: PipelineSpec, input: CopyBlobInput, env: Env, files: ReadonlyArray<Omit<FileResult, 'status'> & { status: LoggedFile['status'] }>): Promise<void> {
+  // Load lag starts at the blob's last-modified time; an archive entry has its archive's.
+  const modifiedOf = (blob: string) => input.refs.find((ref) => blob === ref.name || blob.startsWith(`${ref.name}/`))?.lastModified;
+  await recordFiles(
+    () => runLogTarget(spec, env),
+    { runId: input.runId, pipeline: spec.name },
+    files.map((f) => loggedFile(f, modifiedOf(f.blob))),
+  );
 }
 
 export async function listBlobsActivity(input: ListBlobsInput, env: Env = process.env): Promise<ListBlobsOutput> {
@@ -43,8 +55,12 @@ export async function listBlobsActivity(input: ListBlobsInput, env: Env = proces
 export async function copyBlobActivity(input: CopyBlobInput, env: Env = process.env): Promise<FileResult[]> {
   const spec = resolveSpec(input, env);
   try {
-    return await copyBlobs(spec, input.refs, { runId: input.runId, env });
+    const results = await copyBlobs(spec, input.refs, { runId: input.runId, env });
+    await logFiles(spec, input, env, flattenFiles(results));
+    return results;
   } catch (err) {
+    // About to be retried: the log says so, and the next attempt's result replaces it.
+    await logFiles(spec, input, env, input.refs.map((ref) => ({ ...failedFile(ref, err), status: 'Retrying' as const })));
     const group = input.refs.length > 1 ? ` (a group of ${input.refs.length} blobs, retried together)` : '';
     notice(`  retry    ${redactSecrets((err as Error).message)}${group}: transient, nothing of it was committed, it is tried again`);
     throw err;

@@ -42,15 +42,22 @@ function gzipSample(): Buffer {
   return gzipSync(csv);
 }
 
-export async function runDemo(env: NodeJS.ProcessEnv = process.env, options: { watch?: boolean } = {}): Promise<number> {
-  let services: LocalServices | undefined;
+/** The port `blob2pg ui --demo` listens on, so the demo can print the page's address. */
+export const DEMO_UI_PORT = 47180;
+
+/** The demo's services: the embedded ones (persistent, fixed ports) unless the env names real ones. */
+export async function demoServices(env: NodeJS.ProcessEnv): Promise<{ runEnv: NodeJS.ProcessEnv; services?: LocalServices }> {
   const runEnv = { ...env };
-  if (!runEnv.SOURCE_STORAGE || !runEnv.TARGET_POSTGRES) {
-    process.stderr.write('starting embedded Azurite and PostgreSQL in .blob2pg/demo …\n');
-    services = await startLocalServices({ dir: path.resolve('.blob2pg/demo'), persistent: true, blobPort: 47100, postgresPort: 47132 });
-    runEnv.SOURCE_STORAGE ??= services.storageConnectionString;
-    runEnv.TARGET_POSTGRES ??= services.postgresUrl;
-  }
+  if (runEnv.SOURCE_STORAGE && runEnv.TARGET_POSTGRES) return { runEnv };
+  process.stderr.write('starting embedded Azurite and PostgreSQL in .blob2pg/demo …\n');
+  const services = await startLocalServices({ dir: path.resolve('.blob2pg/demo'), persistent: true, blobPort: 47100, postgresPort: 47132 });
+  runEnv.SOURCE_STORAGE ??= services.storageConnectionString;
+  runEnv.TARGET_POSTGRES ??= services.postgresUrl;
+  return { runEnv, services };
+}
+
+export async function runDemo(env: NodeJS.ProcessEnv = process.env, options: { watch?: boolean } = {}): Promise<number> {
+  const { runEnv, services } = await demoServices(env);
   try {
     const client = new pg.Client({ connectionString: runEnv.TARGET_POSTGRES });
     await client.connect();
@@ -71,6 +78,7 @@ export async function runDemo(env: NodeJS.ProcessEnv = process.env, options: { w
     process.stdout.write(formatRunSummary(output) + '\n');
     const { rows } = await client.query<{ count: string }>('SELECT count(*) FROM public.demo_orders');
     process.stdout.write(`public.demo_orders now holds ${rows[0]!.count} rows. Run \`npm run demo\` again: every blob is Skipped.\n`);
+    process.stdout.write(`Run history: \`npx blob2pg ui --demo\`, then open http://127.0.0.1:${DEMO_UI_PORT}/\n`);
     await client.end();
     if (options.watch) await watchDemo(runEnv);
     return output.filesFailed > 0 ? 1 : 0;

@@ -117,6 +117,19 @@ const COMMANDS: Record<string, Command> = {
       return runDemo(io.env, { watch: values.watch });
     },
   },
+  ui: {
+    usage: `ui [--pipelines FOLDER] [--demo] [--port N] [--connection NAME]
+                                                           the run-history page on 127.0.0.1 (run log in TARGET_POSTGRES)`,
+    async run(args, io) {
+      const { values } = parseArgs({
+        args,
+        allowPositionals: false,
+        options: { pipelines: { type: 'string' }, demo: { type: 'boolean' }, port: { type: 'string' }, connection: { type: 'string' } },
+      });
+      const { serveUi } = await import('./ui.js');
+      return serveUi(io, values);
+    },
+  },
   schema: {
     usage: 'schema                                           print the pipeline JSON Schema',
     offline: true,

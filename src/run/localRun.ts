@@ -16,6 +16,7 @@ import { flattenFiles, type RunInput } from '../app/plan.js';
 import { failedRun, runOutputOf, type FileResult, type RunOutput } from './output.js';
 import { failureMessage } from '../app/plan.js';
 import { redactSecrets } from '../connections/redact.js';
+import { recordRunOutput, recordRunStart, runLogTarget, type TriggerKind } from '../runLog/store.js';
 
 export interface RunPipelineOptions {
   /** Only these blob names (still subject to nothing else: the user named them). */
@@ -26,6 +27,8 @@ export interface RunPipelineOptions {
   onFile?: (file: FileResult) => void;
   /** Multiplies the retry back-off delays (tests). */
   timerScale?: number;
+  /** What started the run, for the run log (default CLI). */
+  trigger?: TriggerKind;
   /** Progress a person wants to see while the run goes on (retries, lock waits); stderr in the CLI. */
   log?: (line: string) => void;
 }
@@ -45,12 +48,22 @@ export async function localRuntime(options: { onFile?: (file: FileResult, attemp
   });
 }
 
-/**
- * Runs the pipeline to the end. The orchestration's output lists only failed files (its
- * history must stay small); the CLI has every copy's results at hand as they return, so
- * its run output lists every file the run copied or skipped, in name order.
- */
+/** Runs the pipeline and records the run in the run log: its start, then its output. */
 export async function runPipeline(spec: PipelineSpec, options: RunPipelineOptions = {}): Promise<RunOutput> {
+  const runId = options.runId ?? randomUUID();
+  const runLog = () => runLogTarget(spec, options.env);
+  await withNotices(options.log, () => recordRunStart(runLog, { runId, pipeline: spec.name, trigger: options.trigger ?? 'CLI' }, options.env));
+  const output = await orchestrateRun(spec, { ...options, runId });
+  await withNotices(options.log, () => recordRunOutput(runLog, output));
+  return output;
+}
+
+/**
+ * Runs the orchestration to the end. Its output lists only failed files (its history must
+ * stay small); the CLI has every copy's results at hand as they return, so its run output
+ * lists every file the run copied or skipped, in name order.
+ */
+async function orchestrateRun(spec: PipelineSpec, options: RunPipelineOptions & { runId: string }): Promise<RunOutput> {
   const copied: FileResult[] = [];
   const runtime = await localRuntime({
     onFile: (file) => {
@@ -60,7 +73,7 @@ export async function runPipeline(spec: PipelineSpec, options: RunPipelineOption
     timerScale: options.timerScale,
   });
   const input: RunInput = { spec, ...(options.blobs?.length && { blobNames: options.blobs }) };
-  const runId = options.runId ?? randomUUID();
+  const { runId } = options;
   const status = await withNotices(options.log, () =>
     withAppEnv(options.env, async () => {
       const id = await runtime.startNew(RUN_ORCHESTRATOR, { instanceId: runId, input });

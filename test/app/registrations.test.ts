@@ -32,7 +32,7 @@ function binding(fn: RegisteredFunction | undefined, type: string) {
 describe('function registrations', () => {
   it('registers exactly the expected functions', () => {
     expect([...fns.keys()].sort()).toEqual(
-      ['blob2pgCopyBatch', 'blob2pgRun', 'blobCreated', 'copyBlob', 'startRun', 'getRun', 'listBlobs', 'listPipelines', timerFunctionName('nightly.full', 0), timerFunctionName('orders', 0), timerFunctionName('orders', 1), 'startPipelineRun'].sort(),
+      ['blob2pgCopyBatch', 'blob2pgRun', 'blobCreated', 'copyBlob', 'startRun', 'getRun', 'listBlobs', 'listPipelines', 'runHistoryPage', timerFunctionName('nightly.full', 0), timerFunctionName('orders', 0), timerFunctionName('orders', 1), 'startPipelineRun'].sort(),
     );
   });
 
@@ -60,7 +60,8 @@ describe('function registrations', () => {
     expect(http('startRun')).toMatchObject({ type: 'httpTrigger', route: 'runs', methods: ['POST'], authLevel: 'function' });
     expect(http('getRun')).toMatchObject({ type: 'httpTrigger', route: 'runs/{id}', methods: ['GET'], authLevel: 'function' });
     expect(http('listPipelines')).toMatchObject({ type: 'httpTrigger', route: 'pipelines', methods: ['GET'], authLevel: 'function' });
-    for (const name of ['startPipelineRun', 'startRun', 'getRun']) expect(binding(fns.get(name), 'durableClient')).toHaveLength(1);
+    expect(http('runHistoryPage')).toMatchObject({ type: 'httpTrigger', route: 'ui/{*path}', methods: ['GET', 'POST'], authLevel: 'function' });
+    for (const name of ['startPipelineRun', 'startRun', 'getRun', 'runHistoryPage']) expect(binding(fns.get(name), 'durableClient')).toHaveLength(1);
     for (const name of ['startPipelineRun', 'startRun', 'getRun', 'listPipelines']) expect(binding(fns.get(name), 'http')).toHaveLength(1);
   });
 

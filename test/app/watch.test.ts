@@ -15,6 +15,7 @@ import { watch } from '../../src/cli/watch.js';
 import type { FileResult } from '../../src/run/output.js';
 import { buildCli } from '../support/cliProcess.js';
 import { createHarness, type Harness } from '../support/harness.js';
+import { copyingBackends } from '../support/copyProgress.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -79,11 +80,11 @@ it('killed with SIGKILL mid-load and started again (no flags), loads the blob ex
 
   const first = startWatch(folder);
   // Mid-load: PostgreSQL reports the COPY into the table under way.
-  await until('the COPY to start', async () => (await h.query<{ n: string }>(`SELECT tuples_processed AS n FROM pg_stat_progress_copy WHERE relid = '"${h.schema}".k'::regclass`)).some((r) => Number(r.n) > 0), 60_000);
+  await until('the COPY to start', async () => (await copyingBackends(h, `${h.schema}.k`, { minBytes: 1 })).length > 0, 60_000);
   first.child.kill('SIGKILL');
   await once(first.child, 'exit');
   // The dropped connection rolls the load's transaction back: no rows, no ledger row.
-  await until('the killed backend to go', async () => (await h.query(`SELECT 1 FROM pg_stat_progress_copy WHERE relid = '"${h.schema}".k'::regclass`)).length === 0, 20_000);
+  await until('the killed backend to go', async () => (await copyingBackends(h, `${h.schema}.k`)).length === 0, 20_000);
   expect(await h.query(`SELECT count(*)::int AS n FROM "${h.schema}".k`)).toEqual([{ n: 0 }]);
   expect(await ledger()).toEqual([{ n: 0 }]);
 

@@ -17,6 +17,7 @@ import { loadedOnce, ORDERS_DDL, ordersCsv } from '../support/faultChecks.js';
 import { buildCli, runCliProcess } from '../support/cliProcess.js';
 import { serviceAddress, startFaultProxy, throughProxy, type Fault, type FaultProxy } from '../support/faultProxy.js';
 import { createHarness, type Harness } from '../support/harness.js';
+import { copyingBackends } from '../support/copyProgress.js';
 
 let h: Harness;
 let proxy: FaultProxy;
@@ -98,15 +99,10 @@ describe('a lost PostgreSQL connection mid-load is retried, and the blob loads e
     await h.upload(`${name}/orders.csv`, ordersCsv(ROWS));
     // ~800 KB at 1 MB/s: the COPY is in flight for most of a second.
     proxy.throttle(1_000_000);
-    // pg_stat_progress_copy exists from PostgreSQL 14; on 13 the COPY is found by its text.
-    const version = Number((await h.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`))[0]!.v);
-    const findCopy = version >= 140000
-      ? `SELECT pid FROM pg_stat_progress_copy WHERE relid = to_regclass($1) AND bytes_processed > 100000`
-      : `SELECT pid FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'COPY %' AND strpos(query, $1) > 0`;
     const terminated = (async () => {
       for (let i = 0; i < 400; i++) {
-        const [row] = await h.query<{ pid: number }>(findCopy, [`"${h.schema}"."${name}"`]);
-        if (row) return (await h.query<{ ok: boolean }>('SELECT pg_terminate_backend($1) AS ok', [row.pid]))[0]!.ok;
+        const [pid] = await copyingBackends(h, `${h.schema}.${name}`, { minBytes: 100_000 });
+        if (pid !== undefined) return (await h.query<{ ok: boolean }>('SELECT pg_terminate_backend($1) AS ok', [pid]))[0]!.ok;
         await new Promise((r) => setTimeout(r, 10));
       }
       return false;

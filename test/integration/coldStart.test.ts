@@ -89,7 +89,7 @@ describe('cold start: modules load when a command or spec needs them', () => {
       console.log('registered ' + JSON.stringify([...registry.keys()].sort()));`;
     const loaded = await loadedBy(['--input-type=module', '-e', script], { BLOB2PG_PIPELINES: pipelines });
     const registered = JSON.parse(/^registered (.*)$/m.exec(loaded.stdout)![1]!);
-    expect(registered).toEqual(['blob2pgCopyBatch', 'blob2pgRun', 'blobCreated', 'copyBlob', 'getRun', 'listBlobs', 'listPipelines', timerFunctionName('orders', 0), 'startPipelineRun', 'startRun'].sort());
+    expect(registered).toEqual(['blob2pgCopyBatch', 'blob2pgRun', 'blobCreated', 'copyBlob', 'getRun', 'listBlobs', 'listPipelines', 'runHistoryPage', timerFunctionName('orders', 0), 'startPipelineRun', 'startRun'].sort());
     expect(present(loaded, HEAVY)).toEqual(['@azure/functions', 'durable-functions', 'zod']);
     expect(loaded.own).not.toContain('src/copyBlob.js');
     expect(loaded.own).not.toContain('src/app/triggers.js');

@@ -19,6 +19,7 @@ import { preparedGid } from '../../src/sink/preparedLoads.js';
 import { blobUrl, normalizeEtag, type BlobRef } from '../../src/source/blobs.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { countStatements as countStatementsOf } from '../support/tables.js';
+import { copyingBackends } from '../support/copyProgress.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -175,17 +176,12 @@ describe('parallel COPY streams (sink.parallelCopies)', () => {
     loading.catch(() => undefined);
     let victim: number | undefined;
     for (let i = 0; i < 300 && victim === undefined; i++) {
-      // The COPY into this table whose backend sleeps (found through pg_stat_progress_copy).
-      const rows = await h.query(
-        `SELECT p.pid FROM pg_stat_progress_copy p JOIN pg_stat_activity a USING (pid) WHERE p.relid = $1::regclass AND a.wait_event = 'PgSleep'`,
-        [quoted(t)],
-      );
-      victim = rows[0]?.pid as number | undefined;
+      // The COPY into this table whose backend sleeps in the trigger.
+      victim = (await copyingBackends(h, t, { waitEvent: 'PgSleep' }))[0];
       if (victim === undefined) await new Promise((r) => setTimeout(r, 100));
     }
     expect(victim).toBeDefined();
-    const copying = await h.query(`SELECT count(*)::int AS n FROM pg_stat_progress_copy WHERE relid = $1::regclass`, [quoted(t)]);
-    expect(copying[0]!.n).toBeGreaterThan(0);
+    expect((await copyingBackends(h, t)).length).toBeGreaterThan(0);
     await h.query('SELECT pg_terminate_backend($1)', [victim]);
     const error = await loading.then(() => undefined, (err: unknown) => err);
     expect(error).toBeInstanceOf(TransientError);
