@@ -61,13 +61,23 @@ export class ConcatenatedCopy {
   }
 
   /**
-   * Writes one chunk and waits until the COPY stream has passed it to the socket (which
-   * waits for the socket to drain): backpressure without a 'drain' wait that a destroyed
-   * stream would never end — a write's callback always comes, with the error if it failed.
+   * Writes one chunk and waits until the COPY stream has passed it to the socket: backpressure
+   * without a bare 'drain' wait. The callback alone is not enough either: pg-copy-streams
+   * calls it on the socket's 'drain', which a reset socket never emits, and reports the lost
+   * connection as an 'error' on the COPY stream instead (copy-from.js handleError) — so
+   * whichever comes first settles the write.
    */
   private async write(copy: CopyStreamQuery, chunk: Buffer): Promise<void> {
     if (this.failure) throw this.failure;
-    await new Promise<void>((resolve, reject) => copy.write(chunk, (err) => (err ? reject(this.failure ?? err) : resolve())));
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error) => reject(this.failure ?? err);
+      copy.once('error', onError);
+      copy.write(chunk, (err) => {
+        copy.off('error', onError);
+        if (err) reject(this.failure ?? err);
+        else resolve();
+      });
+    });
   }
 
   /** Ends the open COPY and checks its count; throws ConcatenationRefused or COPY's error. */
