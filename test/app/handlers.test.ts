@@ -10,12 +10,10 @@ import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/fu
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventInstanceId, instanceIdForEvent, parseBlobEvents, scheduledInstanceId } from '../../src/app/events.js';
 import type { LocalDurableRuntime } from '../../src/app/localDurable.js';
-import { installLocalHost, registeredFunction } from '../../src/app/localHost.js';
-import { setAppPipelines } from '../../src/app/pipelines.js';
-import { setStarterFactory } from '../../src/app/starter.js';
+import { registeredFunction } from '../../src/app/localHost.js';
 import { timerFunctionName } from '../../src/app/triggers.js';
 import type { RunOutput } from '../../src/run/output.js';
-import { localRuntime } from '../../src/run/localRun.js';
+import { startLocalApp, stopLocalApp } from '../support/localApp.js';
 import { createHarness, type Harness } from '../support/harness.js';
 
 let h: Harness;
@@ -58,16 +56,11 @@ beforeAll(async () => {
   await writeFile(path.join(dir, 'events.json'), JSON.stringify({ name: 'events', source: { container, prefix: 'ev/', wildcard: '*.csv' }, sink, triggers: [{ type: 'BlobCreated' }] }));
   await writeFile(path.join(dir, 'sched.json'), JSON.stringify({ name: 'sched', source: { container, prefix: 'sched/' }, sink, triggers: [{ type: 'Schedule', schedule: '0 0 * * * *' }] }));
   await writeFile(path.join(dir, 'invalid.json'), '{ "name": "invalid", "source": {} ');
-  process.env.BLOB2PG_PIPELINES = dir;
-  setAppPipelines(undefined);
-  installLocalHost();
-  await import('../../functions/index.js');
-  runtime = await localRuntime({ timerScale: 0 });
-  setStarterFactory(() => runtime);
+  runtime = await startLocalApp(dir);
 });
 
 afterAll(async () => {
-  setStarterFactory(undefined);
+  stopLocalApp();
   await h?.close();
 });
 

@@ -10,10 +10,8 @@ import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/fu
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventInstanceId } from '../../src/app/events.js';
 import type { LocalDurableRuntime } from '../../src/app/localDurable.js';
-import { installLocalHost, registeredFunction } from '../../src/app/localHost.js';
-import { setAppPipelines } from '../../src/app/pipelines.js';
-import { setStarterFactory } from '../../src/app/starter.js';
-import { localRuntime } from '../../src/run/localRun.js';
+import { registeredFunction } from '../../src/app/localHost.js';
+import { startLocalApp, stopLocalApp } from '../support/localApp.js';
 import { createHarness, type Harness } from '../support/harness.js';
 
 let h: Harness;
@@ -37,16 +35,11 @@ beforeAll(async () => {
     path.join(dir, 'events.json'),
     JSON.stringify({ name: 'ui-events', source: { container: h.container.containerName, prefix: 'ev/' }, sink: { table: `${h.schema}.events` }, triggers: [{ type: 'BlobCreated' }] }),
   );
-  process.env.BLOB2PG_PIPELINES = dir;
-  setAppPipelines(undefined);
-  installLocalHost();
-  await import('../../functions/index.js');
-  runtime = await localRuntime({ timerScale: 0 });
-  setStarterFactory(() => runtime);
+  runtime = await startLocalApp(dir);
 });
 
 afterAll(async () => {
-  setStarterFactory(undefined);
+  stopLocalApp();
   await h?.close();
 });
 

@@ -1,0 +1,24 @@
+/**
+ * The Functions app as the host would load it, on the local Durable runtime: the pipelines
+ * folder set, the registrations captured by the local host, and every start routed to one
+ * runtime whose timers fire at once. For handler tests that call registered functions.
+ */
+import type { LocalDurableRuntime } from '../../src/app/localDurable.js';
+import { installLocalHost } from '../../src/app/localHost.js';
+import { setAppPipelines } from '../../src/app/pipelines.js';
+import { setStarterFactory } from '../../src/app/starter.js';
+import { localRuntime } from '../../src/run/localRun.js';
+
+export async function startLocalApp(pipelinesDir: string): Promise<LocalDurableRuntime> {
+  process.env.BLOB2PG_PIPELINES = pipelinesDir;
+  setAppPipelines(undefined);
+  installLocalHost();
+  await import('../../functions/index.js');
+  const runtime = await localRuntime({ timerScale: 0 });
+  setStarterFactory(() => runtime);
+  return runtime;
+}
+
+export function stopLocalApp(): void {
+  setStarterFactory(undefined);
+}
