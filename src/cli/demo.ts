@@ -60,6 +60,8 @@ export async function runDemo(env: NodeJS.ProcessEnv = process.env, options: { w
   const { runEnv, services } = await demoServices(env);
   try {
     const client = new pg.Client({ connectionString: runEnv.TARGET_POSTGRES });
+    // Lost while idle (the uploads below): its next query fails; it must not crash the demo.
+    client.on('error', () => undefined);
     await client.connect();
     await client.query(`CREATE TABLE IF NOT EXISTS public.demo_orders (
       order_id bigint PRIMARY KEY, customer text NOT NULL, amount numeric(12,2), ordered_at timestamptz, note text,
