@@ -11,6 +11,7 @@ import { poolFor } from '../sink/pool.js';
 import { ensureRunLog, recordRunStart, type RunLogPlace } from '../runLog/store.js';
 import { ledgerSchemaName } from '../sink/ledger.js';
 import { startUiServer, type UiServer } from './server.js';
+import { abandonedAfterSeconds } from './queries.js';
 
 export interface LocalUiOptions {
   env: Env;
@@ -29,7 +30,9 @@ export async function startLocalUi(options: LocalUiOptions): Promise<UiServer & 
   const log = options.log ?? (() => undefined);
   const server = await startUiServer(
     {
-      place,
+      place: { ...place, abandonedAfterSeconds: abandonedAfterSeconds(options.env) },
+      env: options.env,
+      specOf: (pipeline) => options.pipelines.get(pipeline),
       rerunRefusal: (pipeline) =>
         options.pipelines.has(pipeline) ? undefined : `pipeline ${pipeline} is not among the pipelines this page was started with (blob2pg ui --pipelines <folder>)`,
       async rerun(pipeline, blobs) {
