@@ -4,7 +4,7 @@
  * still loads entirely or not at all; a bad blob fails alone.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyBlob, copyBlobs } from '../../src/copyBlob.js';
+import { copyBlob, copyBlobs } from '../../src/load/index.js';
 import { TransientError } from '../../src/errors.js';
 import { ledgerSchemaName } from '../../src/sink/ledger.js';
 import type { FileResult } from '../../src/run/output.js';
