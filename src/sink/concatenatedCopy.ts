@@ -1,8 +1,8 @@
 /**
  * One COPY for the CSV bodies of many small files, one after another, each file's records
  * counted on the way. Why: PostgreSQL's COPY sets up its multi-insert buffer again in every
- * COPY, so 1,000 COPYs of 1,000 rows cost about 2.5× the server CPU of one COPY of the same
- * 1,000,000 rows (bench/README.md); a group of small blobs loaded through one COPY costs
+ * COPY, so 1,000 COPYs of 1,000 rows cost several times the server CPU of one COPY of the
+ * same 1,000,000 rows (figures in bench/README.md); a group of small blobs loaded through one COPY costs
  * what one blob of their size costs.
  *
  * The records are counted by the scanner that cuts BulkInsert's batches (it splits records
