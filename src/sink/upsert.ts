@@ -17,11 +17,11 @@
  */
 import { DataError } from '../errors.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
-import type { ColumnPlan } from './convert.js';
+import type { ColumnPlan } from './selectPlan.js';
 import { serverVersionNum } from './serverVersion.js';
 import { displayTable, quoteIdent, quoteIdentList, quoteTable } from './sql.js';
-import { stageForWrite, stagedCounters, type StagedLoad } from './staged.js';
-import { withStageDiagnosis } from './staging.js';
+import { stageForWrite, stagedCounters, type StagedLoad } from './stagedWrite.js';
+import { withStageDiagnosis } from './stageTable.js';
 import type { TableInfo } from './tableInfo.js';
 import { withSavepoint } from './transaction.js';
 import type { PrepareRequest, SinkWriter, WriteCounters, WriteRequest } from './writer.js';
