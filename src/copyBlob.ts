@@ -32,7 +32,8 @@ import { claimIngestion, claimIngestions, completeIngestion, completeIngestions,
 import { displayTable, quoteTable } from './sink/sql.js';
 import { uploadSkipLog } from './sink/skipLog.js';
 import { skipMode } from './sink/staged.js';
-import { describeTable, type TableInfo } from './sink/tableInfo.js';
+import type { TableInfo } from './pipeline/table.js';
+import { describeTable } from './sink/tableInfo.js';
 import type { SinkWriter } from './sink/writer.js';
 import type pg from 'pg';
 
