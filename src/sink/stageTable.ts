@@ -23,7 +23,7 @@ import { stageField, type ColumnPlan, type SelectPlan } from './selectPlan.js';
 import { copyCsvInto, csvCopyOptionsSql } from './copyFromStdin.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
 import { withSavepoint } from './transaction.js';
-import type { TableColumn } from './tableInfo.js';
+import type { TableColumn } from '../pipeline/table.js';
 
 export const STAGE_LINE_COLUMN = 'blob2pg_line';
 const LINE = quoteIdent(STAGE_LINE_COLUMN);
