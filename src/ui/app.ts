@@ -11,7 +11,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Env } from '../connections/settings.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
-import { redactSecrets } from '../connections/redact.js';
+import { redactSecrets } from '../redact.js';
 import { getRun, listRuns, loggedPipelines, pipelineSeries, type RunLogView, type RunRow } from './queries.js';
 import { openSkipLog } from './skipLogFile.js';
 import { href, messagePage, pipelinePage, RUN_STATUSES, runDetailPage, runsListPage, type LinkContext } from './pages.js';

@@ -23,7 +23,7 @@ import { poolFor } from '../sink/pool.js';
 import { handleUi } from './app.js';
 import { abandonedAfterSeconds } from './queries.js';
 import { notice } from '../notices.js';
-import { redactSecrets } from '../connections/redact.js';
+import { redactSecrets } from '../redact.js';
 
 /** The run log the page reads: BLOB2PG_UI_CONNECTION, else the first pipeline's sink connection, else TARGET_POSTGRES. */
 export function uiPlace(pipelines: LoadedPipelines, env: Env): RunLogPlace {

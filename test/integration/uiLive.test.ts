@@ -7,8 +7,8 @@
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PipelineSpec } from '../../src/pipeline/spec.js';
-import { runPipeline } from '../../src/run/localRun.js';
-import { startLocalUi } from '../../src/ui/local.js';
+import { runPipeline } from '../../src/local/run.js';
+import { startLocalUi } from '../../src/local/ui.js';
 import { listRuns } from '../../src/ui/queries.js';
 import { plainBlobName } from '../../src/ui/skipLogFile.js';
 import { createHarness, type Harness } from '../support/harness.js';

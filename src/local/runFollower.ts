@@ -12,8 +12,8 @@
 import type { Env } from '../connections/settings.js';
 import type { InstanceStatus } from '../app/starter.js';
 import { RUN_ORCHESTRATOR, type RunInput, type RunProgress } from '../app/plan.js';
-import { failedRun, type RunOutput } from './output.js';
-import { EventType, type HistoryEvent } from '../app/localDurable.js';
+import { failedRun, type RunOutput } from '../run/output.js';
+import { EventType, type HistoryEvent } from './durable.js';
 import { heartbeatMs, recordAbandoned, recordHeartbeat, recordRunOutput, runLogTarget, type RunLogTarget } from '../runLog/store.js';
 
 export interface FollowedRuntime {
