@@ -1,6 +1,6 @@
 /**
  * JSON: JSON Lines, one top-level array of objects, or concatenated objects — detected
- * from the content, as ADF does — streamed into CSV for COPY (see records.ts).
+ * from the content, as ADF does — streamed into CSV for COPY (see toCsvRows.ts).
  *  - JSON Lines: cut on newlines, JSON.parse each line (blank lines ignored).
  *  - Array / concatenated objects: a depth-tracking byte scanner cuts each top-level
  *    object out of the stream and JSON.parses it; the document is never held whole.
@@ -15,7 +15,7 @@ import { findColumn } from '../pipeline/mapping.js';
 import type { SourceMappingEntry as MappingEntry } from '../pipeline/sinkSpec.js';
 import type { TableColumn } from '../sink/tableInfo.js';
 import type { ByteReader } from './byteReader.js';
-import { CsvChunker, csvText, fieldText, kindOf, LineIndex, type FieldText, type ValueKind } from './records.js';
+import { CsvChunker, csvText, fieldText, kindOf, LineIndex, type FieldText, type ValueKind } from './toCsvRows.js';
 
 const LF = 0x0a;
 const OPEN_BRACE = 0x7b;
@@ -77,7 +77,7 @@ export interface JsonColumns {
   header: string[];
   accessors: Accessor[];
   kinds: ValueKind[];
-  /** Per field, its CSV-field function (records.ts `fieldText`), chosen once. */
+  /** Per field, its CSV-field function (toCsvRows.ts `fieldText`), chosen once. */
   texts: FieldText[];
 }
 

@@ -2,7 +2,7 @@
  * Parquet, read with hyparquet (+ hyparquet-compressors for gzip/zstd/brotli/lz4; snappy
  * is built in) row group by row group over ranged blob reads: only the footer and one row
  * group's column chunks are in memory at a time, so a blob larger than memory loads.
- * Rows become CSV for COPY (records.ts). Type rules:
+ * Rows become CSV for COPY (toCsvRows.ts). Type rules:
  *  - INT64 → bigint text, no loss; DECIMAL → exact text from the unscaled integer (hyparquet
  *    would give a float, so its annotation is taken off and we scale the raw value).
  *  - TIMESTAMP millis/micros/nanos and INT96 → ISO 8601 text at full precision with `Z`
@@ -19,7 +19,7 @@ import { findColumn } from '../pipeline/mapping.js';
 import type { SourceMappingEntry as MappingEntry } from '../pipeline/sinkSpec.js';
 import type { TableColumn } from '../sink/tableInfo.js';
 import { parseJsonPath } from './json.js';
-import { CsvChunker, fieldText, kindOf, RECORD_CSV_OPTIONS, type ValueKind } from './records.js';
+import { CsvChunker, fieldText, kindOf, RECORD_CSV_OPTIONS, type ValueKind } from './toCsvRows.js';
 
 /** Rows formatted per block: enough to amortise the per-column loops, small enough to stay in the young generation. */
 const BLOCK_ROWS = 4096;
