@@ -14,11 +14,12 @@ import { DataError } from '../errors.js';
 import { delimitedTextFormatSchema, type ConcreteFormat, type DelimitedTextFormat, type SourceFormat } from '../pipeline/formatSpec.js';
 import type { MappingEntry } from '../pipeline/spec.js';
 import { sourceMappingEntries } from '../pipeline/sinkSpec.js';
-import type { TableColumn } from '../sink/tableInfo.js';
+import type { TableColumn } from '../pipeline/table.js';
 import { ByteReader } from './byteReader.js';
 import { archiveEntries, decompress, isArchive, resolveCodec, stripCodecExtension, type StreamCodec } from './compression.js';
 import { guardNoQuote, readDelimitedPrologue, type DelimitedPrologue } from './csv/header.js';
-import { sniffUtf16, textDecoding, transcoderFor, type EncodingName } from './encoding.js';
+import { sniffUtf16, textDecoding, transcoderFor } from './encoding.js';
+import type { EncodingName } from '../pipeline/encodings.js';
 import { RECORD_CSV_OPTIONS } from './toCsvRows.js';
 
 export interface DecodedBlob extends DelimitedPrologue {
@@ -38,7 +39,7 @@ export interface DecodedBlob extends DelimitedPrologue {
   mapping?: MappingEntry[];
   /**
    * `body` is already in the tagged stage layout (`line, bad, raw, f1 … fN`; see
-   * sink/staging.ts): a record decoder in skip mode that kept its bad records (JSON).
+   * sink/stageTable.ts): a record decoder in skip mode that kept its bad records (JSON).
    */
   tagged?: boolean;
 }

@@ -14,7 +14,7 @@ import { DataError } from '../errors.js';
 import { fieldAccessor, parseJsonPath, type Accessor } from '../pipeline/fieldPath.js';
 import { findColumn } from '../pipeline/mapping.js';
 import type { SourceMappingEntry as MappingEntry } from '../pipeline/sinkSpec.js';
-import type { TableColumn } from '../sink/tableInfo.js';
+import type { TableColumn } from '../pipeline/table.js';
 import type { ByteReader } from './byteReader.js';
 import { CsvChunker, csvText, fieldText, kindOf, LineIndex, type FieldText, type ValueKind } from './toCsvRows.js';
 
@@ -266,7 +266,7 @@ export interface JsonDecodeOptions {
   /**
    * `faultTolerance.skipIncompatibleRows`: a line (an array element) that is not a JSON
    * object is kept as a bad record instead of failing the file. The body then has the tagged
-   * stage's layout (sink/staging.ts) — `file line, reason, raw text, f1 … fN`, reason and
+   * stage's layout (sink/stageTable.ts) — `file line, reason, raw text, f1 … fN`, reason and
    * raw empty for a good record — the layout RecordTagger gives CSV, so the bad line goes
    * through skipBadRows into the same skipped-row log as a bad CSV row, and every staged
    * row carries its true file line (blank lines and multi-line values included).

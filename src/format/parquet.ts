@@ -18,7 +18,7 @@ import { DataError } from '../errors.js';
 import { fieldAccessor, firstByName, parseJsonPath, type Accessor } from '../pipeline/fieldPath.js';
 import { findColumn } from '../pipeline/mapping.js';
 import type { SourceMappingEntry as MappingEntry } from '../pipeline/sinkSpec.js';
-import type { TableColumn } from '../sink/tableInfo.js';
+import type { TableColumn } from '../pipeline/table.js';
 import { CsvChunker, fieldText, kindOf, RECORD_CSV_OPTIONS, type ValueKind } from './toCsvRows.js';
 
 /** Rows formatted per block: enough to amortise the per-column loops, small enough to stay in the young generation. */

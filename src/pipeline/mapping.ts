@@ -8,7 +8,7 @@
  */
 import { DataError } from '../errors.js';
 import { findByName } from './fieldPath.js';
-import type { TableColumn } from '../sink/tableInfo.js';
+import type { TableColumn } from './table.js';
 import type { MappingEntry } from './spec.js';
 
 export interface ResolvedColumn {

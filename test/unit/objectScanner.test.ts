@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Readable } from 'node:stream';
 import { ByteReader } from '../../src/format/byteReader.js';
 import { decodeJson, ObjectScanner } from '../../src/format/json.js';
-import type { TableColumn } from '../../src/sink/tableInfo.js';
+import type { TableColumn } from '../../src/pipeline/table.js';
 
 /** Runs `text` through an ObjectScanner in chunks of `size` bytes; the records and their lines. */
 function scan(text: string | Buffer, size: number, array: boolean): Array<[unknown, number]> {

@@ -2,8 +2,8 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { RecordTagger } from '../../src/format/csv/tagger.js';
 import { parsePipelineSpec } from '../../src/pipeline/spec.js';
-import { mappingValue } from '../../src/sink/convert.js';
-import type { TableInfo } from '../../src/sink/tableInfo.js';
+import { mappingValue } from '../../src/sink/selectPlan.js';
+import type { TableInfo } from '../../src/pipeline/table.js';
 import { citusKeyProblem, resolveUpsertKeys } from '../../src/sink/upsert.js';
 
 const col = (name: string, writable = true) => ({ name, type: 'text', baseType: 'text', notNull: false, hasDefault: false, writable });

@@ -17,8 +17,9 @@
 import type { Readable } from 'node:stream';
 import { Transform, type TransformCallback } from 'node:stream';
 import type { DelimitedTextFormat } from '../../pipeline/formatSpec.js';
+import type { EncodingName } from '../../pipeline/encodings.js';
 import { ByteReader } from '../byteReader.js';
-import { sniffUtf16, textDecoding, type EncodingName } from '../encoding.js';
+import { sniffUtf16, textDecoding } from '../encoding.js';
 import { RecordCounter } from './batches.js';
 import { dialectOf, LF } from './dialect.js';
 import { detectCr, readDelimitedPrologue, type DelimitedPrologue, type RecordOptions } from './header.js';
