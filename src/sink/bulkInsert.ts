@@ -24,7 +24,7 @@
 import type pg from 'pg';
 import { isUtf8 } from 'node:buffer';
 import { Readable } from 'node:stream';
-import { DataError, locateCopyError } from '../errors.js';
+import { DataError, isDataException, locateCopyError, sqlstateOf } from '../errors.js';
 import { csvColumnSplitter, csvColumnsSupported, type ColumnBuilder } from '../format/csvColumns.js';
 import { recordBatches, type RecordBatch } from '../format/recordBatches.js';
 import { ArrayLiteralBuilder, columnParam } from './arrayParams.js';
@@ -107,9 +107,8 @@ async function createTypedStage(request: WriteRequest): Promise<TypedStage> {
 
 /** A constraint or trigger refused a row of this batch: name the batch's lines. */
 function batchError(err: unknown, offset: number, records: number): unknown {
-  const code = (err as { code?: string }).code;
-  if (!code || !/^(22|23|P0)/.test(code)) return err;
-  return new DataError(`${(err as Error).message} (in the batch of lines ${offset + 1}-${offset + records})`, { sqlstate: code }, { cause: err });
+  if (!isDataException(err)) return err;
+  return new DataError(`${(err as Error).message} (in the batch of lines ${offset + 1}-${offset + records})`, { sqlstate: sqlstateOf(err) }, { cause: err });
 }
 
 /**
@@ -190,10 +189,9 @@ async function writeViaArrays(request: WriteRequest): Promise<WriteCounters> {
 
   const diagnose = async (failed: { err: unknown; batch: RecordBatch; offset: number }): Promise<never> => {
     const { err, batch, offset } = failed;
-    const code = (err as { code?: string }).code ?? '';
     // A value its type (22xxx) or domain refuses, a NULL in a NOT NULL column: COPY names it.
-    // Others (a unique key, a table CHECK) pass the stage and get the batch's line range.
-    if (code.startsWith('22') || code.startsWith('23')) {
+    // Others (a unique key, a table CHECK, a trigger's RAISE) pass the stage and get the batch's line range.
+    if (isDataException(err)) {
       await client.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
       stage = undefined; // created after the savepoint (for a declined batch): rolled back with it
       const diagnosis = await typedStage();
