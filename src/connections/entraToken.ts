@@ -12,7 +12,7 @@
  */
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
 import { sqlstateOf } from '../errors.js';
-import { redactSecrets } from './redact.js';
+import { redactSecrets } from '../redact.js';
 
 export const POSTGRES_ENTRA_SCOPE = 'https://ossrdbms-aad.database.windows.net/.default';
 
