@@ -42,4 +42,7 @@ it('loads each blob version not in the ledger — there at start or uploaded whi
   ]);
   expect(await h.query(`SELECT id FROM "${h.schema}".w ORDER BY id`)).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }, { id: 4 }]);
   expect(lines.some((l) => l.startsWith('watching '))).toBe(true);
+  // Each blob's run is recorded to its end in the run log (the watcher's follower), none left Running.
+  const runs = await h.query(`SELECT status, trigger, files_loaded, finished_at IS NOT NULL AS finished FROM "${h.env.BLOB2PG_LEDGER_SCHEMA}".runs WHERE pipeline = 'w'`);
+  expect(runs).toEqual([1, 2, 3].map(() => ({ status: 'Succeeded', trigger: 'BlobEvent', files_loaded: 1, finished: true })));
 });

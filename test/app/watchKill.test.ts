@@ -12,6 +12,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildCli } from '../support/cliProcess.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { copyingBackends } from '../support/copyProgress.js';
+import { listRuns } from '../../src/ui/queries.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -56,6 +57,11 @@ it('killed with SIGKILL mid-load and started again (no flags), loads the blob ex
   await until('the killed backend to go', async () => (await copyingBackends(h, `${h.schema}.k`)).length === 0, 20_000);
   expect(await h.query(`SELECT count(*)::int AS n FROM "${h.schema}".k`)).toEqual([{ n: 0 }]);
   expect(await ledger()).toEqual([{ n: 0 }]);
+  // Its run is left Running in the log with no heartbeat: the page reads it Abandoned once the
+  // threshold passes (here 1 s after its last heartbeat), never Running forever.
+  const view = { pool: h.pg, schema: h.env.BLOB2PG_LEDGER_SCHEMA!, abandonedAfterSeconds: 1 };
+  await new Promise((r) => setTimeout(r, 1500));
+  expect((await listRuns(view, { pipeline: 'k' })).runs.map((r) => r.status)).toEqual(['Abandoned']);
 
   const second = startWatch(folder);
   try {
@@ -68,4 +74,6 @@ it('killed with SIGKILL mid-load and started again (no flags), loads the blob ex
   expect(second.output()).toMatch(/loaded\s+k\/big\.csv: 1,000,000 rows/);
   expect(await h.query(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS d FROM "${h.schema}".k`)).toEqual([{ n: rows, d: rows }]);
   expect(await ledger()).toEqual([{ n: 1 }]);
+  // The second watcher ran the same instance ID again: one run, Succeeded (the follower recorded its end).
+  expect((await listRuns(view, { pipeline: 'k' })).runs.map((r) => [r.status, r.filesLoaded, r.rowsCopied])).toEqual([['Succeeded', 1, rows]]);
 }, 240_000);
