@@ -16,8 +16,8 @@
  *   4  source               listing and opening blobs (hands bytes to format's readers).
  *   5  sink                 writing into PostgreSQL; sink/sql.ts holds all quoting and imports
  *                           only pipeline types.
- *   6  load, copyBlob,      one blob / one group loaded exactly once, the checks before a load;
- *      runLog, importAdf    the run log; the ADF importer (each independent of the others).
+ *   6  load, runLog,        one blob / one group loaded exactly once, the checks before a load;
+ *      importAdf            the run log; the ADF importer (each independent of the others).
  *   7  app                  trigger logic, orchestration planning (Functions-independent).
  *   8  ui, deploy           the run-history page; deployment package and grants.
  *   9  functions            the Azure Functions entry points (registrations).
@@ -42,8 +42,7 @@ const LAYERS: string[][] = [
   ['format'],
   ['source'],
   ['sink'],
-  // copyBlob.ts is on its way into load/ (issue 14); drop it from here once it has moved.
-  ['load', 'copyBlob', 'runLog', 'importAdf'],
+  ['load', 'runLog', 'importAdf'],
   ['app'],
   ['ui', 'deploy'],
   ['functions'],
