@@ -151,6 +151,8 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       BLOB2PG_STALL_TIMEOUT_MS: '60000' // no bytes for this long on a storage read or a PostgreSQL statement = a stall, retried
       BLOB2PG_RUN_LOG_RETENTION_DAYS: '30' // run log (runs, run_files) kept this long, pruned as runs start
       BLOB2PG_UI_CONNECTION: 'TARGET_POSTGRES' // the run log the page at /api/ui reads
+      BLOB2PG_RUN_HEARTBEAT_SECONDS: '30' // a copy activity marks its run alive this often while it loads
+      BLOB2PG_RUN_ABANDONED_MINUTES: '5' // the page shows a Running run with no heartbeat for this long as Abandoned
     }
   }
 

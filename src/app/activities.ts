@@ -20,7 +20,7 @@ import { notice } from '../notices.js';
 import { appPipelines } from './pipelines.js';
 import { failedFile, flattenFiles, type CopyBlobInput, type ListBlobsInput, type ListBlobsOutput, type PipelineRef } from './plan.js';
 import { sweepPage } from './sweep.js';
-import { loggedFile, recordFiles, runLogTarget, type LoggedFile } from '../runLog/store.js';
+import { loggedFile, recordFiles, runLogTarget, skipLogOf, withHeartbeat, type LoggedFile } from '../runLog/store.js';
 
 /** The spec an activity works with: sent with the run, or the deployed pipeline of that name. */
 function resolveSpec(ref: PipelineRef, env: Env = process.env): PipelineSpec {
@@ -37,7 +37,7 @@ async function logFiles(spec: PipelineSpec, input: CopyBlobInput, env: Env, file
   await recordFiles(
     () => runLogTarget(spec, env),
     { runId: input.runId, pipeline: spec.name },
-    files.map((f) => loggedFile(f, modifiedOf(f.blob))),
+    files.map((f) => loggedFile(f, modifiedOf(f.blob), skipLogOf(spec, input.runId, f, env))),
   );
 }
 
@@ -55,7 +55,8 @@ export async function listBlobsActivity(input: ListBlobsInput, env: Env = proces
 export async function copyBlobActivity(input: CopyBlobInput, env: Env = process.env): Promise<FileResult[]> {
   const spec = resolveSpec(input, env);
   try {
-    const results = await copyBlobs(spec, input.refs, { runId: input.runId, env });
+    // The heartbeat tells the page a long load is alive (a run without one turns Abandoned).
+    const results = await withHeartbeat(() => runLogTarget(spec, env), input.runId, env, () => copyBlobs(spec, input.refs, { runId: input.runId, env }));
     await logFiles(spec, input, env, flattenFiles(results));
     return results;
   } catch (err) {

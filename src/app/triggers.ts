@@ -14,6 +14,7 @@ import { RUN_ORCHESTRATOR, type RunInput } from './plan.js';
 import { adHocConnectionProblem, adHocRunsAllowed, ALLOW_ADHOC_RUNS_SETTING, deployedConnections, pipelineRunBodySchema, requestIssues, runBodySchema } from './runRequest.js';
 import { isActive, type DurableStarter, type InstanceStatus } from './starter.js';
 import { logRunStart } from '../runLog/start.js';
+import { appEnv } from './appEnv.js';
 
 export { RUN_ORCHESTRATOR };
 export { scheduleRegistrations, timerFunctionName, type ScheduleRegistration } from './schedules.js';
@@ -90,7 +91,7 @@ export async function handleBlobCreatedMessage(message: unknown, starter: Durabl
       const input: RunInput = ref ? { spec, deployed: true, blobs: [ref] } : { spec, deployed: true, blobNames: [event.blob] };
       await starter.startNew(RUN_ORCHESTRATOR, { instanceId, input });
       // A restart reuses the instance ID: its run-log row is Running again.
-      await logRunStart(spec, instanceId, 'BlobEvent', process.env, { restarted: Boolean(existing) });
+      await logRunStart(spec, instanceId, 'BlobEvent', appEnv(), { restarted: Boolean(existing) });
       log.log(`${existing ? 'restarted' : 'started'} ${instanceId}: pipeline ${spec.name}, blob ${event.container}/${event.blob}${existing ? ` (the previous run ended ${describeEnd(existing)})` : ''}`);
       outcome.started.push(instanceId);
     }
@@ -121,7 +122,7 @@ export async function handleScheduleTick(spec: PipelineSpec, starter: DurableSta
   }
   const input: RunInput = { spec, deployed: true };
   await starter.startNew(RUN_ORCHESTRATOR, { instanceId, input });
-  await logRunStart(spec, instanceId, 'Schedule');
+  await logRunStart(spec, instanceId, 'Schedule', appEnv());
   log.log(`pipeline ${spec.name}: scheduled run ${instanceId} started`);
   return { started: instanceId };
 }

@@ -20,6 +20,7 @@ import { setStarterFactory } from '../app/starter.js';
 import { sweep } from '../app/sweep.js';
 import type { FileResult } from '../run/output.js';
 import { localRuntime } from '../local/run.js';
+import { followRuns } from '../local/runFollower.js';
 import { containerFor } from '../source/blobs.js';
 
 // @azure/functions is a CommonJS bundle whose classes Node's ESM loader cannot name-import.
@@ -75,6 +76,8 @@ export async function watch(options: WatchOptions): Promise<LoadedPipelines> {
   installLocalHost();
   await import('../../functions/blobEvents.js');
   const runtime = await localRuntime({ onFile: options.onFile });
+  // The run log follows the runs: progress, heartbeat, and each run's end (nothing else records it here).
+  const follower = followRuns(runtime, { env, recordEnds: true });
   setStarterFactory(() => runtime);
   const handler = registeredFunction('blobCreated').callback;
 
@@ -110,5 +113,6 @@ export async function watch(options: WatchOptions): Promise<LoadedPipelines> {
   }
   // Loads in flight finish; runs waiting on a retry timer are left (not in the ledger: the next start finds them).
   await runtime.stop();
+  await follower.stop({ abandon: 'the watch process stopped before this run finished; the next watch start loads what it had not' });
   return loaded;
 }

@@ -39,7 +39,7 @@ export interface DecodedBlob extends DelimitedPrologue {
   mapping?: MappingEntry[];
   /**
    * `body` is already in the tagged stage layout (`line, bad, raw, f1 … fN`; see
-   * sink/staging.ts): a record decoder in skip mode that kept its bad records (JSON).
+   * sink/stageTable.ts): a record decoder in skip mode that kept its bad records (JSON).
    */
   tagged?: boolean;
 }

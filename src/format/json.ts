@@ -316,7 +316,7 @@ export interface JsonDecodeOptions {
   /**
    * `faultTolerance.skipIncompatibleRows`: a line (an array element) that is not a JSON
    * object is kept as a bad record instead of failing the file. The body then has the tagged
-   * stage's layout (sink/staging.ts) — `file line, reason, raw text, f1 … fN`, reason and
+   * stage's layout (sink/stageTable.ts) — `file line, reason, raw text, f1 … fN`, reason and
    * raw empty for a good record — the layout RecordTagger gives CSV, so the bad line goes
    * through skipBadRows into the same skipped-row log as a bad CSV row, and every staged
    * row carries its true file line (blank lines and multi-line values included).

@@ -16,7 +16,7 @@ import type { WriteCounters } from '../sink/index.js';
 import { claimIngestion, completeIngestion } from '../sink/ledger.js';
 import { uploadSkipLog } from '../sink/skipLog.js';
 import { quoteTable } from '../sink/sql.js';
-import { skipMode } from '../sink/staged.js';
+import { skipMode } from '../sink/stagedWrite.js';
 import { openBlob, type BlobRef } from '../source/blobs.js';
 import { blobSource } from '../source/blobSource.js';
 import { describeTarget, ledgerKey, type LoadContext } from './context.js';

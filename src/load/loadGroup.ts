@@ -1,6 +1,6 @@
 /**
  * A group of small blobs in the open transaction. When they are plain CSV copies into the
- * same columns, through one COPY (sink/concatenatedCopy.ts) with the next blob prefetched;
+ * same columns, through one COPY (sink/groupCopy.ts) with the next blob prefetched;
  * otherwise, or when that COPY cannot load them, blob by blob with a savepoint each, so a
  * failed blob rolls back alone and the others go on. Each way names the blob an error
  * belongs to: one by one, the blob in its savepoint; in the shared COPY, the blob that owns
@@ -13,12 +13,13 @@ import { sourceFiles, type SourceFile } from '../format/index.js';
 import { resolveMapping } from '../pipeline/mapping.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
 import type { FileResult } from '../run/output.js';
-import { ConcatenatedCopy, ConcatenationRefused } from '../sink/concatenatedCopy.js';
+import { GroupCopy, GroupCopyRefused } from '../sink/groupCopy.js';
 import { copiesDirectly } from '../sink/copyCommand.js';
 import { connectionLossOf } from '../sink/index.js';
-import { claimIngestions, completeIngestions, type LedgerCompletion, type LedgerKey } from '../sink/ledger.js';
+import { claimIngestions, completeIngestions, type LedgerCompletion } from '../sink/ledger.js';
+import type { LedgerKey } from '../sink/ledgerKey.js';
 import { quoteTable } from '../sink/sql.js';
-import { skipMode } from '../sink/staged.js';
+import { skipMode } from '../sink/stagedWrite.js';
 import { withSavepoint } from '../sink/transaction.js';
 import type { BlobRef } from '../source/blobs.js';
 import { blobSource, type CountedBlobSource } from '../source/blobSource.js';
@@ -86,7 +87,7 @@ function mayConcatenate(spec: PipelineSpec, refs: readonly BlobRef[]): boolean {
 async function loadConcatenated(context: LoadContext, refs: readonly BlobRef[]): Promise<FileResult[] | undefined> {
   const { client, spec, options, env, ledgerSchema } = context;
   const run = { pipeline: spec.name, runId: options.runId };
-  let copy: ConcatenatedCopy | undefined;
+  let copy: GroupCopy | undefined;
   const sources: CountedBlobSource[] = [];
   /** The blob being opened or appended; the line mapping of each blob appended so far. */
   let current: number | undefined;
@@ -96,7 +97,7 @@ async function loadConcatenated(context: LoadContext, refs: readonly BlobRef[]):
     const { table } = await describeTarget(context);
     const keys = refs.map((ref) => ledgerKey(spec, ref, env));
     const owned = await claimIngestions(client, ledgerSchema, keys, run);
-    copy = new ConcatenatedCopy(client, quoteTable(table.table));
+    copy = new GroupCopy(client, quoteTable(table.table));
     const results: FileResult[] = [];
     const loads: Array<{ key: LedgerKey; counts: LedgerCompletion }> = [];
     /** Opens a blob and reads up to its first record. */
@@ -129,7 +130,7 @@ async function loadConcatenated(context: LoadContext, refs: readonly BlobRef[]):
       let rows = 0;
       if (decoded.fieldCount > 0) {
         const mapping = resolveMapping(decoded.mapping ?? spec.mapping, decoded.header, decoded.fieldCount, table.columns);
-        if (!copiesDirectly({ spec, mapping, blob: ref, runId: options.runId })) throw new ConcatenationRefused(`${ref.name} needs more than COPY`);
+        if (!copiesDirectly({ spec, mapping, blob: ref, runId: options.runId })) throw new GroupCopyRefused(`${ref.name} needs more than COPY`);
         rows = await copy.append(decoded.body, mapping.columns.map((c) => c.column.name), decoded.copyOptions, i);
       } else {
         decoded.body.resume();
@@ -170,7 +171,7 @@ async function loadConcatenated(context: LoadContext, refs: readonly BlobRef[]):
  */
 function groupFailure(
   err: unknown,
-  copy: ConcatenatedCopy | undefined,
+  copy: GroupCopy | undefined,
   current: number | undefined,
   refs: readonly BlobRef[],
   sources: readonly CountedBlobSource[],

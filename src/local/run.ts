@@ -17,6 +17,7 @@ import { failedRun, runOutputOf, type FileResult, type RunOutput } from '../run/
 import { failureMessage } from '../app/plan.js';
 import { redactSecrets } from '../redact.js';
 import { recordRunOutput, recordRunStart, runLogTarget, type TriggerKind } from '../runLog/store.js';
+import { followRuns } from './runFollower.js';
 
 export interface RunPipelineOptions {
   /** Only these blob names (still subject to nothing else: the user named them). */
@@ -74,12 +75,14 @@ async function orchestrateRun(spec: PipelineSpec, options: RunPipelineOptions & 
   });
   const input: RunInput = { spec, ...(options.blobs?.length && { blobNames: options.blobs }) };
   const { runId } = options;
+  // Progress and heartbeat in the run log while it goes; runPipeline records the end itself.
+  const follower = followRuns(runtime, { env: options.env ?? process.env });
   const status = await withNotices(options.log, () =>
     withAppEnv(options.env, async () => {
       const id = await runtime.startNew(RUN_ORCHESTRATOR, { instanceId: runId, input });
       return runtime.waitForCompletion(id);
     }),
-  );
+  ).finally(() => follower.stop());
   // Listing or the orchestration itself failed: still one run object, Failed, saying why.
   if (status.runtimeStatus !== 'Completed') return failedRun(spec.name, runId, redactSecrets(failureMessage(status.output)));
   const output = status.output as RunOutput;

@@ -8,9 +8,10 @@ import { randomUUID } from 'node:crypto';
 import type { Env } from '../connections/settings.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
 import { poolFor } from '../sink/pool.js';
-import { ensureRunLog, recordRunStart, type RunLogPlace } from '../runLog/store.js';
+import { ensureRunLog, recordRunStart } from '../runLog/store.js';
 import { ledgerSchemaName } from '../sink/ledger.js';
 import { startUiServer, type UiServer } from '../ui/server.js';
+import { abandonedAfterSeconds, type RunLogView } from '../ui/queries.js';
 
 export interface LocalUiOptions {
   env: Env;
@@ -22,14 +23,16 @@ export interface LocalUiOptions {
   log?: (line: string) => void;
 }
 
-export async function startLocalUi(options: LocalUiOptions): Promise<UiServer & { place: RunLogPlace }> {
+export async function startLocalUi(options: LocalUiOptions): Promise<UiServer & { place: RunLogView }> {
   const connection = options.connection ?? 'TARGET_POSTGRES';
-  const place: RunLogPlace = { pool: poolFor(connection, options.env), schema: ledgerSchemaName(undefined, options.env) };
+  const place: RunLogView = { pool: poolFor(connection, options.env), schema: ledgerSchemaName(undefined, options.env), abandonedAfterSeconds: abandonedAfterSeconds(options.env) };
   await ensureRunLog(place);
   const log = options.log ?? (() => undefined);
   const server = await startUiServer(
     {
       place,
+      env: options.env,
+      specOf: (pipeline) => options.pipelines.get(pipeline),
       rerunRefusal: (pipeline) =>
         options.pipelines.has(pipeline) ? undefined : `pipeline ${pipeline} is not among the pipelines this page was started with (blob2pg ui --pipelines <folder>)`,
       async rerun(pipeline, blobs) {

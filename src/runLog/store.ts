@@ -15,6 +15,7 @@ import { notice } from '../notices.js';
 import type { FileResult, RunOutput } from '../run/output.js';
 import { ledgerSchemaName } from '../sink/ledger.js';
 import { poolFor, withClient } from '../sink/pool.js';
+import { logContainerName, skipLogBlobName } from '../sink/skipLog.js';
 import { withTransaction } from '../sink/transaction.js';
 import { quoteIdent } from '../sink/sql.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
@@ -104,6 +105,12 @@ export async function ensureRunLog({ pool, schema }: RunLogPlace): Promise<void>
         finished_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
         PRIMARY KEY (run_id, blob, etag)
       )`);
+      // Added after the first release of the run log: tables made before get them here.
+      // skip_log: '<container>/<name>' of the file's skipped-rows log (sink/skipLog.ts), when it has one.
+      await client.query(`ALTER TABLE ${s}.run_files ADD COLUMN IF NOT EXISTS skip_log text`);
+      // files_total / files_done: the orchestration's progress, written by the process running
+      // the run (RunLogFollower) together with updated_at, its heartbeat.
+      await client.query(`ALTER TABLE ${s}.runs ADD COLUMN IF NOT EXISTS files_total int, ADD COLUMN IF NOT EXISTS files_done int`);
     }),
   );
   done.add(schema);
@@ -127,6 +134,7 @@ export interface RunStart {
   /**
    * The same instance ID started again (a blob event redelivered after its run ended without
    * loading the blob): the row is Running again; its file rows are replaced as files are copied.
+   * A finished row is restarted this way even without the flag (the runtime that ran it is gone).
    */
   restarted?: boolean;
 }
@@ -136,12 +144,15 @@ export async function recordRunStart(target: RunLogTarget, run: RunStart, env: E
   await bestEffort(`the start of run ${run.runId}`, target, async (place) => {
     await place.pool.query(
       `INSERT INTO ${quoteIdent(place.schema)}.runs (run_id, pipeline, trigger) VALUES ($1, $2, $3)
-       ON CONFLICT (run_id) DO UPDATE SET ${
-         run.restarted
-           ? `trigger = EXCLUDED.trigger, status = 'Running', finished_at = NULL, error = NULL, copy_duration_ms = NULL, updated_at = clock_timestamp()`
-           : `trigger = EXCLUDED.trigger WHERE runs.trigger = 'Unknown'`
-       }`,
-      [run.runId, run.pipeline, run.trigger],
+       ON CONFLICT (run_id) DO UPDATE SET
+         trigger = CASE WHEN $4 OR runs.trigger = 'Unknown' THEN EXCLUDED.trigger ELSE runs.trigger END,
+         -- A row that is finished belongs to an earlier execution of this instance ID (a
+         -- redelivered event, here or in an earlier watch process): this one runs now.
+         started_at = CASE WHEN runs.finished_at IS NULL THEN runs.started_at ELSE clock_timestamp() END,
+         status = 'Running', finished_at = NULL, error = NULL, copy_duration_ms = NULL, files_total = NULL, files_done = NULL,
+         updated_at = clock_timestamp()
+       WHERE $4 OR runs.trigger = 'Unknown' OR runs.finished_at IS NOT NULL`,
+      [run.runId, run.pipeline, run.trigger, Boolean(run.restarted)],
     );
     await pruneRuns(place, retentionDays(env));
   });
@@ -167,10 +178,12 @@ export interface LoggedFile {
   blobModifiedAt?: string;
   /** The attempts the run output counted; absent: the log counts the writes of this file itself. */
   attempts?: number;
+  /** Its skipped-rows log, `<container>/<blob name>` in the source's storage account. */
+  skipLog?: string;
 }
 
 /** A file result (or a retried one, status Retrying) as the log keeps it. */
-export function loggedFile(file: Omit<FileResult, 'status'> & { status: LoggedFileStatus }, blobModifiedAt?: string): LoggedFile {
+export function loggedFile(file: Omit<FileResult, 'status'> & { status: LoggedFileStatus }, blobModifiedAt?: string, skipLog?: string): LoggedFile {
   return {
     blob: file.blob,
     etag: file.etag,
@@ -183,7 +196,18 @@ export function loggedFile(file: Omit<FileResult, 'status'> & { status: LoggedFi
     ...(file.error && { error: file.error }),
     ...(blobModifiedAt && { blobModifiedAt }),
     ...(file.attempts !== undefined && { attempts: file.attempts }),
+    ...(skipLog && { skipLog }),
   };
+}
+
+/**
+ * Where a loaded file's skipped rows went: a load in skip mode that skipped rows uploads
+ * exactly this blob before it commits (sink/skipLog.ts), so a Succeeded file with skipped
+ * rows has it. A failed load commits nothing; its rows are not "skipped", it has none.
+ */
+export function skipLogOf(spec: PipelineSpec, runId: string, file: { blob: string; status: LoggedFileStatus; rowsSkipped: number }, env: Env = process.env): string | undefined {
+  if (file.status !== 'Succeeded' || !(file.rowsSkipped > 0)) return undefined;
+  return `${logContainerName(spec, env)}/${skipLogBlobName(spec, runId, file.blob)}`;
 }
 
 /**
@@ -208,20 +232,23 @@ async function writeFiles(client: pg.ClientBase, schema: string, run: { runId: s
   const col = <T>(pick: (f: LoggedFile) => T) => files.map(pick);
   await client.query(
     `INSERT INTO ${s}.run_files AS f (run_id, blob, etag, status, rows_read, rows_copied, rows_skipped, bytes, duration_ms, attempts,
-                                      error_message, error_kind, line, column_name, sqlstate, blob_modified_at)
+                                      error_message, error_kind, line, column_name, sqlstate, blob_modified_at, skip_log)
      SELECT $1, u.blob, u.etag, u.status, u.rows_read, u.rows_copied, u.rows_skipped, u.bytes, u.duration_ms, coalesce(u.attempts, 1),
-            u.error_message, u.error_kind, u.line, u.column_name, u.sqlstate, u.blob_modified_at
+            u.error_message, u.error_kind, u.line, u.column_name, u.sqlstate, u.blob_modified_at, u.skip_log
        FROM unnest($2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], $7::int8[], $8::int8[], $9::int8[], $10::int4[],
-                   $11::text[], $12::text[], $13::int8[], $14::text[], $15::text[], $16::timestamptz[])
+                   $11::text[], $12::text[], $13::int8[], $14::text[], $15::text[], $16::timestamptz[], $18::text[])
             AS u(blob, etag, status, rows_read, rows_copied, rows_skipped, bytes, duration_ms, attempts,
-                 error_message, error_kind, line, column_name, sqlstate, blob_modified_at)
+                 error_message, error_kind, line, column_name, sqlstate, blob_modified_at, skip_log)
      ON CONFLICT (run_id, blob, etag) DO UPDATE SET
        status = EXCLUDED.status, rows_read = EXCLUDED.rows_read, rows_copied = EXCLUDED.rows_copied,
        rows_skipped = EXCLUDED.rows_skipped, bytes = EXCLUDED.bytes, duration_ms = EXCLUDED.duration_ms,
        attempts = CASE WHEN $17 THEN f.attempts + 1 ELSE greatest(f.attempts, EXCLUDED.attempts) END,
        error_message = EXCLUDED.error_message, error_kind = EXCLUDED.error_kind, line = EXCLUDED.line,
        column_name = EXCLUDED.column_name, sqlstate = EXCLUDED.sqlstate,
-       blob_modified_at = coalesce(EXCLUDED.blob_modified_at, f.blob_modified_at), finished_at = clock_timestamp()`,
+       blob_modified_at = coalesce(EXCLUDED.blob_modified_at, f.blob_modified_at),
+       -- The run output's final write knows no log path; the copy's write did.
+       skip_log = CASE WHEN EXCLUDED.status = 'Succeeded' THEN coalesce(EXCLUDED.skip_log, f.skip_log) END,
+       finished_at = clock_timestamp()`,
     [
       run.runId,
       col((f) => f.blob),
@@ -241,6 +268,7 @@ async function writeFiles(client: pg.ClientBase, schema: string, run: { runId: s
       col((f) => f.blobModifiedAt ?? null),
       // A write from an attempt counts it; the run output's final write carries the count.
       files.every((f) => f.attempts === undefined),
+      col((f) => f.skipLog ?? null),
     ],
   );
   await client.query(
@@ -285,6 +313,50 @@ export async function recordRunOutput(target: RunLogTarget, output: RunOutput): 
           [output.runId, output.status, output.error ?? null, Math.round(output.copyDurationMs), output.filesRead, output.filesSkipped, output.rowsRead, output.rowsCopied, output.rowsSkipped, output.dataRead],
         );
       }),
+    );
+  });
+}
+
+/** BLOB2PG_RUN_HEARTBEAT_SECONDS: how often a process working on a run says so (default 30). */
+export function heartbeatMs(env: Env = process.env): number {
+  const seconds = Number(env.BLOB2PG_RUN_HEARTBEAT_SECONDS || 30);
+  return (Number.isFinite(seconds) && seconds > 0 ? seconds : 30) * 1000;
+}
+
+/**
+ * The process is still working on the run: updated_at now, and the orchestration's
+ * progress when known. A finished row is left alone (the end may have been recorded
+ * between the caller's look at the run and this write).
+ */
+export async function recordHeartbeat(target: RunLogTarget, runId: string, progress?: { filesTotal: number; filesDone: number }): Promise<void> {
+  await bestEffort(`the progress of run ${runId}`, target, async (place) => {
+    await place.pool.query(
+      `UPDATE ${quoteIdent(place.schema)}.runs SET updated_at = clock_timestamp(),
+         files_total = coalesce($2, files_total), files_done = coalesce($3, files_done)
+       WHERE run_id = $1 AND finished_at IS NULL`,
+      [runId, progress?.filesTotal ?? null, progress?.filesDone ?? null],
+    );
+  });
+}
+
+/** Runs `work` with a heartbeat for the run every heartbeatMs (the copy activity: a long load is not an abandoned run). */
+export async function withHeartbeat<T>(target: RunLogTarget, runId: string, env: Env, work: () => Promise<T>): Promise<T> {
+  const timer = setInterval(() => void recordHeartbeat(target, runId), heartbeatMs(env));
+  timer.unref();
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** A run its process stopped before it finished (watch stopped with runs waiting): recorded as Abandoned. */
+export async function recordAbandoned(target: RunLogTarget, runId: string, reason: string): Promise<void> {
+  await bestEffort(`the end of run ${runId}`, target, async (place) => {
+    await place.pool.query(
+      `UPDATE ${quoteIdent(place.schema)}.runs SET status = 'Abandoned', error = $2, finished_at = clock_timestamp(), updated_at = clock_timestamp()
+        WHERE run_id = $1 AND finished_at IS NULL`,
+      [runId, reason],
     );
   });
 }

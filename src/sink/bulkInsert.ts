@@ -28,11 +28,11 @@ import { DataError, locateCopyError } from '../errors.js';
 import { csvColumnSplitter, csvColumnsSupported, type ColumnBuilder } from '../format/csvColumns.js';
 import { recordBatches, type RecordBatch } from '../format/recordBatches.js';
 import { ArrayLiteralBuilder, columnParam } from './arrayParams.js';
-import { copyCsvInto } from './copy.js';
+import { copyCsvInto } from './copyFromStdin.js';
 import { quoteIdent, quoteIdentList, quoteTable } from './sql.js';
 import { withSavepoint } from './transaction.js';
-import { skipMode, stageForWrite, stagedCounters } from './staged.js';
-import { STAGE_LINE_COLUMN, withStageDiagnosis } from './staging.js';
+import { skipMode, stageForWrite, stagedCounters } from './stagedWrite.js';
+import { STAGE_LINE_COLUMN, withStageDiagnosis } from './stageTable.js';
 import type { SinkWriter, WriteCounters, WriteRequest } from './writer.js';
 
 const LINE = quoteIdent(STAGE_LINE_COLUMN);

@@ -1,15 +1,15 @@
 /**
- * Write method CopyCommand. Fast path: every file field maps to a column and no value
+ * Write method CopyCommand (like bulkInsert.ts and upsert.ts, one file per method). Fast path: every file field maps to a column and no value
  * needs more than Postgres' own text input, so the bytes go straight into
  * `COPY table (columns in file order)` and Postgres does all the parsing. Otherwise (the
  * file has fields no column takes, additional columns, type conversion, or skip mode)
  * the rows go through a staging table and one INSERT … SELECT.
  */
-import { planSelect } from './convert.js';
-import { copyCsvInto } from './copy.js';
+import { planSelect } from './selectPlan.js';
+import { copyCsvInto } from './copyFromStdin.js';
 import { quoteIdent, quoteIdentList, quoteTable } from './sql.js';
-import { skipMode, stageForWrite, stagedCounters } from './staged.js';
-import { STAGE_LINE_COLUMN, withStageDiagnosis } from './staging.js';
+import { skipMode, stageForWrite, stagedCounters } from './stagedWrite.js';
+import { STAGE_LINE_COLUMN, withStageDiagnosis } from './stageTable.js';
 import type { SinkWriter, WriteCounters, WriteRequest } from './writer.js';
 
 /** The file's records can go straight into `COPY table (columns in file order)`. */

@@ -10,16 +10,12 @@
 import type pg from 'pg';
 import { ConfigError } from '../errors.js';
 import { withClient } from './pool.js';
-import { withTransaction } from './transaction.js';
+import { resolvePreparedLoads } from './preparedLoads.js';
 import { assertSupportedServer } from './serverVersion.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
 import { CITUS_PRESENT } from './tableInfo.js';
-
-export interface LedgerKey {
-  targetTable: string;
-  blobUrl: string;
-  etag: string;
-}
+import type { LedgerKey } from './ledgerKey.js';
+import { withTransaction } from './transaction.js';
 
 export interface LedgerCompletion {
   rowsRead: number;
@@ -34,7 +30,12 @@ export function ledgerSchemaName(explicit: string | undefined, env: Record<strin
 
 const ensured = new WeakMap<object, Set<string>>();
 
-/** Creates the ledger schema and table if missing, once per pool and schema. */
+/**
+ * Creates the ledger schema and table if missing, once per pool and schema. Also the
+ * start-up sweep: prepared range transactions a crashed parallel load left behind
+ * (preparedLoads.ts) hold locks on their table, so every process settles them before its
+ * first load, whichever path that load takes (one query when there are none).
+ */
 export async function ensureLedger(pool: pg.Pool, schema: string): Promise<void> {
   let done = ensured.get(pool);
   if (!done) ensured.set(pool, (done = new Set()));
@@ -42,6 +43,7 @@ export async function ensureLedger(pool: pg.Pool, schema: string): Promise<void>
   await withClient(pool, async (client) => {
     // The first statement of a pool's first load: an unsupported server fails here, by name.
     await assertSupportedServer(client);
+    await resolvePreparedLoads(client);
     await withTransaction(client, async () => {
       // Concurrent CREATE … IF NOT EXISTS can still collide on the catalog; serialise it.
       await client.query(`SELECT pg_advisory_xact_lock(hashtext('blob2pg.ledger:' || $1))`, [schema]);

@@ -41,13 +41,14 @@ import { resolveMapping } from '../pipeline/mapping.js';
 import type { DelimitedTextFormat } from '../pipeline/formatSpec.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
 import type { BlobRef } from '../source/blobs.js';
-import { openCopy } from './copy.js';
+import { openCopy } from './copyFromStdin.js';
 import { copiesDirectly } from './copyCommand.js';
-import { claimIngestion, completeIngestion, type LedgerKey } from './ledger.js';
+import { claimIngestion, completeIngestion } from './ledger.js';
+import type { LedgerKey } from './ledgerKey.js';
 import { finishPrepared, ledgerTransactionStatus, preparedCapacity, preparedGid, resolvePreparedLoads } from './preparedLoads.js';
 import { backendPid, checkOut, connectionLossOf, markBroken, withClient } from './pool.js';
 import { quoteLiteral, quoteTable } from './sql.js';
-import { skipMode } from './staged.js';
+import { skipMode } from './stagedWrite.js';
 import type { TableInfo } from '../pipeline/table.js';
 import { describeTable } from './tableInfo.js';
 

@@ -9,14 +9,13 @@
  * every gid: `blob2pg:<ledger xid>:<range>/<ranges>:<key hash>`. Whatever happened to the
  * loader, the fate of its prepared transactions follows from that one transaction's status
  * (`pg_xact_status`): committed → commit them, aborted → roll them back, in progress → the
- * loader is alive (it holds that transaction open) and resolves them itself.
- * (Clients, not the pool: sink/pool.ts wraps pool.connect, which pool.query does not go through.) Unlike a look
+ * loader is alive (it holds that transaction open) and resolves them itself. Unlike a look
  * at the ledger row, this cannot mistake another attempt's committed row for this one's.
  */
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { sqlstateOf } from '../errors.js';
-import type { LedgerKey } from './ledger.js';
+import type { LedgerKey } from './ledgerKey.js';
 import { quoteLiteral } from './sql.js';
 
 const GID_PREFIX = 'blob2pg:';

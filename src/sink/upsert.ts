@@ -17,11 +17,11 @@
  */
 import { DataError } from '../errors.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
-import type { ColumnPlan } from './convert.js';
+import type { ColumnPlan } from './selectPlan.js';
 import { serverVersionNum } from './serverVersion.js';
-import { displayTable, quoteIdent, quoteIdentList, quoteLiteral, quoteTable } from './sql.js';
-import { stageForWrite, stagedCounters, type StagedLoad } from './staged.js';
-import { withStageDiagnosis } from './staging.js';
+import { displayTable, quoteIdent, quoteIdentList, quoteTable } from './sql.js';
+import { stageForWrite, stagedCounters, type StagedLoad } from './stagedWrite.js';
+import { withStageDiagnosis } from './stageTable.js';
 import type { TableInfo } from '../pipeline/table.js';
 import { withSavepoint } from './transaction.js';
 import type { PrepareRequest, SinkWriter, WriteCounters, WriteRequest } from './writer.js';
@@ -83,9 +83,6 @@ function keysOf(spec: PipelineSpec): readonly string[] | undefined {
 async function supportsMerge(client: pg.ClientBase): Promise<boolean> {
   return (await serverVersionNum(client)) >= 150000;
 }
-
-/** Test hook: force the pre-15 UPDATE + INSERT path on a server that has MERGE. */
-export const upsertOptions = { forceNoMerge: false };
 
 export const upsertWriter: SinkWriter = {
   async prepare({ spec, table }: PrepareRequest): Promise<void> {
@@ -170,7 +167,7 @@ async function merge(client: pg.ClientBase, target: string, load: StagedLoad, ke
   const on = keys.map((k) => `t.${quoteIdent(k)} = s.${quoteIdent(k)}`).join(' AND ');
   const set = p.updates.map((c) => `${quoteIdent(c.column.name)} = s.${quoteIdent(c.column.name)}`).join(', ');
   const values = p.columns.map((c) => `s.${quoteIdent(c.column.name)}`).join(', ');
-  if (!options.citus && (await supportsMerge(client)) && !upsertOptions.forceNoMerge) {
+  if (!options.citus && (await supportsMerge(client))) {
     const result = await client.query(
       `MERGE INTO ${target} AS t USING (${dedupedSource(load, p)}) AS s ON ${on}
        ${set ? `WHEN MATCHED THEN UPDATE SET ${set}` : ''}
@@ -180,7 +177,10 @@ async function merge(client: pg.ClientBase, target: string, load: StagedLoad, ke
     return result.rowCount ?? 0;
   }
   const source = quoteIdent(`blob2pg_upsert_${process.pid}_${Date.now()}`);
-  await client.query(`CREATE TEMP TABLE ${source} ON COMMIT DROP AS ${dedupedSource(load, p)}`.replace(/\$(\d+)/g, (_, n) => literalParam(load.plan.params[Number(n) - 1])));
+  // Declared, then filled: CREATE TABLE AS cannot take parameters, an INSERT can. Each
+  // column has the type of the value it receives (the plan casts to the base type).
+  await client.query(`CREATE TEMP TABLE ${source} (${p.columns.map((c) => `${quoteIdent(c.column.name)} ${c.column.baseType}`).join(', ')}) ON COMMIT DROP`);
+  await client.query(`INSERT INTO ${source} (${p.names}) ${dedupedSource(load, p)}`, load.plan.params);
   // The temp table is read through a subquery and the INSERT finds new keys with an anti-join
   // (no NULL keys reach here): Citus refuses a temp table joined directly to, or correlated
   // with, a distributed table ("direct joins between distributed and local tables are not
@@ -194,10 +194,4 @@ async function merge(client: pg.ClientBase, target: string, load: StagedLoad, ke
     )
   ).rowCount ?? 0;
   return rows;
-}
-
-/** CREATE TABLE AS cannot take parameters: the (few, small) plan values become quoted literals. */
-function literalParam(value: unknown): string {
-  if (Array.isArray(value)) return `ARRAY[${value.map((v) => quoteLiteral(String(v))).join(', ')}]::text[]`;
-  return quoteLiteral(String(value));
 }

@@ -3,13 +3,17 @@
  * and the Functions HTTP route (functions/ui.ts) both call handleUi.
  *   GET  /                   runs list (?pipeline=&status=&after=cursor)
  *   GET  /runs/{id}          one run, every file
+ *   GET  /runs/{id}/skipped-rows?blob=&etag=   a file's skipped-rows log (CSV, from storage)
  *   GET  /pipelines/{name}   rows per run and load lag over time
  *   POST /rerun              form: pipeline, blob (repeated), csrf → 303 to the new run
  */
 import { timingSafeEqual } from 'node:crypto';
-import type { RunLogPlace } from '../runLog/store.js';
+import type { Readable } from 'node:stream';
+import type { Env } from '../connections/settings.js';
+import type { PipelineSpec } from '../pipeline/spec.js';
 import { redactSecrets } from '../redact.js';
-import { getRun, listRuns, loggedPipelines, pipelineSeries } from './queries.js';
+import { getRun, listRuns, loggedPipelines, pipelineSeries, type RunLogView, type RunRow } from './queries.js';
+import { openSkipLog } from './skipLogFile.js';
 import { href, messagePage, pipelinePage, RUN_STATUSES, runDetailPage, runsListPage, type LinkContext } from './pages.js';
 
 export interface UiRequest {
@@ -26,17 +30,28 @@ export interface UiResponse {
   status: number;
   headers: Record<string, string>;
   body: string;
+  /** Instead of body: a download streamed from storage (the transport destroys the response if it fails). */
+  stream?: Readable;
 }
 
+/** What the orchestration says of a run the log has as Running (Functions: its status; locally: nothing). */
+export type LiveRun = { running: true; progress?: string } | { running: false };
+
 export interface UiDeps {
-  place: RunLogPlace;
+  place: RunLogView;
+  env: Env;
+  /** The pipelines the page knows (their storage holds the skipped-rows logs). */
+  specOf(pipeline: string): PipelineSpec | undefined;
   links: LinkContext;
   /** Why `pipeline` cannot be rerun from here (not deployed here), or undefined when it can. */
   rerunRefusal(pipeline: string): string | undefined;
   /** Starts a run of the deployed pipeline over these blob names (their current versions); its run ID. */
   rerun(pipeline: string, blobs: string[]): Promise<string>;
-  /** Live progress of an in-flight run (the orchestration's custom status), as one line. */
-  progress?(runId: string): Promise<string | undefined>;
+  /**
+   * An in-flight run as its orchestration sees it: Running with its progress, or over (then
+   * its end has been recorded in the log). Undefined when nothing is known of it.
+   */
+  live?(runId: string): Promise<LiveRun | undefined>;
   /** When set, a POST must carry it (the local server's CSRF token). */
   csrfToken?: string;
 }
@@ -75,17 +90,49 @@ async function route(request: UiRequest, deps: UiDeps): Promise<UiResponse> {
       status: status && (RUN_STATUSES as readonly string[]).includes(status) ? status : undefined,
       after: request.query.get('after') || undefined,
     };
-    const [{ runs, next }, pipelines] = await Promise.all([listRuns(place, filter), loggedPipelines(place)]);
-    return ok(runsListPage(links, runs, filter, pipelines, next));
+    let [{ runs, next }, pipelines] = await Promise.all([listRuns(place, filter), loggedPipelines(place)]);
+    let live = await liveOf(runs, deps);
+    // Runs found finished by their orchestration were just completed in the log: read again.
+    if ([...live.values()].some((l) => !l.running)) {
+      ({ runs, next } = await listRuns(place, filter));
+      live = await liveOf(runs, deps);
+    }
+    return ok(runsListPage(links, runs, filter, pipelines, next, progressLines(runs, live)));
+  }
+  const skipLogMatch = /^\/runs\/([^/]+)\/skipped-rows$/.exec(path);
+  if (request.method === 'GET' && skipLogMatch) {
+    const file = { runId: decodeURIComponent(skipLogMatch[1]!), blob: request.query.get('blob') ?? '', etag: request.query.get('etag') ?? '' };
+    const opened = await openSkipLog(place, file, deps.specOf, deps.env);
+    if ('refused' in opened) return ok(messagePage('Skipped-rows log', opened.refused, links), opened.status);
+    // An ASCII fallback name and the exact one (RFC 6266); nosniff and a sandbox keep the CSV from ever running as a page.
+    const ascii = opened.fileName.replace(/[^A-Za-z0-9._-]/g, '_');
+    return {
+      status: 200,
+      headers: {
+        'content-type': 'text/csv; charset=utf-8',
+        'content-disposition': `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(opened.fileName)}`,
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+        'content-security-policy': "default-src 'none'; sandbox",
+        ...(opened.length !== undefined && { 'content-length': String(opened.length) }),
+      },
+      body: '',
+      stream: opened.stream,
+    };
   }
   const runMatch = /^\/runs\/([^/]+)$/.exec(path);
   if (request.method === 'GET' && runMatch) {
     const runId = decodeURIComponent(runMatch[1]!);
     const found = await getRun(place, runId);
     if (!found) return ok(messagePage('Not found', `No run ${runId} in the run log (runs past the retention are pruned).`, links), 404);
-    const refused = deps.rerunRefusal(found.run.pipeline);
-    const progress = found.run.status === 'Running' ? await deps.progress?.(runId).catch(() => undefined) : undefined;
-    return ok(runDetailPage(links, found.run, found.files, { refused, csrfToken: deps.csrfToken }, progress));
+    let { run, files } = found;
+    let live = await liveOf([run], deps);
+    if (live.get(runId)?.running === false) {
+      ({ run, files } = (await getRun(place, runId)) ?? found);
+      live = await liveOf([run], deps);
+    }
+    const refused = deps.rerunRefusal(run.pipeline);
+    return ok(runDetailPage(links, run, files, { refused, csrfToken: deps.csrfToken }, progressLines([run], live).get(runId)));
   }
   const pipelineMatch = /^\/pipelines\/([^/]+)$/.exec(path);
   if (request.method === 'GET' && pipelineMatch) {
@@ -134,4 +181,38 @@ async function rerun(request: UiRequest, deps: UiDeps): Promise<UiResponse> {
   if (refused) return ok(messagePage('Cannot rerun', refused, deps.links), 409);
   const runId = await deps.rerun(pipeline, blobs);
   return { status: 303, headers: { ...SECURITY_HEADERS, location: href(deps.links, `/runs/${encodeURIComponent(runId)}`) }, body: '' };
+}
+
+/** The orchestration's word on the runs the log has in flight (Running, or Abandoned by the heartbeat rule). */
+async function liveOf(runs: RunRow[], deps: UiDeps): Promise<Map<string, LiveRun>> {
+  const live = new Map<string, LiveRun>();
+  if (!deps.live) return live;
+  const inFlight = runs.filter((r) => r.status === 'Running' || (r.status === 'Abandoned' && !r.finishedAt));
+  await Promise.all(
+    inFlight.map(async (r) => {
+      const found = await deps.live!(r.runId).catch(() => undefined);
+      if (found) live.set(r.runId, found);
+    }),
+  );
+  return live;
+}
+
+/**
+ * One progress line per run in flight: the orchestration's when it answered (and then the
+ * run is Running whatever its heartbeat says), else the log's own counters.
+ */
+function progressLines(runs: RunRow[], live: Map<string, LiveRun>): Map<string, string> {
+  const lines = new Map<string, string>();
+  for (const run of runs) {
+    const l = live.get(run.runId);
+    if (l?.running) {
+      run.status = 'Running';
+      if (l.progress) lines.set(run.runId, l.progress);
+    } else if (run.status === 'Running') {
+      const done = run.filesDone ?? run.filesLoaded + run.filesSkipped + run.filesFailed;
+      const files = run.filesTotal === null ? `${done.toLocaleString('en-US')} files done` : `${done.toLocaleString('en-US')} of ${run.filesTotal.toLocaleString('en-US')} files done`;
+      lines.set(run.runId, `${files}, ${run.rowsCopied.toLocaleString('en-US')} rows so far`);
+    }
+  }
+  return lines;
 }

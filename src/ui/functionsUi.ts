@@ -21,6 +21,9 @@ import { recordRunOutput, type RunLogPlace } from '../runLog/store.js';
 import { ledgerSchemaName } from '../sink/ledger.js';
 import { poolFor } from '../sink/pool.js';
 import { handleUi } from './app.js';
+import { abandonedAfterSeconds } from './queries.js';
+import { notice } from '../notices.js';
+import { redactSecrets } from '../redact.js';
 
 /** The run log the page reads: BLOB2PG_UI_CONNECTION, else the first pipeline's sink connection, else TARGET_POSTGRES. */
 export function uiPlace(pipelines: LoadedPipelines, env: Env): RunLogPlace {
@@ -44,7 +47,9 @@ export async function handleUiRequest(request: HttpRequest, starter: DurableStar
       headers: { origin: request.headers.get('origin'), host: request.headers.get('host'), secFetchSite: request.headers.get('sec-fetch-site') },
     },
     {
-      place,
+      place: { ...place, abandonedAfterSeconds: abandonedAfterSeconds(env) },
+      env,
+      specOf: (pipeline) => pipelines.pipelines.get(pipeline),
       links: { base: '/api/ui', ...(code && { keep: { code } }) },
       rerunRefusal: (pipeline) => (pipelines.pipelines.has(pipeline) ? undefined : `pipeline ${pipeline} is not deployed in this app`),
       async rerun(pipeline, blobs) {
@@ -54,18 +59,20 @@ export async function handleUiRequest(request: HttpRequest, starter: DurableStar
         await logRunStart(spec, runId, 'Rerun', env);
         return runId;
       },
-      async progress(runId) {
+      async live(runId) {
         const status = await starter.getStatus(runId);
         if (!status) return undefined;
         if (status.runtimeStatus === 'Completed' || status.runtimeStatus === 'Failed' || status.runtimeStatus === 'Terminated') {
           const output = status.runtimeStatus === 'Completed' ? (status.output as RunOutput) : failedRun('', runId, `the orchestration ${status.runtimeStatus.toLowerCase()}`);
           await recordRunOutput(place, { ...output, pipeline: output.pipeline || '' });
-          return `finished (${status.runtimeStatus}); reload for the final counters`;
+          return { running: false };
         }
         const p = status.customStatus as RunProgress | undefined;
-        return p ? `${p.filesDone} of ${p.filesTotal} files done, ${p.filesFailed} failed, ${p.rowsCopied.toLocaleString('en-US')} rows so far` : status.runtimeStatus;
+        return { running: true, progress: p ? `${p.filesDone} of ${p.filesTotal} files done, ${p.filesFailed} failed, ${p.rowsCopied.toLocaleString('en-US')} rows so far` : status.runtimeStatus };
       },
     },
   );
-  return { status: response.status, headers: response.headers, body: response.body };
+  // A storage stream that fails mid-download ends the response; the host sees the error, the process does not crash on it.
+  response.stream?.on('error', (err) => notice(`  warning  run-history page: a skipped-rows log download failed: ${redactSecrets(err.message)}`));
+  return { status: response.status, headers: response.headers, body: response.stream ?? response.body };
 }

@@ -20,7 +20,8 @@ export function href(links: LinkContext, path: string, params: Record<string, st
   return `${links.base}${path}${q ? `?${q}` : ''}`;
 }
 
-export const RUN_STATUSES = ['Running', 'Succeeded', 'PartiallySucceeded', 'Failed'] as const;
+/** Abandoned: Running with no heartbeat for BLOB2PG_RUN_ABANDONED_MINUTES (its process was killed), or a watch stopped with it waiting. */
+export const RUN_STATUSES = ['Running', 'Succeeded', 'PartiallySucceeded', 'Failed', 'Abandoned'] as const;
 
 const STYLE = raw(`<style>
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5rem;color:#1b1f24}
@@ -28,15 +29,16 @@ h1{font-size:1.3rem}h2{font-size:1.1rem}
 table{border-collapse:collapse;width:100%}th,td{padding:.3rem .5rem;border-bottom:1px solid #d8dee4;text-align:left;vertical-align:top}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 .s{padding:.1rem .4rem;border-radius:.3rem;font-size:.85em}
-.Succeeded{background:#dafbe1}.Failed{background:#ffebe9}.PartiallySucceeded,.Retrying{background:#fff8c5}.Running{background:#ddf4ff}.Skipped{background:#eaeef2}
+.Succeeded{background:#dafbe1}.Failed{background:#ffebe9}.PartiallySucceeded,.Retrying{background:#fff8c5}.Running{background:#ddf4ff}.Abandoned{background:#ffd8b5}.progress{display:block;font-size:.85em;color:#57606a}.Skipped{background:#eaeef2}
 .err{white-space:pre-wrap;font-family:ui-monospace,monospace;font-size:.85em;color:#82071e}
 form.f{margin:.5rem 0 1rem}nav a{margin-right:1rem}
 </style>`);
 
-function page(title: string, body: Html, options: { refresh?: boolean } = {}): string {
+/** With a run in flight the page reloads itself (no script: the CSP allows none) every `refresh` seconds. */
+function page(title: string, body: Html, options: { refresh?: number } = {}): string {
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-${options.refresh ? raw('<meta http-equiv="refresh" content="2">') : ''}<title>${title} · blob2pg</title>${STYLE}</head>
+${options.refresh ? html`<meta http-equiv="refresh" content="${options.refresh}">` : ''}<title>${title} · blob2pg</title>${STYLE}</head>
 <body>${body}</body></html>
 `.text;
 }
@@ -59,13 +61,14 @@ function runDurationMs(run: RunRow): number | undefined {
   return run.finishedAt ? run.finishedAt.getTime() - run.startedAt.getTime() : undefined;
 }
 
-export function runsListPage(links: LinkContext, runs: RunRow[], filter: RunFilter, pipelines: string[], next?: string): string {
+export function runsListPage(links: LinkContext, runs: RunRow[], filter: RunFilter, pipelines: string[], next?: string, progress = new Map<string, string>()): string {
   const rows = runs.map((run) => {
     const ms = runDurationMs(run);
-    return html`<tr>
+    const line = progress.get(run.runId);
+    return html`<tr data-run="${run.runId}">
 <td><a href="${href(links, `/runs/${encodeURIComponent(run.runId)}`)}">${when(run.startedAt)}</a></td>
 <td><a href="${href(links, `/pipelines/${encodeURIComponent(run.pipeline)}`)}">${run.pipeline}</a></td>
-<td>${run.trigger}</td><td>${badge(run.status)}</td>
+<td>${run.trigger}</td><td>${badge(run.status)}${line ? html`<span class="progress">${line}</span>` : ''}</td>
 <td class="n">${ms === undefined ? '' : formatDuration(ms)}</td>
 <td class="n">${n(run.filesLoaded)}</td><td class="n">${n(run.filesSkipped)}</td><td class="n">${n(run.filesFailed)}</td>
 <td class="n">${n(run.rowsCopied)}</td>
@@ -86,6 +89,7 @@ ${Object.entries(links.keep ?? {}).map(([k, v]) => html`<input type="hidden" nam
 <nav>${filter.after ? html`<a href="${href(links, '/', { pipeline: filter.pipeline, status: filter.status })}">Newest</a>` : ''}${
       next ? html`<a id="older" href="${href(links, '/', { pipeline: filter.pipeline, status: filter.status, after: next })}">Older runs</a>` : ''
     }</nav>`,
+    { refresh: runs.some((r) => r.status === 'Running') ? 5 : undefined },
   );
 }
 
@@ -101,7 +105,11 @@ export function runDetailPage(links: LinkContext, run: RunRow, files: FileRow[],
   const fileRows = files.map(
     (f) => html`<tr class="file" data-status="${f.status}">
 <td class="blob">${f.blob}</td><td>${badge(f.status)}</td>
-<td class="n">${n(f.rowsRead)}</td><td class="n">${n(f.rowsCopied)}</td><td class="n">${n(f.rowsSkipped)}</td>
+<td class="n">${n(f.rowsRead)}</td><td class="n">${n(f.rowsCopied)}</td><td class="n">${n(f.rowsSkipped)}${
+      f.skipLog
+        ? html`<br><a class="skiplog" title="${f.skipLog}" href="${href(links, `/runs/${encodeURIComponent(run.runId)}/skipped-rows`, { blob: f.blob, etag: f.etag })}">skipped rows (CSV)</a>`
+        : ''
+    }</td>
 <td class="n">${formatBytes(f.bytes)}</td><td class="n">${formatDuration(f.durationMs)}</td><td class="n">${f.attempts}</td>
 <td class="n">${f.lagSeconds === null ? '' : formatDuration(f.lagSeconds * 1000)}</td>
 <td>${f.errorMessage ? html`${f.line !== null ? html`<div class="at">line ${f.line}${f.column ? html`, column ${f.column}` : ''}${f.sqlstate ? html`, SQLSTATE ${f.sqlstate}` : ''}</div>` : f.sqlstate ? html`<div class="at">SQLSTATE ${f.sqlstate}</div>` : ''}<div class="err">${f.errorMessage}</div>` : ''}</td></tr>`,
@@ -119,7 +127,8 @@ ${rerun.csrfToken ? html`<input type="hidden" name="csrf" value="${rerun.csrfTok
     `Run ${run.runId}`,
     html`<nav><a href="${href(links, '/')}">All runs</a><a href="${href(links, `/pipelines/${encodeURIComponent(run.pipeline)}`)}">${run.pipeline} over time</a></nav>
 <h1>Run ${run.runId}</h1>
-<p>Pipeline <b>${run.pipeline}</b>, trigger ${run.trigger}, ${badge(run.status)}${progress ? html` <span class="progress">${progress}</span>` : ''}<br>
+<p>Pipeline <b>${run.pipeline}</b>, trigger ${run.trigger}, ${badge(run.status)}${progress ? html` <span class="progress" id="progress">${progress}</span>` : ''}<br>
+${run.status === 'Abandoned' && !run.finishedAt ? html`no sign of life from the process running it since ${when(run.updatedAt)} (killed?); what it did not load is not in the ledger, so the next run loads it<br>` : ''}
 started ${when(run.startedAt)}${ms === undefined ? '' : html`, took ${formatDuration(ms)}`};
 ${n(run.filesLoaded)} loaded, ${n(run.filesSkipped)} skipped (already loaded), ${n(run.filesFailed)} failed;
 ${n(run.rowsCopied)} rows copied of ${n(run.rowsRead)} read, ${n(run.rowsSkipped)} skipped; ${formatBytes(run.bytes)} read</p>
@@ -128,7 +137,7 @@ ${rerunForm}
 <table><thead><tr><th>Blob</th><th>Status</th><th class="n">Rows read</th><th class="n">Copied</th><th class="n">Skipped</th>
 <th class="n">Data read</th><th class="n">Duration</th><th class="n">Attempts</th><th class="n">Lag</th><th>Error</th></tr></thead>
 <tbody>${fileRows}</tbody></table>`,
-    { refresh: run.status === 'Running' },
+    { refresh: run.status === 'Running' ? 2 : undefined },
   );
 }
 

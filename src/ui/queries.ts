@@ -23,6 +23,11 @@ export interface RunRow {
   rowsSkipped: number;
   bytes: number;
   error: string | null;
+  /** The last sign of life of the process running it (heartbeat, a file recorded). */
+  updatedAt: Date;
+  /** The orchestration's progress while it runs (local runs; null before the listing is done). */
+  filesTotal: number | null;
+  filesDone: number | null;
   /** Keyset cursor: started_at as the server prints it (full microsecond precision) and run_id. */
   cursor: string;
 }
@@ -46,6 +51,8 @@ export interface FileRow {
   finishedAt: Date;
   /** Seconds from the blob's last-modified time to its load. */
   lagSeconds: number | null;
+  /** Its skipped-rows log, `<container>/<blob name>`, when rows were skipped. */
+  skipLog: string | null;
 }
 
 export interface RunFilter {
@@ -55,8 +62,23 @@ export interface RunFilter {
   after?: string;
 }
 
-const RUN_COLUMNS = `run_id, pipeline, trigger, started_at, finished_at, status, files_loaded, files_skipped, files_failed,
-  rows_read, rows_copied, rows_skipped, bytes, error, started_at::text || '|' || run_id AS cursor`;
+/** BLOB2PG_RUN_ABANDONED_MINUTES: a Running run with no heartbeat for this long shows Abandoned (default 5). */
+export function abandonedAfterSeconds(env: Record<string, string | undefined> = process.env): number {
+  const minutes = Number(env.BLOB2PG_RUN_ABANDONED_MINUTES || 5);
+  return (Number.isFinite(minutes) && minutes > 0 ? minutes : 5) * 60;
+}
+
+/** A Running row whose process stopped beating (killed) reads Abandoned; `$1` is abandonedAfterSeconds. */
+const STALE = `(status = 'Running' AND updated_at < clock_timestamp() - make_interval(secs => $1::float8))`;
+
+const RUN_COLUMNS = `run_id, pipeline, trigger, started_at, finished_at, CASE WHEN ${STALE} THEN 'Abandoned' ELSE status END AS status,
+  files_loaded, files_skipped, files_failed, rows_read, rows_copied, rows_skipped, bytes, error, updated_at, files_total, files_done,
+  started_at::text || '|' || run_id AS cursor`;
+
+/** Where the page reads the run log, and after how long without a heartbeat a run is Abandoned. */
+export interface RunLogView extends RunLogPlace {
+  abandonedAfterSeconds: number;
+}
 
 function toRun(r: Record<string, unknown>): RunRow {
   return {
@@ -74,16 +96,22 @@ function toRun(r: Record<string, unknown>): RunRow {
     rowsSkipped: Number(r.rows_skipped),
     bytes: Number(r.bytes),
     error: (r.error as string | null) ?? null,
+    updatedAt: r.updated_at as Date,
+    filesTotal: (r.files_total as number | null) ?? null,
+    filesDone: (r.files_done as number | null) ?? null,
     cursor: r.cursor as string,
   };
 }
 
 /** One page of runs, newest first, and the cursor of the next page when there is one. */
-export async function listRuns(place: RunLogPlace, filter: RunFilter, pageSize = PAGE_SIZE): Promise<{ runs: RunRow[]; next?: string }> {
+export async function listRuns(place: RunLogView, filter: RunFilter, pageSize = PAGE_SIZE): Promise<{ runs: RunRow[]; next?: string }> {
   const where: string[] = [];
-  const params: unknown[] = [];
+  const params: unknown[] = [place.abandonedAfterSeconds];
   if (filter.pipeline) where.push(`pipeline = $${params.push(filter.pipeline)}`);
-  if (filter.status) where.push(`status = $${params.push(filter.status)}`);
+  // Abandoned: recorded so (a watch stopped with the run waiting) or stale; Running: not stale.
+  if (filter.status === 'Abandoned') where.push(`(status = 'Abandoned' OR ${STALE})`);
+  else if (filter.status === 'Running') where.push(`(status = 'Running' AND NOT ${STALE})`);
+  else if (filter.status) where.push(`status = $${params.push(filter.status)}`);
   if (filter.after) {
     const bar = filter.after.indexOf('|');
     if (bar > 0) where.push(`(started_at, run_id) < ($${params.push(filter.after.slice(0, bar))}::timestamptz, $${params.push(filter.after.slice(bar + 1))})`);
@@ -97,9 +125,9 @@ export async function listRuns(place: RunLogPlace, filter: RunFilter, pageSize =
   return rows.length > pageSize ? { runs, next: runs.at(-1)!.cursor } : { runs };
 }
 
-export async function getRun(place: RunLogPlace, runId: string): Promise<{ run: RunRow; files: FileRow[] } | undefined> {
+export async function getRun(place: RunLogView, runId: string): Promise<{ run: RunRow; files: FileRow[] } | undefined> {
   const s = quoteIdent(place.schema);
-  const { rows } = await place.pool.query(`SELECT ${RUN_COLUMNS} FROM ${s}.runs WHERE run_id = $1`, [runId]);
+  const { rows } = await place.pool.query(`SELECT ${RUN_COLUMNS} FROM ${s}.runs WHERE run_id = $2`, [place.abandonedAfterSeconds, runId]);
   if (!rows[0]) return undefined;
   const files = await place.pool.query(
     `SELECT *, extract(epoch FROM finished_at - blob_modified_at)::float8 AS lag_seconds FROM ${s}.run_files WHERE run_id = $1
@@ -126,6 +154,7 @@ export async function getRun(place: RunLogPlace, runId: string): Promise<{ run: 
       blobModifiedAt: f.blob_modified_at,
       finishedAt: f.finished_at,
       lagSeconds: f.lag_seconds,
+      skipLog: f.skip_log ?? null,
     })),
   };
 }

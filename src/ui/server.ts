@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
+import { pipeline } from 'node:stream/promises';
 import type { AddressInfo } from 'node:net';
 import { handleUi, type UiDeps } from './app.js';
 
@@ -46,7 +47,12 @@ export async function startUiServer(deps: Omit<UiDeps, 'csrfToken' | 'links'>, o
         },
         { ...deps, csrfToken, links: { base: '' } },
       ).then(
-        (response) => send(response.status, response.headers, response.body),
+        (response) => {
+          if (!response.stream) return send(response.status, response.headers, response.body);
+          res.writeHead(response.status, response.headers);
+          // A storage stream lost mid-download cuts the response short (the browser sees a failed download).
+          pipeline(response.stream, res).catch(() => res.destroy());
+        },
         (err: Error) => send(500, { 'content-type': 'text/plain' }, `${err.message}\n`),
       );
     });

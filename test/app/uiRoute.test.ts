@@ -16,6 +16,7 @@ import { createHarness, type Harness } from '../support/harness.js';
 
 let h: Harness;
 let runtime: LocalDurableRuntime;
+const skipLogs = `uiskip-${Math.random().toString(36).slice(2, 8)}`;
 
 const context = (functionName: string) => new InvocationContext({ functionName, invocationId: functionName, logHandler: () => undefined });
 const call = async (functionName: string, ...args: unknown[]) => registeredFunction(functionName).callback(...args, context(functionName));
@@ -35,6 +36,16 @@ beforeAll(async () => {
     path.join(dir, 'events.json'),
     JSON.stringify({ name: 'ui-events', source: { container: h.container.containerName, prefix: 'ev/' }, sink: { table: `${h.schema}.events` }, triggers: [{ type: 'BlobCreated' }] }),
   );
+  await writeFile(
+    path.join(dir, 'skip.json'),
+    JSON.stringify({
+      name: 'ui-skip',
+      source: { container: h.container.containerName, prefix: 'sk/' },
+      sink: { table: `${h.schema}.events` },
+      faultTolerance: { skipIncompatibleRows: true, logContainer: skipLogs },
+      triggers: [{ type: 'BlobCreated' }],
+    }),
+  );
   runtime = await startLocalApp(dir);
 });
 
@@ -45,33 +56,64 @@ afterAll(async () => {
 
 const runRow = async (runId: string) => (await h.query(`SELECT * FROM "${h.env.BLOB2PG_LEDGER_SCHEMA}".runs WHERE run_id = $1`, [runId]))[0];
 
+/** Uploads a blob and returns the Event Grid BlobCreated event for its version. */
+async function uploadWithEvent(name: string, body: string) {
+  const { etag } = await h.upload(name, body);
+  const event = {
+    id: `evt-${name}`,
+    topic: '/subscriptions/0/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/devstoreaccount1',
+    subject: `/blobServices/default/containers/${h.container.containerName}/blobs/${name}`,
+    eventType: 'Microsoft.Storage.BlobCreated',
+    eventTime: new Date().toISOString(),
+    dataVersion: '',
+    metadataVersion: '1',
+    data: { api: 'PutBlob', eTag: etag.replace(/"/g, ''), contentType: 'text/csv', contentLength: body.length, blobType: 'BlockBlob', url: h.container.getBlobClient(name).url },
+  };
+  return { etag, event };
+}
+
 describe('the page in the Functions app', () => {
+  it("a skip-mode file's skipped-rows log streams through the route, behind the same key", async () => {
+    const { etag, event } = await uploadWithEvent('sk/rows.csv', 'id,name\n1,one\nx,two\n3,three\n');
+    await call('blobCreated', event);
+    const runId = eventInstanceId('ui-skip', h.container.containerName, 'sk/rows.csv', etag);
+    await runtime.waitForCompletion(runId);
+    const detail = await page('GET', `/runs/${encodeURIComponent(runId)}?code=key1`);
+    const link = /<a class="skiplog" title="([^"]+)" href="([^"]+)">/.exec(detail.body);
+    expect(link?.[1]).toBe(`${skipLogs}/ui-skip/${runId}/sk/rows.csv.csv`);
+    const href = link![2]!.replaceAll('&amp;', '&');
+    // The link keeps the function key the page was opened with.
+    expect(href).toMatch(/^\/api\/ui\/runs\/[^/]+\/skipped-rows\?blob=sk%2Frows\.csv&etag=[^&]+&code=key1$/);
+    const res = await page('GET', href.replace(/^\/api\/ui/, ''));
+    expect(res.status).toBe(200);
+    expect((res.headers as Record<string, string>)['content-type']).toBe('text/csv; charset=utf-8');
+    const chunks: Buffer[] = [];
+    for await (const chunk of res.body as unknown as AsyncIterable<Buffer>) chunks.push(Buffer.from(chunk));
+    const csv = Buffer.concat(chunks).toString('utf8');
+    expect(csv.split('\n')[0]).toBe('line,column,value,reason');
+    expect(csv.split('\n')[1]!.startsWith('3,id,x,')).toBe(true);
+    expect(await h.query(`SELECT id FROM "${h.schema}".events ORDER BY id`)).toEqual([{ id: 1 }, { id: 3 }]);
+    await h.query(`DELETE FROM "${h.schema}".events`);
+  });
+
   it('a blob event run: its failed file on the page, the run completed from the orchestration, rerun after the fix', async () => {
-    const body = 'id,name\n1,one\nx,two\n';
-    const { etag } = await h.upload('ev/bad.csv', body);
-    const blob = h.container.getBlobClient('ev/bad.csv');
-    const event = {
-      id: 'evt-1',
-      topic: '/subscriptions/0/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/devstoreaccount1',
-      subject: `/blobServices/default/containers/${h.container.containerName}/blobs/ev/bad.csv`,
-      eventType: 'Microsoft.Storage.BlobCreated',
-      eventTime: new Date().toISOString(),
-      dataVersion: '',
-      metadataVersion: '1',
-      data: { api: 'PutBlob', eTag: etag.replace(/"/g, ''), contentType: 'text/csv', contentLength: body.length, blobType: 'BlockBlob', url: blob.url },
-    };
+    const { etag, event } = await uploadWithEvent('ev/bad.csv', 'id,name\n1,one\nx,two\n');
     await call('blobCreated', event);
     const runId = eventInstanceId('ui-events', h.container.containerName, 'ev/bad.csv', etag);
     await runtime.waitForCompletion(runId);
     // The activity wrote the file; the orchestrator does no I/O, so the run still reads Running.
     expect(await runRow(runId)).toMatchObject({ trigger: 'BlobEvent', status: 'Running', files_failed: 1 });
 
+    // The runs list asks the orchestration about the runs it shows as Running: this one is
+    // over, so the list completes it in the log and shows it Failed.
+    const list = await page('GET', '/?code=key1');
+    expect(list.body).toMatch(new RegExp(`data-run="${runId}">[^]*?<span class="s Failed">Failed</span>`));
+    expect(await runRow(runId)).toMatchObject({ status: 'Failed', files_failed: 1 });
+
     const detail = await page('GET', `/runs/${encodeURIComponent(runId)}?code=key1`);
     expect(detail.status).toBe(200);
     expect(detail.body).toContain('line 3, column id, SQLSTATE 22P02');
     expect(detail.body).toContain(`action="/api/ui/rerun?code=key1"`);
-    // Opening the page completed the run from the orchestration's output.
-    expect(await runRow(runId)).toMatchObject({ status: 'Failed', files_failed: 1 });
     expect((await runRow(runId))!.finished_at).toBeInstanceOf(Date);
 
     // The event redelivered after the run failed: the same instance runs again, and its row is Running again.

@@ -16,6 +16,7 @@ import type { FileResult } from '../../src/run/output.js';
 import { buildCli } from '../support/cliProcess.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { copyingBackends } from '../support/copyProgress.js';
+import { listRuns } from '../../src/ui/queries.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -49,6 +50,9 @@ it('loads each blob version not in the ledger — there at start or uploaded whi
   ]);
   expect(await h.query(`SELECT id FROM "${h.schema}".w ORDER BY id`)).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }, { id: 4 }]);
   expect(lines.some((l) => l.startsWith('watching '))).toBe(true);
+  // Each blob's run is recorded to its end in the run log (the watcher's follower), none left Running.
+  const runs = await h.query(`SELECT status, trigger, files_loaded, finished_at IS NOT NULL AS finished FROM "${h.env.BLOB2PG_LEDGER_SCHEMA}".runs WHERE pipeline = 'w'`);
+  expect(runs).toEqual([1, 2, 3].map(() => ({ status: 'Succeeded', trigger: 'BlobEvent', files_loaded: 1, finished: true })));
 });
 
 const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
@@ -87,6 +91,11 @@ it('killed with SIGKILL mid-load and started again (no flags), loads the blob ex
   await until('the killed backend to go', async () => (await copyingBackends(h, `${h.schema}.k`)).length === 0, 20_000);
   expect(await h.query(`SELECT count(*)::int AS n FROM "${h.schema}".k`)).toEqual([{ n: 0 }]);
   expect(await ledger()).toEqual([{ n: 0 }]);
+  // Its run is left Running in the log with no heartbeat: the page reads it Abandoned once the
+  // threshold passes (here 1 s after its last heartbeat), never Running forever.
+  const view = { pool: h.pg, schema: h.env.BLOB2PG_LEDGER_SCHEMA!, abandonedAfterSeconds: 1 };
+  await new Promise((r) => setTimeout(r, 1500));
+  expect((await listRuns(view, { pipeline: 'k' })).runs.map((r) => r.status)).toEqual(['Abandoned']);
 
   const second = startWatch(folder);
   try {
@@ -99,4 +108,6 @@ it('killed with SIGKILL mid-load and started again (no flags), loads the blob ex
   expect(second.output()).toMatch(/loaded\s+k\/big\.csv: 1,000,000 rows/);
   expect(await h.query(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS d FROM "${h.schema}".k`)).toEqual([{ n: rows, d: rows }]);
   expect(await ledger()).toEqual([{ n: 1 }]);
+  // The second watcher ran the same instance ID again: one run, Succeeded (the follower recorded its end).
+  expect((await listRuns(view, { pipeline: 'k' })).runs.map((r) => [r.status, r.filesLoaded, r.rowsCopied])).toEqual([['Succeeded', 1, rows]]);
 }, 240_000);

@@ -4,7 +4,7 @@
  * a hostile blob name rendered as text. Screenshots of the runs list and a run's detail go
  * to docs/ (docs/operations.md shows them).
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
@@ -32,6 +32,7 @@ describe.skipIf(unavailable !== undefined)('run-history page in Chromium', () =>
   let spec: PipelineSpec;
   let failedRunId: string;
   const alerts: string[] = [];
+  const pipelines = new Map<string, PipelineSpec>();
 
   beforeAll(async () => {
     h = await createHarness('browser');
@@ -43,7 +44,8 @@ describe.skipIf(unavailable !== undefined)('run-history page in Chromium', () =>
     await h.upload('orders/2026-11-20.csv', 'order_id,customer,amount,ordered_at,note\n3,Barbara Liskov,42.00,2026-11-20T08:00:00Z,\n4,Donald Knuth,seven,2026-11-20T08:30:00Z,\n');
     await h.upload(HOSTILE, 'order_id,customer,amount,ordered_at,note\n5,Edsger Dijkstra,1.00,2026-11-20T09:00:00Z,\n');
     failedRunId = (await runPipeline(spec, { env: h.env })).runId;
-    ui = await startLocalUi({ env: h.env, pipelines: new Map([[spec.name, spec]]) });
+    pipelines.set(spec.name, spec);
+    ui = await startLocalUi({ env: h.env, pipelines });
     browser = await launchChromium();
     page = await browser.newPage();
     page.on('dialog', (dialog) => {
@@ -92,4 +94,43 @@ describe.skipIf(unavailable !== undefined)('run-history page in Chromium', () =>
     expect(await page.locator('p .s').first().textContent()).toBe('Succeeded');
     expect(await h.query(`SELECT order_id FROM "${h.schema}".demo_orders ORDER BY order_id`)).toEqual(['1', '2', '3', '4', '5'].map((order_id) => ({ order_id })));
   });
+
+  it("a skip-mode run: the file's detail links its skipped-rows log, and following the link downloads that CSV", async () => {
+    const table = await h.table('skip_orders', 'order_id bigint, amount numeric(12,2)');
+    await h.upload('skip/2026-11-21.csv', 'order_id,amount\n10,1.00\n11,eleven\n12,3.50\n');
+    const skipSpec = parsePipelineSpec({ name: 'skip-orders', source: { container: h.container.containerName, prefix: 'skip/' }, sink: { table }, faultTolerance: { skipIncompatibleRows: true } });
+    pipelines.set(skipSpec.name, skipSpec);
+    const runId = (await runPipeline(skipSpec, { env: h.env })).runId;
+    await page.goto(new URL(`/runs/${runId}`, ui.url).href);
+    const file = page.locator('tr.file', { hasText: 'skip/2026-11-21.csv' });
+    expect(await file.getAttribute('data-status')).toBe('Succeeded');
+    const link = file.locator('a.skiplog');
+    expect(await link.textContent()).toBe('skipped rows (CSV)');
+    expect(await link.getAttribute('title')).toBe(`copy-logs/skip-orders/${runId}/skip/2026-11-21.csv.csv`);
+    const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+    const csv = await readFile((await download.path())!, 'utf8');
+    expect(csv.split('\n')[0]).toBe('line,column,value,reason');
+    expect(csv.split('\n')[1]!.startsWith('3,amount,eleven,')).toBe(true);
+    expect(csv.split('\n').filter(Boolean)).toHaveLength(2);
+  });
+
+  it('a slow run shows Running with its progress, refreshing itself, then Succeeded', async () => {
+    const table = await h.table('slow_orders', 'order_id bigint');
+    for (const i of [1, 2, 3]) await h.upload(`slow/${i}.csv`, `order_id\n${i}\n`);
+    // Each blob's transaction sleeps 3 s: a run of ~9 s, one file at a time.
+    const slowSpec = parsePipelineSpec({ name: 'slow-orders', source: { container: h.container.containerName, prefix: 'slow/' }, sink: { table, preCopyScript: 'SELECT pg_sleep(3)' }, maxParallelCopies: 1 });
+    const run = runPipeline(slowSpec, { env: h.env });
+    await page.goto(ui.url);
+    const row = page.locator('tbody tr', { hasText: 'slow-orders' });
+    // The list refreshes itself (meta refresh, no script) while a run is in flight.
+    await expect.poll(async () => (await row.count()) && row.locator('.progress').textContent(), { timeout: 30_000, interval: 250 }).toMatch(/^[12] of 3 files done, [12] rows so far$/);
+    expect(await row.locator('.s').textContent()).toBe('Running');
+    await page.screenshot({ path: path.join(shots, 'run-history-running.png'), fullPage: true });
+    await row.locator('a').first().click();
+    expect(await page.locator('p .s').first().textContent()).toBe('Running');
+    expect(await page.locator('#progress').textContent()).toMatch(/of 3 files done/);
+    await run;
+    await expect.poll(async () => page.locator('p .s').first().textContent(), { timeout: 30_000, interval: 250 }).toBe('Succeeded');
+    expect(await page.locator('#progress').count()).toBe(0);
+  }, 60_000);
 });

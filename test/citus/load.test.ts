@@ -2,14 +2,14 @@
  * Loads into Citus tables on a real cluster (test/citus/run.sh): COPY and BulkInsert into a
  * distributed table, Upsert on both key paths, a reference table, skip mode with a NULL
  * distribution column, the seed scenario's pre-copy script + post-copy CALL, and two runs
- * of one pipeline racing.
+ * of one pipeline racing, and sink.parallelCopies falling back to one stream.
  */
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { validatePipeline } from '../../src/load/validate.js';
 import { runPipeline } from '../../src/local/run.js';
 import { createHarness, uniqueName, type Harness } from '../support/harness.js';
-import { describeCitus, distributedTable, expectCitusCluster, expectSucceeded, loadOne, referenceTable, rowsOf } from './citus.js';
+import { describeCitus, distributedTable, expectCitusCluster, expectSucceeded, loadOne, loadVersion, referenceTable, rowsOf } from './citus.js';
 
 let h: Harness;
 let rows: ReturnType<typeof rowsOf>;
@@ -40,6 +40,20 @@ describeCitus('loads into Citus tables', () => {
     expect(failed).toMatchObject({ status: 'Failed', error: { line: 701, sqlstate: '22P02' } });
     expect(failed.error!.message).toMatch(/copy\/bad\.csv line 701, column amount/);
     expect(await rows(`SELECT count(*)::int AS n FROM S.copy`)).toEqual([{ n: 5000 }]);
+  });
+
+  it('sink.parallelCopies on a distributed table: one stream (Citus refuses PREPARE TRANSACTION after a multi-shard write), every row once, nothing left prepared', async () => {
+    // The server allows prepared transactions (Citus raises max_prepared_transactions itself),
+    // so the parallel path is tried: only its Citus check sends the blob to one stream.
+    expect(await h.query(`SELECT current_setting('max_prepared_transactions')::int > 0 AS on`)).toEqual([{ on: true }]);
+    const t = await distributedTable(h, 'par', ORDERS, 'tenant_id');
+    const spec = h.spec({ source: { prefix: 'par/' }, sink: { table: t, parallelCopies: 4 } });
+    const ref = await h.upload('par/a.csv', orders(1, 20_000));
+    expectSucceeded(await loadVersion(h, spec, ref), { rowsCopied: 20_000 });
+    expect(await rows(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS ids FROM S.par`)).toEqual([{ n: 20_000, ids: 20_000 }]);
+    expect(await h.query(`SELECT count(*)::int AS n FROM pg_prepared_xacts WHERE gid LIKE 'blob2pg:%'`)).toEqual([{ n: 0 }]);
+    // The same blob again: the ledger row committed with the data, so it is Skipped.
+    expect((await loadVersion(h, spec, ref, 'r2')).status).toBe('Skipped');
   });
 
   it('BulkInsert into a distributed table', async () => {

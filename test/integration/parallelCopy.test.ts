@@ -13,7 +13,8 @@ import { validatePipeline } from '../../src/load/validate.js';
 import { copyBlob } from '../../src/load/index.js';
 import { TransientError } from '../../src/errors.js';
 import { nominalCuts } from '../../src/format/rangeSplit.js';
-import { claimIngestion, completeIngestion, ensureLedger, ledgerSchemaName, type LedgerKey } from '../../src/sink/ledger.js';
+import { claimIngestion, completeIngestion, ensureLedger, ledgerSchemaName } from '../../src/sink/ledger.js';
+import type { LedgerKey } from '../../src/sink/ledgerKey.js';
 import { closePools } from '../../src/sink/index.js';
 import { preparedGid } from '../../src/sink/preparedLoads.js';
 import { blobUrl, normalizeEtag, type BlobRef } from '../../src/source/blobs.js';
@@ -266,6 +267,24 @@ describe('parallel COPY streams (sink.parallelCopies)', () => {
       expect(await prepared()).toEqual([]);
       // Both ranges of the crashed load, as it decided.
       expect(await h.query(`SELECT count(*)::int AS n FROM ${quoted(t)}`)).toEqual([{ n: 20 }]);
+    });
+
+    it('start-up sweep: a process whose first load is a one-stream load of another blob settles the orphans first', async () => {
+      const t = await h.table('orphan_c', 'id int, v text');
+      const ref = await upload('orphan_c/a.csv', csv(5_000));
+      const decidedGid = await crashedLoad(t, ref, true);
+      const other = await h.table('orphan_c_other', 'id int, v text');
+      const otherRef = await upload('orphan_c_other/a.csv', csv(100));
+      expect(await prepared()).toEqual([decidedGid]);
+      expect(await lockable(t)).toBe(false);
+      // A new process: its pool has not loaded anything yet.
+      await closePools();
+      const result = await copyBlob(spec('orphan_c_other/', other, 1), otherRef, { runId: 'o3', env: h.env });
+      expect([result.status, result.rowsCopied]).toEqual(['Succeeded', 100]);
+      expect(await prepared()).toEqual([]);
+      expect(await lockable(t)).toBe(true);
+      // Committed, as the crashed load had decided: both of its ranges.
+      expect(await count(t)).toBe(20);
     });
   });
 

@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyBlob } from '../../src/load/index.js';
-import { upsertOptions } from '../../src/sink/upsert.js';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startPostgres } from '../../src/cli/localServices.js';
+import { closePools } from '../../src/sink/pool.js';
 import { createHarness, type Harness } from '../support/harness.js';
 
 let h: Harness;
@@ -76,23 +80,6 @@ describe('Upsert', () => {
     ]);
   });
 
-  it('pre-15 path (UPDATE … FROM then INSERT … WHERE NOT EXISTS) gives the same result', async () => {
-    const t = await h.table('old', 'k int, v text');
-    await rows(`INSERT INTO S.old VALUES (1, 'a'), (2, 'b')`);
-    upsertOptions.forceNoMerge = true;
-    try {
-      const result = await load(t, 'old.csv', 'k,v\n2,B\n3,C\n3,C2\n', { upsertSettings: { keys: ['k'] } }, { mapping: [{ source: 'k', sink: 'k' }, { source: 'v', sink: 'v' }] });
-      expect(result).toMatchObject({ status: 'Succeeded', rowsCopied: 2 });
-    } finally {
-      upsertOptions.forceNoMerge = false;
-    }
-    expect(await rows(`SELECT k, v FROM S.old ORDER BY k`)).toEqual([
-      { k: 1, v: 'a' },
-      { k: 2, v: 'B' },
-      { k: 3, v: 'C2' },
-    ]);
-  });
-
   it('no keys and no primary key: fails before reading the blob, saying so', async () => {
     const t = await h.table('nokey', 'id int, v text');
     const spec = h.spec({ source: { prefix: 'never' }, sink: { table: t, writeMethod: 'Upsert' } });
@@ -143,6 +130,67 @@ describe('Upsert', () => {
     expect(result).toMatchObject({ status: 'Succeeded', rowsRead: 100_000, rowsCopied: 100_000 });
     expect(await rows(`SELECT count(*)::int AS n, count(*) FILTER (WHERE v = 'new' || id)::int AS updated, count(n)::int AS kept FROM S.big`)).toEqual([
       { n: 100_000, updated: 100_000, kept: 50_000 },
+    ]);
+  });
+});
+
+/**
+ * Keys without a unique index on a server without MERGE (before 15; Citus tables take the
+ * same path): UPDATE … FROM, then INSERT of the new keys. Run on a real PostgreSQL 14,
+ * started here, whatever server the suite runs on.
+ */
+describe('Upsert on PostgreSQL 14 (no MERGE)', () => {
+  let server: Awaited<ReturnType<typeof startPostgres>>;
+  let dir: string;
+  let env: Record<string, string>;
+  const old = async (sql: string) => {
+    const client = new (await import('pg')).default.Client({ connectionString: server.url });
+    await client.connect();
+    try {
+      return (await client.query(sql)).rows;
+    } finally {
+      await client.end();
+    }
+  };
+  const loadOld = async (table: string, blob: string, body: string) => {
+    const ref = await h.upload(blob, body);
+    const spec = h.spec({ source: { prefix: blob }, sink: { table, writeMethod: 'Upsert', upsertSettings: { keys: ['k'] } } });
+    return copyBlob(spec, { ...ref, size: 0, lastModified: new Date().toISOString() }, { runId: 'r14', env });
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'blob2pg-pg14-'));
+    await chmod(dir, 0o755);
+    server = await startPostgres({ dir, persistent: false, major: 14 });
+    env = { ...h.env, TARGET_POSTGRES: server.url };
+    expect(await old('SHOW server_version_num')).toEqual([{ server_version_num: expect.stringMatching(/^14/) }]);
+  });
+
+  afterAll(async () => {
+    // The load's pools go before their server does (a stopping server ends their sessions).
+    await closePools();
+    await server?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('UPDATE … FROM then INSERT of the new keys: the last occurrence in the file wins', async () => {
+    await old(`CREATE TABLE public.old (k int, v text); INSERT INTO public.old VALUES (1, 'a'), (2, 'b')`);
+    const result = await loadOld('public.old', 'old14.csv', 'k,v\n2,B\n3,C\n3,C2\n');
+    expect(result).toMatchObject({ status: 'Succeeded', rowsCopied: 2 });
+    expect(await old(`SELECT k, v FROM public.old ORDER BY k`)).toEqual([
+      { k: 1, v: 'a' },
+      { k: 2, v: 'B' },
+      { k: 3, v: 'C2' },
+    ]);
+  });
+
+  it('a column named x$1 is a name, not a placeholder (values are bound, never written into the SQL)', async () => {
+    await old(`CREATE TABLE public.dollar (k int, "x$1" text)`);
+    const result = await loadOld('public.dollar', 'dollar14.csv', 'k,x$1\n1,one\n1,uno\n2,two\n');
+    expect(result).toMatchObject({ status: 'Succeeded', rowsCopied: 2 });
+    expect(await old(`SELECT k, "x$1" FROM public.dollar ORDER BY k`)).toEqual([
+      { k: 1, x$1: 'uno' },
+      { k: 2, x$1: 'two' },
     ]);
   });
 });

@@ -2,7 +2,7 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { RecordTagger } from '../../src/format/recordTagger.js';
 import { parsePipelineSpec } from '../../src/pipeline/spec.js';
-import { mappingValue } from '../../src/sink/convert.js';
+import { mappingValue } from '../../src/sink/selectPlan.js';
 import type { TableInfo } from '../../src/pipeline/table.js';
 import { citusKeyProblem, resolveUpsertKeys } from '../../src/sink/upsert.js';
 

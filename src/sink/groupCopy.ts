@@ -1,5 +1,5 @@
 /**
- * One COPY for the CSV bodies of many small files, one after another, each file's records
+ * GroupCopy (used by src/load/loadGroup.ts): one COPY for the CSV bodies of many small files, one after another, each file's records
  * counted on the way. Why: PostgreSQL's COPY sets up its multi-insert buffer again in every
  * COPY, so 1,000 COPYs of 1,000 rows cost several times the server CPU of one COPY of the
  * same 1,000,000 rows (figures in bench/README.md); a group of small blobs loaded through one COPY costs
@@ -11,7 +11,7 @@
  * concatenation, one without a last line end gets the file's own line end added. At the
  * end COPY's own count must equal the sum of the files' counts — a `\.` line, a file with
  * CR line ends, anything the scanner sees differently from COPY — or the concatenation is
- * refused. A refusal (ConcatenationRefused) or a COPY error tells the caller to roll back
+ * refused. A refusal (GroupCopyRefused) or a COPY error tells the caller to roll back
  * and load the files one by one, which gives each its own error with line and column.
  *
  * Which file an error belongs to: the server reports errors asynchronously (the client may
@@ -26,12 +26,12 @@ import type { CopyStreamQuery } from 'pg-copy-streams';
 import type { CsvCopyOptions } from '../format/delimited.js';
 import { parseCopyContext } from '../errors.js';
 import { RecordCounter } from '../format/recordBatches.js';
-import { openCopy } from './copy.js';
+import { openCopy } from './copyFromStdin.js';
 
 /** The files cannot share one COPY; load them one by one. */
-export class ConcatenationRefused extends Error {}
+export class GroupCopyRefused extends Error {}
 
-export class ConcatenatedCopy {
+export class GroupCopy {
   private copy: CopyStreamQuery | undefined;
   /** Columns and options of the open COPY: a file with others starts a new COPY. */
   private shape = '';
@@ -53,7 +53,7 @@ export class ConcatenatedCopy {
   /** Streams one file's CSV records into the COPY; returns how many records it had. `file` tags it for fileAt(). */
   async append(body: Readable, columns: readonly string[], options: CsvCopyOptions, file: number): Promise<number> {
     // Text format (unquoted files with backslash escapes) is not scanned the way COPY reads it.
-    if (options.format === 'text') throw new ConcatenationRefused('COPY format text is not concatenated');
+    if (options.format === 'text') throw new GroupCopyRefused('COPY format text is not concatenated');
     const shape = JSON.stringify([columns, options]);
     if (this.copy && shape !== this.shape) await this.endCopy();
     const copy = this.copy ?? this.startCopy(columns, options, shape);
@@ -66,7 +66,7 @@ export class ConcatenatedCopy {
       counter.add(chunk);
       await this.write(copy, chunk);
     }
-    if (counter.endsInsideQuotes) throw new ConcatenationRefused('a file ends inside a quoted field');
+    if (counter.endsInsideQuotes) throw new GroupCopyRefused('a file ends inside a quoted field');
     if (counter.unterminated) await this.write(copy, Buffer.from(counter.lineEnd));
     this.counted += counter.records;
     this.sending = undefined;
@@ -106,7 +106,7 @@ export class ConcatenatedCopy {
     });
   }
 
-  /** Ends the open COPY and checks its count; throws ConcatenationRefused or COPY's error. */
+  /** Ends the open COPY and checks its count; throws GroupCopyRefused or COPY's error. */
   async finish(): Promise<void> {
     if (this.copy) await this.endCopy();
   }
@@ -135,7 +135,7 @@ export class ConcatenatedCopy {
     copy.end();
     await finished(copy);
     if (copy.rowCount !== this.counted) {
-      throw new ConcatenationRefused(`COPY loaded ${copy.rowCount} rows where the files' records add up to ${this.counted}`);
+      throw new GroupCopyRefused(`COPY loaded ${copy.rowCount} rows where the files' records add up to ${this.counted}`);
     }
   }
 }

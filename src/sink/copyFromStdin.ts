@@ -1,5 +1,6 @@
 /**
- * COPY … FROM STDIN, the one way bytes enter PostgreSQL. Always
+ * The COPY … FROM STDIN statement and stream (not a writer: copyCommand.ts is the
+ * CopyCommand write method), the one way bytes enter PostgreSQL. Always
  * `await pipeline(source, client.query(copyFrom(sql)))` on a checked-out client: a failed
  * source destroys the copy stream, which sends CopyFail and the server aborts the COPY.
  */

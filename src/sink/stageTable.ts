@@ -1,5 +1,6 @@
 /**
- * The staging path (DESIGN decision 2): COPY every file field into a temporary table of
+ * The stage table (not a writer; stagedWrite.ts drives it for the writers): the staging
+ * path of DESIGN decision 2: COPY every file field into a temporary table of
  * text columns, then set-based statements move the rows. Each staged row keeps its line,
  * so a value that does not convert can be reported — or skipped — with its line and column.
  *
@@ -18,8 +19,8 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { DataError, locateCopyError } from '../errors.js';
 import type { CsvCopyOptions } from '../format/delimited.js';
 import { RecordTagger } from '../format/recordTagger.js';
-import type { ColumnPlan, SelectPlan } from './convert.js';
-import { copyCsvInto, csvCopyOptionsSql } from './copy.js';
+import { stageField, type ColumnPlan, type SelectPlan } from './selectPlan.js';
+import { copyCsvInto, csvCopyOptionsSql } from './copyFromStdin.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
 import { withSavepoint } from './transaction.js';
 import type { TableColumn } from '../pipeline/table.js';
@@ -28,11 +29,6 @@ export const STAGE_LINE_COLUMN = 'blob2pg_line';
 const LINE = quoteIdent(STAGE_LINE_COLUMN);
 const BAD = quoteIdent('blob2pg_bad');
 const RAW = quoteIdent('blob2pg_raw');
-
-/** The staging table's column for file field `i` (0-based). */
-export function stageField(i: number): string {
-  return quoteIdent(`f${i + 1}`);
-}
 
 let stageCounter = 0;
 const tempName = (kind: string) => quoteIdent(`blob2pg_${kind}_${process.pid}_${++stageCounter}`);

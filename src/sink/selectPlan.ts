@@ -1,5 +1,6 @@
 /**
- * How each target column gets its value from a staged row: the SQL expression that
+ * The SELECT plan (planSelect) the staging writers insert with — how each target column
+ * gets its value from a staged row: the SQL expression that
  * converts the staged text (or an additional column's bound value) to the column's type,
  * and the SQL that says whether that conversion will succeed — used to name the line and
  * column of a bad value, and to skip incompatible rows.
@@ -11,7 +12,7 @@ import type { ResolvedMapping } from '../pipeline/mapping.js';
 import type { TypeConversion } from '../pipeline/spec.js';
 import type { BlobRef } from '../source/blobs.js';
 import { inputCheck, type InputCheckMode } from './inputCheck.js';
-import { stageField } from './staging.js';
+import { quoteIdent } from './sql.js';
 import type { TableColumn } from '../pipeline/table.js';
 
 export interface ColumnPlan {
@@ -60,6 +61,11 @@ export function mappingValue(value: string, context: PlanContext): string {
     default:
       return value;
   }
+}
+
+/** The stage's column for file field `i` (0-based): `"f1"`, `"f2"`, … (sink/stageTable.ts creates them). */
+export function stageField(i: number): string {
+  return quoteIdent(`f${i + 1}`);
 }
 
 const isDate = (type: string) => type === 'date';

@@ -1,10 +1,11 @@
 /**
- * What the staging-based writers share: stage the records, plan the conversions, and
+ * What the staging-based writers (CopyCommand's slow path, BulkInsert's text stage,
+ * Upsert) share, on top of the stage table (stageTable.ts): stage the records, plan the conversions, and
  * either skip the bad rows (skip mode) or check upsert keys for NULLs up front.
  */
-import { planSelect, type SelectPlan } from './convert.js';
+import { planSelect, type SelectPlan } from './selectPlan.js';
 import { inputCheckMode } from './inputCheck.js';
-import { assertNoNullKeys, skipBadRows, stageRecords, type RowChecks, type Stage } from './staging.js';
+import { assertNoNullKeys, skipBadRows, stageRecords, type RowChecks, type Stage } from './stageTable.js';
 import type { TableColumn } from '../pipeline/table.js';
 import type { WriteRequest } from './writer.js';
 
