@@ -12,7 +12,7 @@ import { startPostgres } from '../../src/cli/localServices.js';
 import { validatePipeline } from '../../src/load/validate.js';
 import { copyBlob } from '../../src/load/index.js';
 import { TransientError } from '../../src/errors.js';
-import { nominalCuts } from '../../src/format/rangeSplit.js';
+import { nominalCuts } from '../../src/format/csv/rangeSplit.js';
 import { claimIngestion, completeIngestion, ensureLedger, ledgerSchemaName } from '../../src/sink/ledger.js';
 import type { LedgerKey } from '../../src/sink/ledgerKey.js';
 import { closePools } from '../../src/sink/index.js';

@@ -1,5 +1,5 @@
 /**
- * Records (JSON objects, Parquet rows) → CSV bytes for COPY. Every writer consumes CSV
+ * JSON objects / Parquet rows → CSV rows for COPY (not a CSV reader: those are in csv/). Every writer consumes CSV
  * (DecodedBlob), so record formats are re-encoded here, in Node, knowing each target
  * column's type: the decoders take the table's columns (DecodeContext in format/index.ts) rather
  * than emitting JSON text for a staging table to cast, because the fast path (COPY straight
@@ -10,7 +10,7 @@
  */
 import type { TableColumn } from '../pipeline/table.js';
 import { MIN_CHUNK_BYTES } from './byteReader.js';
-import type { CsvCopyOptions } from './delimited.js';
+import type { CsvCopyOptions } from './csv/dialect.js';
 
 export type ValueKind = 'json' | 'array' | 'bytea' | 'scalar';
 
