@@ -17,8 +17,6 @@ export interface PgPoolConfigOptions {
   max?: number;
   /** Builds the credential for the Entra form. Default credentialFor (entraToken.ts). */
   credentialFactory?: (clientId?: string) => TokenCredential;
-  /** Refresh margin of the token cache. Default 5 minutes. */
-  refreshMarginMs?: number;
 }
 
 export const DEFAULT_PG_POOL_MAX = 10;
@@ -38,11 +36,7 @@ export function pgPoolConfigFor(name: string, env: Env = process.env, options: P
     port: connection.port,
     database: connection.database,
     user: connection.user,
-    password: createEntraPasswordProvider({
-      credential,
-      identityName: connection.user,
-      ...(options.refreshMarginMs === undefined ? {} : { refreshMarginMs: options.refreshMarginMs }),
-    }),
+    password: createEntraPasswordProvider({ credential, identityName: connection.user }),
     ssl: tlsFor(connection.ssl),
     max,
     application_name: 'blob2pg',
