@@ -212,11 +212,6 @@ export function isTransient(err: unknown): boolean {
   return classify(err) === 'transient';
 }
 
-/** True when the setup is wrong: fail once, never retry. */
-export function isConfigError(err: unknown): boolean {
-  return classify(err) === 'config';
-}
-
 /** Longest value quoted in a message; the rest is cut (a bad "line" may be 300 MB of binary). */
 export const MAX_QUOTED_CHARS = 200;
 

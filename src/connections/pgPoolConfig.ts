@@ -59,7 +59,7 @@ const CONNINFO_KEYS = new Set(['host', 'hostaddr', 'port', 'dbname', 'user', 'pa
  * as pg config. Refused before connecting, naming the keyword (never a value), when it does
  * not parse or uses a keyword this loader does not read.
  */
-export function parseConninfo(
+function parseConninfo(
   name: string,
   text: string,
 ): { host?: string; port?: number; database?: string; user?: string; password?: string; application_name?: string; connectionTimeoutMillis?: number; sslmode?: PgSslMode } {
