@@ -107,6 +107,28 @@ export function sqlstateOf(err: unknown): string | undefined {
 }
 
 /**
+ * SQLSTATE classes that mean "PostgreSQL refused this row's data", the one set every sink
+ * uses to decide whether to look for the bad row or name the batch's lines:
+ *  22xxx data exception (a value its type or domain refuses: 22P02, 22003, 22001, …);
+ *  23xxx integrity constraint violation (NOT NULL, CHECK, unique, foreign key);
+ *  P0xxx PL/pgSQL: a trigger or a function called by a CHECK that RAISEs (P0001) or ASSERTs
+ *        (P0004) to refuse a row is the row's data speaking, exactly like a CHECK — and
+ *        classify() already calls it data. Re-checking such a row against its type finds
+ *        nothing, so the callers that diagnose fall back to the original error.
+ * https://www.postgresql.org/docs/current/errcodes-appendix.html
+ */
+const DATA_SQLSTATE = /^(22|23|P0)...$/;
+
+/**
+ * True when `err` itself is a PostgreSQL error of DATA_SQLSTATE. Only the error itself, not
+ * its causes: a DataError wrapping one was already located by a lower layer and must not be
+ * diagnosed again.
+ */
+export function isDataException(err: unknown): boolean {
+  return isPgError(err) && DATA_SQLSTATE.test(err.code!);
+}
+
+/**
  * What a failure means, and so what happens to it (DESIGN decision 7):
  *  - `config`    → a setting, credential, table or grant is wrong: fail once, never retried;
  *  - `transient` → the infrastructure hiccuped: retried with backoff;
@@ -188,11 +210,6 @@ export function classify(err: unknown): ErrorKind {
 /** True when retrying the same work may succeed. */
 export function isTransient(err: unknown): boolean {
   return classify(err) === 'transient';
-}
-
-/** True when the setup is wrong: fail once, never retry. */
-export function isConfigError(err: unknown): boolean {
-  return classify(err) === 'config';
 }
 
 /** Longest value quoted in a message; the rest is cut (a bad "line" may be 300 MB of binary). */

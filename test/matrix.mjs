@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /**
- * `npm test`: the whole matrix CI runs, one leg after another (2 cores: legs in parallel
- * would only slow each other down), then a summary with each leg's time.
+ * `npm run test:all`: the whole matrix CI runs, one leg after another (2 cores: legs in
+ * parallel would only slow each other down), then a summary with each leg's time. Every leg
+ * includes the heavy test files (BLOB2PG_TEST_ALL=1; the list is HEAVY_TESTS in
+ * vitest.config.ts) that `npm test`, the fast loop, leaves out.
  *
  *   - the full suite on the default embedded PostgreSQL (18);
  *   - the integration tests (test/integration, test/app) on every older major Azure runs,
@@ -11,15 +13,18 @@
  *     Citus cannot be built here and the leg is skipped).
  *
  * One leg only:
- *   BLOB2PG_TEST_PG_MAJOR=14 npm test        the full suite on embedded PostgreSQL 14
- *   TARGET_POSTGRES=postgres://… npm test    the full suite on that server
- *   npm run test:quick                       the full suite on 18, no other leg (dev loop)
+ *   BLOB2PG_TEST_PG_MAJOR=14 npm run test:all        the full suite on embedded PostgreSQL 14
+ *   TARGET_POSTGRES=postgres://… npm run test:all    the full suite on that server
+ *   npm test                                         the suite on 18 without the heavy files (dev loop)
  * Extra arguments go to vitest in every vitest leg (e.g. a file filter).
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+// Every leg runs the heavy files too (vitest.config.ts reads it; children inherit it).
+process.env.BLOB2PG_TEST_ALL = '1';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const vitestArgs = process.argv.slice(2);

@@ -23,7 +23,7 @@ import { sweepPage } from './sweep.js';
 import { loggedFile, recordFiles, runLogTarget, skipLogOf, withHeartbeat, type LoggedFile } from '../runLog/store.js';
 
 /** The spec an activity works with: sent with the run, or the deployed pipeline of that name. */
-export function resolveSpec(ref: PipelineRef, env: Env = process.env): PipelineSpec {
+function resolveSpec(ref: PipelineRef, env: Env = process.env): PipelineSpec {
   if (ref.spec) return ref.spec;
   const spec = appPipelines(env).pipelines.get(ref.pipeline);
   if (!spec) throw new ConfigError(`pipeline ${ref.pipeline} is not deployed (no such pipeline in ${appPipelines(env).folder})`);

@@ -20,7 +20,7 @@ export { normalizeEtag };
 import type { PipelineSpec } from '../pipeline/spec.js';
 
 export const BLOB_CREATED = 'Microsoft.Storage.BlobCreated';
-export const BLOB_RENAMED = 'Microsoft.Storage.BlobRenamed';
+const BLOB_RENAMED = 'Microsoft.Storage.BlobRenamed';
 
 export interface BlobCreated {
   /** Blob URL as the event names it (no query string). */

@@ -259,13 +259,13 @@ export const DEFAULT_RETRY_FOR_HOURS = 24;
 /** The reconciliation sweep of a BlobCreated pipeline (NCRONTAB, hourly) unless its trigger says otherwise. */
 export const DEFAULT_RECONCILE_SCHEDULE = '0 0 * * * *';
 
-export function sweepRetry(): CopyRetryPolicy {
+function sweepRetry(): CopyRetryPolicy {
   const { maxNumberOfAttempts, ...backoff } = ACTIVITY_RETRY;
   return { ...backoff, maxAttempts: maxNumberOfAttempts };
 }
 
 /** Blob-created runs: back off to 5 minutes between attempts, until the deadline. */
-export function eventRetry(startedAt: number, retryForHours: number): CopyRetryPolicy {
+function eventRetry(startedAt: number, retryForHours: number): CopyRetryPolicy {
   return { ...sweepRetry(), maxAttempts: undefined, maxRetryIntervalInMilliseconds: 5 * 60_000, deadlineMs: startedAt + retryForHours * 3_600_000 };
 }
 
@@ -341,7 +341,7 @@ export function readFailure(err: unknown): ActivityFailure {
 }
 
 /** The exception's own message, without the host's "Exception while executing function" frame and stack. */
-export function unwrapHostMessage(text: string): string {
+function unwrapHostMessage(text: string): string {
   const message = text.replace(HOST_WRAPPING, '').split(/\r?\n\s*(?:Stack|   at )/)[0]!.trim();
   return message.replace(/^(?:TransientError|ConfigError|DataError|Error): /, '') || text;
 }

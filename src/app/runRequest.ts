@@ -41,9 +41,6 @@ export const runBodySchema = z
     }
   });
 
-export type PipelineRunBody = z.output<typeof pipelineRunBodySchema>;
-export type RunBody = z.output<typeof runBodySchema>;
-
 export function requestIssues(error: z.ZodError): SpecIssue[] {
   return error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message }));
 }

@@ -72,7 +72,7 @@ async function waitForPort(port: number, what: string, child: ChildProcess, time
   throw new Error(`${what} did not listen on port ${port} within ${timeoutMs} ms`);
 }
 
-export function azuriteConnectionString(blobPort: number, queuePort?: number, tablePort?: number): string {
+function azuriteConnectionString(blobPort: number, queuePort?: number, tablePort?: number): string {
   return (
     `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};` +
     `BlobEndpoint=http://127.0.0.1:${blobPort}/${AZURITE_ACCOUNT};` +

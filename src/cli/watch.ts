@@ -38,7 +38,7 @@ export interface WatchOptions {
 }
 
 /** The message Event Grid would put on the queue for this blob version. */
-export function blobCreatedMessage(container: string, blob: string, etag: string, size: number, url: string, lastModified: Date): object {
+function blobCreatedMessage(container: string, blob: string, etag: string, size: number, url: string, lastModified: Date): object {
   return {
     id: `${container}/${blob}/${etag}`,
     subject: `/blobServices/default/containers/${container}/blobs/${blob}`,

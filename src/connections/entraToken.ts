@@ -4,21 +4,20 @@
  * Azure Database for PostgreSQL (Flexible Server, and Cosmos DB for PostgreSQL / Citus)
  * accepts an Entra access token for the `ossrdbms-aad` resource as the password of an
  * Entra-mapped role: https://learn.microsoft.com/azure/postgresql/flexible-server/how-to-connect-with-managed-identity
- * node-postgres calls `password` once per new connection, so the provider caches the
- * token (tokens live ~1 h; a pool opens connections all the time) and refreshes it a
- * margin before it expires. Concurrent connects share one refresh.
+ * node-postgres calls `password` once per new connection, so the token is cached (tokens
+ * live ~1 h; a pool opens connections all the time): @azure/identity's getBearerTokenProvider
+ * does that — it refreshes in the background from 2 minutes before expiry (or from the
+ * token's refreshAfterTimestamp), makes a connect wait only in the last second, and shares
+ * one refresh between concurrent connects.
  */
-import type { AccessToken, TokenCredential } from '@azure/identity';
+import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
+import { sqlstateOf } from '../errors.js';
 import { redactSecrets } from '../redact.js';
 
 export const POSTGRES_ENTRA_SCOPE = 'https://ossrdbms-aad.database.windows.net/.default';
 
 export interface EntraPasswordProviderOptions {
   credential: TokenCredential;
-  /** Refresh when the token expires within this margin. Default 5 minutes. */
-  refreshMarginMs?: number;
-  /** Clock, for tests. Default Date.now. */
-  now?: () => number;
   /** The PostgreSQL role the token is for (the identity's name): named in error messages. */
   identityName?: string;
 }
@@ -30,39 +29,43 @@ export class EntraTokenError extends Error {
   }
 }
 
-const DEFAULT_REFRESH_MARGIN_MS = 5 * 60_000;
-
 export function createEntraPasswordProvider(options: EntraPasswordProviderOptions): () => Promise<string> {
-  const { credential } = options;
-  const marginMs = options.refreshMarginMs ?? DEFAULT_REFRESH_MARGIN_MS;
-  const now = options.now ?? Date.now;
-  let cached: AccessToken | undefined;
-  let refreshing: Promise<string> | undefined;
-
-  async function refresh(): Promise<string> {
-    let token: AccessToken | null;
+  // Imported on the first connect, like the credential (credentialFor): a connection string never loads @azure/identity.
+  let token: Promise<() => Promise<string>> | undefined;
+  return async function entraPassword(): Promise<string> {
+    token ??= import('@azure/identity').then(({ getBearerTokenProvider }) => getBearerTokenProvider(keepValidTokenOnFailure(options.credential), POSTGRES_ENTRA_SCOPE));
     try {
-      token = await credential.getToken(POSTGRES_ENTRA_SCOPE);
+      return await (await token)();
     } catch (err) {
-      // A token that is near expiry but still valid beats failing the connection: the
-      // next connect tries the refresh again.
-      if (cached && cached.expiresOnTimestamp > now()) return cached.token;
       throw tokenError(err, options.identityName);
     }
-    if (!token?.token) {
-      if (cached && cached.expiresOnTimestamp > now()) return cached.token;
-      throw tokenError(new Error('the credential returned no token'), options.identityName);
-    }
-    cached = token;
-    return token.token;
-  }
+  };
+}
 
-  return async function entraPassword(): Promise<string> {
-    if (cached && cached.expiresOnTimestamp - marginMs > now()) return cached.token;
-    refreshing ??= refresh().finally(() => {
-      refreshing = undefined;
-    });
-    return refreshing;
+/**
+ * getBearerTokenProvider starts the background refresh without holding its promise: when the
+ * credential keeps failing until the token expires and no connect is waiting at that moment,
+ * the rejection is unhandled and ends the process (tokenCycler in @azure/core-rest-pipeline;
+ * test/unit/entraToken.test.ts shows it). So while the last token is still valid, a failed
+ * request answers with that token — the refresh "succeeds" with it and the next connect in
+ * the refresh window tries again — and only a failure with no valid token reaches a caller,
+ * which then awaits it. A null token becomes an error that says so.
+ */
+function keepValidTokenOnFailure(credential: TokenCredential): TokenCredential {
+  let last: AccessToken | undefined;
+  return {
+    async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken> {
+      let token: AccessToken | null;
+      try {
+        token = await credential.getToken(scopes, options);
+      } catch (err) {
+        if (last && last.expiresOnTimestamp > Date.now()) return last;
+        throw err;
+      }
+      if (token?.token) return (last = token);
+      if (last && last.expiresOnTimestamp > Date.now()) return last;
+      throw new Error('the credential returned no token');
+    },
   };
 }
 
@@ -95,7 +98,7 @@ function tokenError(err: unknown, identityName: string | undefined): EntraTokenE
  * but the server has no role for it) with the grant that fixes it. Other errors pass through.
  */
 export function explainEntraAuthFailure(err: unknown, identityName: string | undefined): unknown {
-  const code = (err as { code?: unknown } | null)?.code;
+  const code = sqlstateOf(err);
   if (code !== '28000' && code !== '28P01') return err;
   const reason = redactSecrets(err instanceof Error ? err.message : String(err));
   return new EntraTokenError(`PostgreSQL refused Microsoft Entra sign-in${identityName ? ` for '${identityName}'` : ''} (${code}): ${reason}; ${entraGrantHint(identityName)}`, {

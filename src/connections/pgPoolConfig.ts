@@ -17,8 +17,6 @@ export interface PgPoolConfigOptions {
   max?: number;
   /** Builds the credential for the Entra form. Default credentialFor (entraToken.ts). */
   credentialFactory?: (clientId?: string) => TokenCredential;
-  /** Refresh margin of the token cache. Default 5 minutes. */
-  refreshMarginMs?: number;
 }
 
 export const DEFAULT_PG_POOL_MAX = 10;
@@ -38,11 +36,7 @@ export function pgPoolConfigFor(name: string, env: Env = process.env, options: P
     port: connection.port,
     database: connection.database,
     user: connection.user,
-    password: createEntraPasswordProvider({
-      credential,
-      identityName: connection.user,
-      ...(options.refreshMarginMs === undefined ? {} : { refreshMarginMs: options.refreshMarginMs }),
-    }),
+    password: createEntraPasswordProvider({ credential, identityName: connection.user }),
     ssl: tlsFor(connection.ssl),
     max,
     application_name: 'blob2pg',
@@ -65,7 +59,7 @@ const CONNINFO_KEYS = new Set(['host', 'hostaddr', 'port', 'dbname', 'user', 'pa
  * as pg config. Refused before connecting, naming the keyword (never a value), when it does
  * not parse or uses a keyword this loader does not read.
  */
-export function parseConninfo(
+function parseConninfo(
   name: string,
   text: string,
 ): { host?: string; port?: number; database?: string; user?: string; password?: string; application_name?: string; connectionTimeoutMillis?: number; sslmode?: PgSslMode } {

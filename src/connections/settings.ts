@@ -43,7 +43,7 @@ export type PostgresConnection =
     };
 
 /** The value of `NAME__key` (or `NAME:key`), trimmed; undefined when unset or blank. */
-export function connectionSetting(env: Env, name: string, key?: string): string | undefined {
+function connectionSetting(env: Env, name: string, key?: string): string | undefined {
   const candidates = key === undefined ? [name] : [`${name}__${key}`, `${name}:${key}`];
   for (const candidate of candidates) {
     const value = nonBlank(env[candidate]);
@@ -202,7 +202,7 @@ export function resolvePostgresConnection(name: string, env: Env = process.env):
 }
 
 /** localhost, loopback addresses and Unix socket directories. */
-export function isLocalHost(host: string): boolean {
+function isLocalHost(host: string): boolean {
   const h = host.toLowerCase().replace(/^\[|\]$/g, '');
   return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || h.startsWith('/') || h.endsWith('.localhost');
 }

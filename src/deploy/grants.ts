@@ -38,7 +38,7 @@ export interface QualifiedTable {
   name: string;
 }
 
-export function parseQualifiedTable(table: string): QualifiedTable {
+function parseQualifiedTable(table: string): QualifiedTable {
   const dot = table.indexOf('.');
   return dot < 0 ? { schema: 'public', name: table } : { schema: table.slice(0, dot), name: table.slice(dot + 1) };
 }

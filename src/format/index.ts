@@ -17,10 +17,10 @@ import { sourceMappingEntries } from '../pipeline/sinkSpec.js';
 import type { TableColumn } from '../pipeline/table.js';
 import { ByteReader } from './byteReader.js';
 import { archiveEntries, decompress, isArchive, resolveCodec, stripCodecExtension, type StreamCodec } from './compression.js';
-import { guardNoQuote, readDelimitedPrologue, type DelimitedPrologue } from './delimited.js';
+import { guardNoQuote, readDelimitedPrologue, type DelimitedPrologue } from './csv/header.js';
 import { sniffUtf16, textDecoding, transcoderFor } from './encoding.js';
 import type { EncodingName } from '../pipeline/encodings.js';
-import { RECORD_CSV_OPTIONS } from './records.js';
+import { RECORD_CSV_OPTIONS } from './toCsvRows.js';
 
 export interface DecodedBlob extends DelimitedPrologue {
   /** CSV records after the prologue, in ≥ 64 KB chunks. */
@@ -44,7 +44,7 @@ export interface DecodedBlob extends DelimitedPrologue {
   tagged?: boolean;
 }
 
-/** What record decoders need to know about the target (see records.ts for why). */
+/** What record decoders need to know about the target (see toCsvRows.ts for why). */
 export interface DecodeContext {
   tableColumns: TableColumn[];
   mapping?: MappingEntry[];

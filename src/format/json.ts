@@ -1,6 +1,6 @@
 /**
  * JSON: JSON Lines, one top-level array of objects, or concatenated objects — detected
- * from the content, as ADF does — streamed into CSV for COPY (see records.ts).
+ * from the content, as ADF does — streamed into CSV for COPY (see toCsvRows.ts).
  *  - JSON Lines: cut on newlines, JSON.parse each line (blank lines ignored).
  *  - Array / concatenated objects: a depth-tracking byte scanner cuts each top-level
  *    object out of the stream and JSON.parses it; the document is never held whole.
@@ -11,73 +11,23 @@
  */
 import { Readable } from 'node:stream';
 import { DataError } from '../errors.js';
+import { fieldAccessor, parseJsonPath, type Accessor } from '../pipeline/fieldPath.js';
 import { findColumn } from '../pipeline/mapping.js';
 import type { SourceMappingEntry as MappingEntry } from '../pipeline/sinkSpec.js';
 import type { TableColumn } from '../pipeline/table.js';
 import type { ByteReader } from './byteReader.js';
-import { CsvChunker, csvText, fieldText, kindOf, LineIndex, type FieldText, type ValueKind } from './records.js';
+import { CsvChunker, csvText, fieldText, kindOf, LineIndex, type FieldText, type ValueKind } from './toCsvRows.js';
 
 const LF = 0x0a;
 const OPEN_BRACE = 0x7b;
 const MAX_RECORD_BYTES = 256 * 1024 * 1024;
-
-type PathStep = string | number;
-
-/** `$.a.b[0]['c d']` → ['a', 'b', 0, 'c d']; a plain name → [name]. */
-export function parseJsonPath(source: string): PathStep[] {
-  if (!source.startsWith('$')) return [source];
-  const steps: PathStep[] = [];
-  const re = /\.([^.[\]]+)|\[(\d+)\]|\['((?:[^'\\]|\\.)*)'\]|\["((?:[^"\\]|\\.)*)"\]/y;
-  re.lastIndex = 1;
-  while (re.lastIndex < source.length) {
-    const at = re.lastIndex;
-    const m = re.exec(source);
-    if (!m) throw new DataError(`mapping source ${JSON.stringify(source)} is not a JSON path this loader reads ($.a.b, $.a[0], $['a b']) at character ${at + 1}`, {});
-    if (m[1] !== undefined) steps.push(m[1]);
-    else if (m[2] !== undefined) steps.push(Number(m[2]));
-    else steps.push((m[3] ?? m[4])!.replace(/\\(.)/g, '$1'));
-  }
-  return steps;
-}
-
-type Accessor = (record: Record<string, unknown>) => unknown;
-
-/** Exact property, else the first whose name matches case-insensitively. */
-function property(obj: unknown, name: string, folded: string): unknown {
-  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return undefined;
-  const o = obj as Record<string, unknown>;
-  const exact = o[name];
-  if (exact !== undefined || Object.prototype.hasOwnProperty.call(o, name)) return exact;
-  for (const key in o) if (key.toLowerCase() === folded) return o[key];
-  return undefined;
-}
-
-function accessor(steps: PathStep[]): Accessor {
-  if (steps.length === 1 && typeof steps[0] === 'string') {
-    const name = steps[0];
-    const folded = name.toLowerCase();
-    return (record) => {
-      const value = record[name];
-      return value !== undefined ? value : property(record, name, folded);
-    };
-  }
-  const folded = steps.map((s) => (typeof s === 'string' ? s.toLowerCase() : s));
-  return (record) => {
-    let value: unknown = record;
-    for (let i = 0; i < steps.length && value !== undefined && value !== null; i++) {
-      const step = steps[i]!;
-      value = typeof step === 'number' ? (Array.isArray(value) ? value[step] : undefined) : property(value, step, folded[i] as string);
-    }
-    return value;
-  };
-}
 
 export interface JsonColumns {
   /** What copyBlob resolves the mapping against: the mapping's sources, or property names. */
   header: string[];
   accessors: Accessor[];
   kinds: ValueKind[];
-  /** Per field, its CSV-field function (records.ts `fieldText`), chosen once. */
+  /** Per field, its CSV-field function (toCsvRows.ts `fieldText`), chosen once. */
   texts: FieldText[];
 }
 
@@ -91,7 +41,7 @@ export function jsonColumns(first: Record<string, unknown>, tableColumns: TableC
       if (typeof entry.source === 'number') throw new DataError(`mapping source ${entry.source}: JSON properties are named, not numbered; use a name or a path like "$.a.b"`, {});
       const column = findColumn(tableColumns, entry.sink);
       header.push(entry.source);
-      accessors.push(accessor(parseJsonPath(entry.source)));
+      accessors.push(fieldAccessor(parseJsonPath(entry.source)));
       kinds.push(kindOf(column === 'ambiguous' ? undefined : column));
     }
     return { header, accessors, kinds, texts: kinds.map(fieldText) };
@@ -101,7 +51,7 @@ export function jsonColumns(first: Record<string, unknown>, tableColumns: TableC
     const column = findColumn(writable, name);
     if (!column || column === 'ambiguous') continue;
     header.push(name);
-    accessors.push(accessor([name]));
+    accessors.push(fieldAccessor([name]));
     kinds.push(kindOf(column));
   }
   if (!header.length) {
@@ -189,7 +139,7 @@ function isWhitespace(byte: number): boolean {
  * A top-level array of objects, or objects one after another. Tracks string/escape state
  * and nesting depth byte by byte; only the bytes of the record in progress are kept.
  */
-class ObjectScanner implements Splitter {
+export class ObjectScanner implements Splitter {
   private pending: Buffer = Buffer.alloc(0);
   /** Absolute offset of pending[0]. */
   private base = 0;

@@ -2,7 +2,7 @@
  * Parquet, read with hyparquet (+ hyparquet-compressors for gzip/zstd/brotli/lz4; snappy
  * is built in) row group by row group over ranged blob reads: only the footer and one row
  * group's column chunks are in memory at a time, so a blob larger than memory loads.
- * Rows become CSV for COPY (records.ts). Type rules:
+ * Rows become CSV for COPY (toCsvRows.ts). Type rules:
  *  - INT64 → bigint text, no loss; DECIMAL → exact text from the unscaled integer (hyparquet
  *    would give a float, so its annotation is taken off and we scale the raw value).
  *  - TIMESTAMP millis/micros/nanos and INT96 → ISO 8601 text at full precision with `Z`
@@ -15,11 +15,11 @@ import { Readable } from 'node:stream';
 import { parquetMetadataAsync, parquetRead, parquetSchema, type AsyncBuffer, type FileMetaData, type SchemaElement, type SchemaTree } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { DataError } from '../errors.js';
+import { fieldAccessor, firstByName, parseJsonPath, type Accessor } from '../pipeline/fieldPath.js';
 import { findColumn } from '../pipeline/mapping.js';
 import type { SourceMappingEntry as MappingEntry } from '../pipeline/sinkSpec.js';
 import type { TableColumn } from '../pipeline/table.js';
-import { parseJsonPath } from './json.js';
-import { CsvChunker, fieldText, kindOf, RECORD_CSV_OPTIONS, type ValueKind } from './records.js';
+import { CsvChunker, fieldText, kindOf, RECORD_CSV_OPTIONS, type ValueKind } from './toCsvRows.js';
 
 /** Rows formatted per block: enough to amortise the per-column loops, small enough to stay in the young generation. */
 const BLOCK_ROWS = 4096;
@@ -194,6 +194,8 @@ interface ParquetField {
   column: string;
   /** Path inside its (assembled) value. */
   path: Array<string | number>;
+  /** Reads `path` out of the value. */
+  read: Accessor;
   kind: ValueKind;
   format?: Formatter;
   /** The column read is a top-level leaf (not a struct, list or map). */
@@ -201,7 +203,7 @@ interface ParquetField {
 }
 
 function topLevel(children: SchemaTree[], name: string): SchemaTree | undefined {
-  return children.find((c) => c.element.name === name) ?? children.find((c) => c.element.name.toLowerCase() === name.toLowerCase());
+  return firstByName(children, name, (c) => c.element.name);
 }
 
 function parquetFields(tree: SchemaTree, tableColumns: TableColumn[], mapping: MappingEntry[] | undefined): { header: string[]; fields: ParquetField[] } {
@@ -213,6 +215,7 @@ function parquetFields(tree: SchemaTree, tableColumns: TableColumn[], mapping: M
     fields.push({
       column: node.element.name,
       path,
+      read: fieldAccessor(path),
       kind: kindOf(column),
       format: !path.length && !node.children.length ? leafFormatter(node.element) : undefined,
       leaf: !node.children.length,
@@ -245,18 +248,6 @@ function parquetFields(tree: SchemaTree, tableColumns: TableColumn[], mapping: M
     throw new DataError(`no Parquet column matches a table column (file: ${top.map((c) => c.element.name).join(', ')}; table: ${writable.map((c) => c.name).join(', ')}); add a mapping`, {});
   }
   return { header, fields };
-}
-
-function follow(value: unknown, path: Array<string | number>): unknown {
-  for (const step of path) {
-    if (value === null || value === undefined) return undefined;
-    if (typeof step === 'number') value = Array.isArray(value) ? value[step] : undefined;
-    else if (typeof value === 'object') {
-      const o = value as Record<string, unknown>;
-      value = step in o ? o[step] : Object.entries(o).find(([k]) => k.toLowerCase() === step.toLowerCase())?.[1];
-    } else return undefined;
-  }
-  return value;
 }
 
 export interface ParquetDecodeResult {
@@ -328,7 +319,7 @@ export async function decodeParquet(file: ParquetFile, tableColumns: TableColumn
           const column = values[fieldColumn[f]!]!;
           const out = blockTexts[f]!;
           const text = texts[f]!;
-          if (field.path.length) for (let r = 0; r < n; r++) out[r] = text(follow(column[from + r], field.path));
+          if (field.path.length) for (let r = 0; r < n; r++) out[r] = text(field.read(column[from + r]));
           else if (field.format) for (let r = 0; r < n; r++) out[r] = text(field.format(column[from + r]));
           else for (let r = 0; r < n; r++) out[r] = text(column[from + r]);
         }

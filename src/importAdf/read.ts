@@ -115,7 +115,7 @@ const ARM_KINDS: Record<string, Kind> = {
 };
 
 /** `[concat(parameters('factoryName'), '/Load')]` → `Load`. */
-export function armResourceName(name: string): string {
+function armResourceName(name: string): string {
   const m = /'\/([^']+)'\)\]$/.exec(name);
   if (m) return m[1]!;
   return name.slice(name.lastIndexOf('/') + 1);

@@ -63,7 +63,7 @@ function walk(activities: unknown[], path: string, parents: Located['parents'], 
 }
 
 /** Replaces `@dataset().x` / `@{dataset().x}` with the literal the activity (or the parameter's default) gives. */
-export function substituteDatasetParameters(value: unknown, params: Map<string, unknown>): unknown {
+function substituteDatasetParameters(value: unknown, params: Map<string, unknown>): unknown {
   const known = (name: string) => {
     const v = params.get(name);
     return v !== undefined && !isExpression(v) && !isArmExpression(v) ? v : undefined;

@@ -6,7 +6,7 @@
 import type { Env } from '../connections/settings.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
 import { writerFor } from '../sink/index.js';
-import type { LedgerKey } from '../sink/ledger.js';
+import type { LedgerKey } from '../sink/ledgerKey.js';
 import { displayTable } from '../sink/sql.js';
 import type { TableInfo } from '../pipeline/table.js';
 import { describeTable } from '../sink/tableInfo.js';

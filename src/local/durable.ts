@@ -113,7 +113,7 @@ export interface FailureDetailsPayload {
  * puts the FailureDetails JSON into the message when an ExceptionPropertiesProvider is
  * registered; otherwise the type and message of the error.
  */
-export function failureDetailsOf(err: unknown): FailureDetailsPayload {
+function failureDetailsOf(err: unknown): FailureDetailsPayload {
   const error = err instanceof Error ? err : new Error(String(err));
   try {
     const parsed = JSON.parse(error.message) as { errorType?: string; errorMessage?: string; stackTrace?: string; isNonRetriable?: boolean; properties?: Record<string, unknown> };
@@ -160,7 +160,7 @@ export interface EpisodeResult {
 type ActionObject = { actionType: number; compoundActions?: unknown[]; input?: unknown; [field: string]: unknown };
 
 /** The actions of an episode, compound actions (Task.all / any) expanded. */
-export function flattenActions(actions: unknown[][]): ActionObject[] {
+function flattenActions(actions: unknown[][]): ActionObject[] {
   const out: ActionObject[] = [];
   const walk = (a: unknown) => {
     const action = a as ActionObject;

@@ -89,7 +89,6 @@ export const defaultFormat = delimitedTextFormatSchema.parse({ type: 'DelimitedT
 export type DelimitedTextFormat = z.output<typeof delimitedTextFormatSchema>;
 export type JsonFormat = z.output<typeof jsonFormatSchema>;
 export type ParquetFormat = z.output<typeof parquetFormatSchema>;
-export type AutoFormat = z.output<typeof autoFormatSchema>;
 export type SourceFormat = z.output<typeof formatSchema>;
 /** A format with `auto` resolved for one file. */
 export type ConcreteFormat = DelimitedTextFormat | JsonFormat | ParquetFormat;

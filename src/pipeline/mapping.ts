@@ -7,6 +7,7 @@
  * table columns get their defaults.
  */
 import { DataError } from '../errors.js';
+import { findByName } from './fieldPath.js';
 import type { TableColumn } from './table.js';
 import type { MappingEntry } from './spec.js';
 
@@ -40,19 +41,11 @@ export interface MappingProblem {
 }
 
 export function findColumn(columns: TableColumn[], name: string): TableColumn | undefined | 'ambiguous' {
-  const exact = columns.find((c) => c.name === name);
-  if (exact) return exact;
-  const folded = columns.filter((c) => c.name.toLowerCase() === name.toLowerCase());
-  if (folded.length > 1) return 'ambiguous';
-  return folded[0];
+  return findByName(columns, name, (c) => c.name);
 }
 
 function findField(header: string[], name: string): number | 'ambiguous' | undefined {
-  const exact = header.indexOf(name);
-  if (exact >= 0) return exact;
-  const folded = header.flatMap((h, i) => (h.toLowerCase() === name.toLowerCase() ? [i] : []));
-  if (folded.length > 1) return 'ambiguous';
-  return folded[0];
+  return findByName([...header.keys()], name, (i) => header[i]!);
 }
 
 export interface MappingCheckOptions {

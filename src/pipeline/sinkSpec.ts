@@ -67,9 +67,6 @@ export const sinkSchema = z
     }
   });
 
-/** The variables ADF offers for "additional columns"; anything else is a literal string. */
-export const mappingVariables = ['$$FILEPATH', '$$FILENAME', '$$ETAG', '$$LASTMODIFIED', '$$RUNID'] as const;
-
 export const mappingEntrySchema = z.union([
   z.strictObject({
     /** A header name, or a 1-based column ordinal. */

@@ -50,7 +50,6 @@ export const triggerSchema = z.discriminatedUnion('type', [
   }),
 ]);
 export const triggersSchema = z.array(triggerSchema).default([]);
-export type PipelineTrigger = z.output<typeof triggerSchema>;
 
 export const pipelineSpecSchema = z
   .strictObject({

@@ -79,7 +79,7 @@ export function runOutputOf(pipeline: string, runId: string, counters: RunCounte
 }
 
 /** The run output of a run that keeps every file's result. */
-export function summarizeRun(pipeline: string, runId: string, files: FileResult[], copyDurationMs: number): RunOutput {
+function summarizeRun(pipeline: string, runId: string, files: FileResult[], copyDurationMs: number): RunOutput {
   const count = (status: FileStatus) => files.filter((f) => f.status === status).length;
   const sum = (pick: (f: FileResult) => number) => files.reduce((total, f) => total + pick(f), 0);
   const counters = { filesSucceeded: count('Succeeded'), filesSkipped: count('Skipped'), rowsRead: sum((f) => f.rowsRead), rowsCopied: sum((f) => f.rowsCopied), rowsSkipped: sum((f) => f.rowsSkipped), dataRead: sum((f) => f.dataRead) };

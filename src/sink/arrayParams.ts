@@ -1,6 +1,6 @@
 /**
  * One bound parameter per column for BulkInsert's `INSERT … SELECT unnest($1::type[]), …`:
- * builders fed by the CSV column splitter (src/format/csvColumns.ts).
+ * builders fed by the CSV column splitter (src/format/csv/columns.ts).
  *
  * Two encodings of a column, chosen per column:
  *  - binary arrays (PostgreSQL's array send format) for bigint, integer, smallint, double
@@ -13,7 +13,7 @@
  *  - text array literals (`{"a","b",NULL}`) for every other type: each element quoted and
  *    `"`/`\` backslash-escaped so array_in hands the input function exactly the field's text.
  */
-import type { ColumnBuilder } from '../format/csvColumns.js';
+import type { ColumnBuilder } from '../format/csv/columns.js';
 
 const DQUOTE = 34;
 const BACKSLASH = 92;

@@ -24,9 +24,9 @@
 import type pg from 'pg';
 import { isUtf8 } from 'node:buffer';
 import { Readable } from 'node:stream';
-import { DataError, locateCopyError } from '../errors.js';
-import { csvColumnSplitter, csvColumnsSupported, type ColumnBuilder } from '../format/csvColumns.js';
-import { recordBatches, type RecordBatch } from '../format/recordBatches.js';
+import { DataError, isDataException, locateCopyError, sqlstateOf } from '../errors.js';
+import { csvColumnSplitter, csvColumnsSupported, type ColumnBuilder } from '../format/csv/columns.js';
+import { recordBatches, type RecordBatch } from '../format/csv/batches.js';
 import { ArrayLiteralBuilder, columnParam } from './arrayParams.js';
 import { copyCsvInto } from './copyFromStdin.js';
 import { quoteIdent, quoteIdentList, quoteTable } from './sql.js';
@@ -108,9 +108,8 @@ async function createTypedStage(request: WriteRequest): Promise<TypedStage> {
 
 /** A constraint or trigger refused a row of this batch: name the batch's lines. */
 function batchError(err: unknown, offset: number, records: number): unknown {
-  const code = (err as { code?: string }).code;
-  if (!code || !/^(22|23|P0)/.test(code)) return err;
-  return new DataError(`${(err as Error).message} (in the batch of lines ${offset + 1}-${offset + records})`, { sqlstate: code }, { cause: err });
+  if (!isDataException(err)) return err;
+  return new DataError(`${(err as Error).message} (in the batch of lines ${offset + 1}-${offset + records})`, { sqlstate: sqlstateOf(err) }, { cause: err });
 }
 
 /**
@@ -235,10 +234,9 @@ async function writeViaArrays(request: WriteRequest): Promise<WriteCounters> {
     const { batch, offset } = failed;
     // Rolled back to the savepoint; a typed stage created after it (for a declined batch) went with it.
     stage = undefined;
-    const code = (err as { code?: string }).code ?? '';
     // A value its type (22xxx) or domain refuses, a NULL in a NOT NULL column: COPY names it.
-    // Others (a unique key, a table CHECK) pass the stage and get the batch's line range.
-    if (code.startsWith('22') || code.startsWith('23')) {
+    // Others (a unique key, a table CHECK, a trigger's RAISE) pass the stage and get the batch's line range.
+    if (isDataException(err)) {
       const diagnosis = await typedStage();
       await diagnosis.copy(batch, offset).catch((copyErr: unknown) => {
         if (copyErr instanceof DataError && copyErr.location.line !== undefined) throw copyErr;

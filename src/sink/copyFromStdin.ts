@@ -8,13 +8,13 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom, type CopyStreamQuery } from 'pg-copy-streams';
-import type { CsvCopyOptions } from '../format/delimited.js';
+import type { CsvCopyOptions } from '../format/csv/dialect.js';
 import { quoteIdentList, quoteLiteral } from './sql.js';
 
 /** `(FORMAT csv, DELIMITER ',', …)` — https://www.postgresql.org/docs/current/sql-copy.html */
 export function csvCopyOptionsSql(options: CsvCopyOptions): string {
   if (options.format === 'text') {
-    // Unquoted files with a backslash escape (see NO_QUOTE in format/delimited.ts).
+    // Unquoted files with a backslash escape (see NO_QUOTE in format/csv/dialect.ts).
     return `(FORMAT text, DELIMITER ${quoteLiteral(options.delimiter)}, NULL ${quoteLiteral(options.null)}, ENCODING ${quoteLiteral(options.encoding)})`;
   }
   return (

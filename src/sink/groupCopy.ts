@@ -23,9 +23,9 @@ import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type pg from 'pg';
 import type { CopyStreamQuery } from 'pg-copy-streams';
-import type { CsvCopyOptions } from '../format/delimited.js';
+import type { CsvCopyOptions } from '../format/csv/dialect.js';
 import { parseCopyContext } from '../errors.js';
-import { RecordCounter } from '../format/recordBatches.js';
+import { RecordCounter } from '../format/csv/batches.js';
 import { openCopy } from './copyFromStdin.js';
 
 /** The files cannot share one COPY; load them one by one. */

@@ -14,13 +14,8 @@ import { resolvePreparedLoads } from './preparedLoads.js';
 import { assertSupportedServer } from './serverVersion.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
 import { CITUS_PRESENT } from './tableInfo.js';
+import type { LedgerKey } from './ledgerKey.js';
 import { withTransaction } from './transaction.js';
-
-export interface LedgerKey {
-  targetTable: string;
-  blobUrl: string;
-  etag: string;
-}
 
 export interface LedgerCompletion {
   rowsRead: number;

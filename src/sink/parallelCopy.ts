@@ -2,7 +2,7 @@
  * One large CSV blob through several COPY streams at once, still all or nothing.
  *
  * A COPY is parsed and inserted by one backend, on one core. Here the blob is cut into N
- * byte ranges (format/rangeSplit.ts: cuts guessed, then proven while they load), each
+ * byte ranges (format/csv/rangeSplit.ts: cuts guessed, then proven while they load), each
  * range is read with its own ranged GET and COPYed on its own connection, in its own
  * transaction. Atomicity is two-phase commit (https://www.postgresql.org/docs/current/two-phase.html):
  *
@@ -34,16 +34,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { isTransient, locateCopyError, TransientError } from '../errors.js';
 import { resolveCodec } from '../format/compression.js';
-import type { CsvCopyOptions } from '../format/delimited.js';
+import type { CsvCopyOptions } from '../format/csv/dialect.js';
 import { resolveFormat } from '../format/index.js';
-import { CUT_WINDOW_BYTES, guessRecordStart, nominalCuts, RangeScan, readCsvHead, type CsvHead } from '../format/rangeSplit.js';
+import { CUT_WINDOW_BYTES, guessRecordStart, nominalCuts, RangeScan, readCsvHead, type CsvHead } from '../format/csv/rangeSplit.js';
 import { resolveMapping } from '../pipeline/mapping.js';
 import type { DelimitedTextFormat } from '../pipeline/formatSpec.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
 import type { BlobRef } from '../source/blobs.js';
 import { openCopy } from './copyFromStdin.js';
 import { copiesDirectly } from './copyCommand.js';
-import { claimIngestion, completeIngestion, type LedgerKey } from './ledger.js';
+import { claimIngestion, completeIngestion } from './ledger.js';
+import type { LedgerKey } from './ledgerKey.js';
 import { finishPrepared, ledgerTransactionStatus, preparedCapacity, preparedGid, resolvePreparedLoads } from './preparedLoads.js';
 import { backendPid, checkOut, connectionLossOf, markBroken, withClient } from './pool.js';
 import { quoteLiteral, quoteTable } from './sql.js';

@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { sqlstateOf } from '../errors.js';
-import type { LedgerKey } from './ledger.js';
+import type { LedgerKey } from './ledgerKey.js';
 import { quoteLiteral } from './sql.js';
 
 const GID_PREFIX = 'blob2pg:';

@@ -45,7 +45,7 @@ export interface PlanContext {
   inputCheck?: InputCheckMode;
 }
 
-/** `$$FILEPATH` → the blob's path; a value that is no variable is a literal. */
+/** ADF's additional-column variables (`$$FILEPATH`, `$$FILENAME`, `$$ETAG`, `$$LASTMODIFIED`, `$$RUNID`; the one list of them) → their value; any other value is a literal. */
 export function mappingValue(value: string, context: PlanContext): string {
   switch (value) {
     case '$$FILEPATH':

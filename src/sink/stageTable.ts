@@ -16,9 +16,9 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { DataError, locateCopyError } from '../errors.js';
-import type { CsvCopyOptions } from '../format/delimited.js';
-import { RecordTagger } from '../format/recordTagger.js';
+import { DataError, isDataException, locateCopyError, sqlstateOf } from '../errors.js';
+import type { CsvCopyOptions } from '../format/csv/dialect.js';
+import { RecordTagger } from '../format/csv/tagger.js';
 import { stageField, type ColumnPlan, type SelectPlan } from './selectPlan.js';
 import { copyCsvInto, csvCopyOptionsSql } from './copyFromStdin.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
@@ -212,12 +212,11 @@ export async function withStageDiagnosis<T>(
   try {
     return await withSavepoint(client, 'blob2pg_stage', work);
   } catch (err) {
-    const code = (err as { code?: string }).code ?? '';
-    if (!code.startsWith('22') && !code.startsWith('23')) throw err;
+    if (!isDataException(err)) throw err;
     const bad = await firstBadRow(client, stage, plan, checks).catch(() => undefined);
     if (!bad) throw err;
     const value = bad.value === null ? '' : `: ${JSON.stringify(bad.value)}`;
-    throw new DataError(`${(err as Error).message} (${bad.reason}${value})`, { line: bad.line, column: bad.column, sqlstate: code }, { cause: err });
+    throw new DataError(`${(err as Error).message} (${bad.reason}${value})`, { line: bad.line, column: bad.column, sqlstate: sqlstateOf(err) }, { cause: err });
   }
 }
 

@@ -17,8 +17,9 @@ export async function describeTable(client: pg.ClientBase, table: TableName): Pr
       [quoteTable(table)],
     );
   } catch (err) {
-    if ((err as { code?: string }).code === '42P01' || (err as { code?: string }).code === '3F000') {
-      throw new ConfigError(`target table ${displayTable(table)} does not exist (${sqlstateOf(err)})`, { cause: err });
+    const sqlstate = sqlstateOf(err);
+    if (sqlstate === '42P01' || sqlstate === '3F000') {
+      throw new ConfigError(`target table ${displayTable(table)} does not exist (${sqlstate})`, { cause: err });
     }
     throw err;
   }

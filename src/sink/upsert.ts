@@ -15,7 +15,7 @@
  *  - Citus: the keys must contain a distributed table's distribution column.
  *  - only mapped columns are written; generated / GENERATED ALWAYS identity columns never.
  */
-import { DataError } from '../errors.js';
+import { DataError, sqlstateOf } from '../errors.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
 import type { ColumnPlan } from './selectPlan.js';
 import { serverVersionNum } from './serverVersion.js';
@@ -146,7 +146,7 @@ async function onConflict(client: pg.ClientBase, target: string, load: StagedLoa
     return result.rowCount ?? 0;
   } catch (err) {
     // 21000 cardinality_violation: a key repeats within the file.
-    if ((err as { code?: string }).code !== '21000') throw err;
+    if (sqlstateOf(err) !== '21000') throw err;
   }
   const result = await client.query(insert(dedupedSource(load, p)), load.plan.params);
   return result.rowCount ?? 0;

@@ -1,7 +1,7 @@
 /** The interface every write method implements (one file per method). */
 import type { Readable } from 'node:stream';
 import type pg from 'pg';
-import type { CsvCopyOptions } from '../format/delimited.js';
+import type { CsvCopyOptions } from '../format/csv/dialect.js';
 import type { ResolvedMapping } from '../pipeline/mapping.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
 import type { BlobRef } from '../source/blobs.js';

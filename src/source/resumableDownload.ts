@@ -33,7 +33,7 @@ export interface ResumableDownloadOptions {
 const defaultDelay = (attempt: number) => 1_000 * 2 ** (attempt - 2);
 
 /** What went wrong with a response, in the words a person reads. */
-export function describeReadFailure(err: unknown): string {
+function describeReadFailure(err: unknown): string {
   const e = err as { code?: unknown; name?: unknown; statusCode?: unknown; message?: unknown };
   if (e.code === 'ECONNRESET' || e.name === 'AbortError') return 'connection reset';
   if (e.code === 'STALLED') return String(e.message);
@@ -42,7 +42,7 @@ export function describeReadFailure(err: unknown): string {
   return String(e.message ?? err);
 }
 
-export function formatMegabytes(bytes: number): string {
+function formatMegabytes(bytes: number): string {
   return `${(bytes / 1_000_000).toFixed(1)} MB`;
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { csvColumnSplitter } from '../../src/format/csvColumns.js';
+import { csvColumnSplitter } from '../../src/format/csv/columns.js';
 import { ArrayLiteralBuilder, columnParam } from '../../src/sink/arrayParams.js';
 
 /** Reads PostgreSQL's one-dimensional binary array format back: [element OID, values as Buffers or null]. */

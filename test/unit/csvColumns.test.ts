@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { csvColumnSplitter, csvColumnsSupported } from '../../src/format/csvColumns.js';
+import { csvColumnSplitter, csvColumnsSupported } from '../../src/format/csv/columns.js';
 import { ArrayLiteralBuilder } from '../../src/sink/arrayParams.js';
 
 const literals = (n: number) => Array.from({ length: n }, () => new ArrayLiteralBuilder());

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ByteReader } from '../../src/format/byteReader.js';
-import { parseRecord, readDelimitedPrologue } from '../../src/format/delimited.js';
+import { parseRecord, readDelimitedPrologue } from '../../src/format/csv/header.js';
 import { parsePipelineSpec, type DelimitedTextFormat } from '../../src/pipeline/spec.js';
 
 const rfc = { delimiter: 0x2c, quote: 0x22, escape: 0x22 };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DataError, isTransient, mapLoadError, parseCopyContext, TransientError } from '../../src/errors.js';
+import { DataError, isDataException, isTransient, mapLoadError, parseCopyContext, TransientError } from '../../src/errors.js';
 
 function pgError(code: string, message: string, where?: string): Error {
   return Object.assign(new Error(message), { code, where });
@@ -90,5 +90,19 @@ describe('values quoted in messages', () => {
     const located = mapLoadError(pgError('22P02', `invalid input syntax for type integer: "${'9'.repeat(5_000)}"`, 'COPY t, line 2, column id'), { pipeline: 'p', blob: 'b.csv' });
     expect(located.message.length).toBeLessThan(400);
     expect(located.message).toContain('… (4800 more characters)');
+  });
+});
+
+describe('isDataException', () => {
+  const pgError = (code: string) => Object.assign(new Error(`server said ${code}`), { code });
+  it('is true for classes 22, 23 and P0 (a trigger RAISE), false for setup, transient and non-PostgreSQL codes', () => {
+    for (const code of ['22P02', '22003', '23502', '23505', '23514', 'P0001', 'P0004']) expect(isDataException(pgError(code)), code).toBe(true);
+    for (const code of ['42P01', '42501', '28P01', '40P01', '57014', '08006', '21000']) expect(isDataException(pgError(code)), code).toBe(false);
+    expect(isDataException(Object.assign(new Error('reset'), { code: 'ECONNRESET' }))).toBe(false);
+    expect(isDataException('22P02')).toBe(false);
+  });
+  it('looks at the error itself: a DataError that wraps one was located already', () => {
+    const located = new DataError('bad value', { line: 3 }, { cause: pgError('22P02') });
+    expect(isDataException(located)).toBe(false);
   });
 });

@@ -528,9 +528,10 @@ describe('packaging', () => {
     expect(pkg.scripts['package:deploy']).toMatch(/npm run build && node dist\/src\/deploy\/package\.js \.deploy/);
   });
 
-  it('still builds before the README\'s first commands from a clean clone (npm run demo, npm test)', () => {
+  it('still builds before the README\'s first commands from a clean clone (npm run demo, npm test, npm run test:all)', () => {
     expect(pkg.scripts.predemo).toBe('npm run build');
     expect(pkg.scripts.pretest).toBe('npm run build');
+    expect(pkg.scripts['pretest:all']).toBe('npm run build');
     expect(pkg.scripts.prebench).toBe('npm run build');
   });
 

@@ -11,7 +11,7 @@ function fakeCredentialFactory() {
     return {
       async getToken(scopes): Promise<AccessToken> {
         calls++;
-        expect(scopes).toBe(POSTGRES_ENTRA_SCOPE);
+        expect([scopes].flat()).toEqual([POSTGRES_ENTRA_SCOPE]); // getBearerTokenProvider passes an array
         return { token: `tok-${calls}`, expiresOnTimestamp: Date.now() + 3_600_000 };
       },
     };

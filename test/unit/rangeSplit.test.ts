@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { guessRecordStart, nominalCuts, RangeScan } from '../../src/format/rangeSplit.js';
-import type { RecordOptions } from '../../src/format/delimited.js';
+import { guessRecordStart, nominalCuts, RangeScan } from '../../src/format/csv/rangeSplit.js';
+import type { RecordOptions } from '../../src/format/csv/header.js';
 
 const options: RecordOptions = { delimiter: 0x2c, quote: 0x22, escape: 0x22 };
 
-describe('range split (format/rangeSplit.ts)', () => {
+describe('range split (format/csv/rangeSplit.ts)', () => {
   it('nominal cuts are evenly spaced, inside the body, without duplicates', () => {
     expect(nominalCuts(10, 110, 4)).toEqual([35, 60, 85]);
     expect(nominalCuts(0, 3, 8)).toEqual([1, 2]);

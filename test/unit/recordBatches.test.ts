@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RecordCounter, recordBatches } from '../../src/format/recordBatches.js';
+import { RecordCounter, recordBatches } from '../../src/format/csv/batches.js';
 
 async function batches(text: string, maxRecords: number, chunkSize: number, quote = '"', escape = '"') {
   const bytes = Buffer.from(text);

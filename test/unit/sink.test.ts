@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { RecordTagger } from '../../src/format/recordTagger.js';
+import { RecordTagger } from '../../src/format/csv/tagger.js';
 import { parsePipelineSpec } from '../../src/pipeline/spec.js';
 import { mappingValue } from '../../src/sink/selectPlan.js';
 import type { TableInfo } from '../../src/pipeline/table.js';

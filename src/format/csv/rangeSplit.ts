@@ -4,7 +4,7 @@
  * bytes around the nominal cut, then *proven* while the bytes are loaded:
  *
  *  - guess: the first line end after the cut from which the next records parse (by COPY's
- *    rules, parseRecord) with the file's field count. A quoted field holding line ends
+ *    rules, BoundaryScanner) with the file's field count. A quoted field holding line ends
  *    usually fails that test, because its tail reads as records of the wrong width.
  *  - proof: whether a position is a record boundary depends on the quote state there,
  *    which only a scan from a known boundary can tell (a quote toggles it wherever it
@@ -16,14 +16,14 @@
  */
 import type { Readable } from 'node:stream';
 import { Transform, type TransformCallback } from 'node:stream';
-import type { DelimitedTextFormat } from '../pipeline/formatSpec.js';
-import { ByteReader } from './byteReader.js';
-import { detectCr, parseRecord, readDelimitedPrologue, type DelimitedPrologue, type RecordOptions } from './delimited.js';
-import { sniffUtf16, textDecoding } from './encoding.js';
-import type { EncodingName } from '../pipeline/encodings.js';
-import { RecordCounter } from './recordBatches.js';
-
-const LF = 0x0a;
+import type { DelimitedTextFormat } from '../../pipeline/formatSpec.js';
+import type { EncodingName } from '../../pipeline/encodings.js';
+import { ByteReader } from '../byteReader.js';
+import { sniffUtf16, textDecoding } from '../encoding.js';
+import { RecordCounter } from './batches.js';
+import { dialectOf, LF } from './dialect.js';
+import { detectCr, readDelimitedPrologue, type DelimitedPrologue, type RecordOptions } from './header.js';
+import { BoundaryScanner } from './scanner.js';
 
 /** Bytes read around each nominal cut to guess a record start. */
 export const CUT_WINDOW_BYTES = 256 * 1024;
@@ -40,7 +40,7 @@ const ASCII_SAFE = /^(UTF8|LATIN\d+|WIN\d+|ISO_8859_\d+|KOI8[RU]|EUC_(JP|KR|CN))
 export interface CsvHead extends DelimitedPrologue {
   /** Byte offset of the first data record (after BOM, skipped lines and header). */
   bodyStart: number;
-  /** How records parse, for guessing cuts. */
+  /** The dialect's bytes, for guessing cuts. */
   recordOptions: RecordOptions;
   quote: string;
   escape: string;
@@ -78,7 +78,7 @@ export async function readCsvHead(bytes: Readable, format: DelimitedTextFormat):
     bodyStart: fed - reader.buffer.length,
     quote,
     escape,
-    recordOptions: { delimiter: Buffer.from(format.columnDelimiter)[0]!, quote: Buffer.from(quote)[0]!, escape: Buffer.from(escape)[0]!, decode: (b) => b.toString('latin1') },
+    recordOptions: dialectOf({ delimiter: format.columnDelimiter, quote, escape }),
   };
 }
 
@@ -103,18 +103,16 @@ export function guessRecordStart(window: Buffer, windowStart: number, fieldCount
   for (let lf = window.indexOf(LF); lf !== -1; lf = window.indexOf(LF, lf + 1)) {
     const start = lf + 1;
     if (start >= window.length) return undefined;
-    let pos = start;
-    let parsed = 0;
+    const scanner = new BoundaryScanner(options);
     let plausible = true;
-    while (parsed < PROBE_RECORDS && pos < window.length) {
-      const record = parseRecord(window, pos, options, atEof);
-      if (!record) break;
-      if (record.fields.length !== fieldCount) {
-        plausible = false;
-        break;
-      }
+    const { end, records } = scanner.scan(window, start, PROBE_RECORDS, (_end, fields) => {
+      if (fields !== fieldCount) plausible = false;
+    });
+    let parsed = records;
+    // At the end of the blob, a last record without a line end counts too.
+    if (atEof && parsed < PROBE_RECORDS && end < window.length && !scanner.insideQuotes) {
       parsed++;
-      pos = record.end;
+      if (scanner.fields !== fieldCount) plausible = false;
     }
     if (plausible && parsed > 0) return windowStart + start;
   }

@@ -1,13 +1,13 @@
 /**
- * Cuts a CSV byte stream into batches of at most N whole records, without decoding a
- * field: only quote, escape and newline bytes are looked at, with Buffer.indexOf doing the
- * scanning. Records are split where PostgreSQL's own CSV reader splits them (a quote
- * toggles "inside quotes" wherever it appears), so `COPY` of each batch sees exactly the
+ * CSV record batches and counts: cuts a CSV byte stream into batches of at most N whole
+ * records without decoding a field (BoundaryScanner: only quote, escape and newline bytes
+ * are looked at, with Buffer.indexOf doing the scanning). Records are split where
+ * PostgreSQL's own CSV reader splits them, so `COPY` of each batch sees exactly the
  * records it would have seen in one piece. Used by BulkInsert to stage one batch at a time,
  * and (RecordCounter) to count each small blob's records when a group shares one COPY.
  */
-const LF = 0x0a;
-const CR = 0x0d;
+import { byteOf, CR, LF } from './dialect.js';
+import { BoundaryScanner } from './scanner.js';
 
 export interface RecordBatch {
   /** Whole records, line ends included. */
@@ -21,65 +21,9 @@ export interface RecordBatchOptions {
   maxRecords: number;
 }
 
-/** Scanner state carried across chunks. */
-class RecordScanner {
-  private inQuotes = false;
-  private readonly q: number;
-  private readonly e: number;
-
-  constructor(options: Pick<RecordBatchOptions, 'quote' | 'escape'>) {
-    this.q = Buffer.from(options.quote)[0]!;
-    this.e = Buffer.from(options.escape)[0]!;
-  }
-
-  /** The bytes scanned so far end inside a quoted field. */
-  get insideQuotes(): boolean {
-    return this.inQuotes;
-  }
-
-  /**
-   * Scans `buf` from `pos` for up to `want` record ends; returns the offset just past the
-   * last complete record found and how many were found. State persists for the next call
-   * (which must continue from the returned offset or later bytes of the same stream).
-   */
-  scan(buf: Buffer, pos: number, want: number): { end: number; records: number; resumeAt: number } {
-    let records = 0;
-    let end = pos;
-    // Next quote at or after `pos` (cached: recomputing it per newline would be quadratic).
-    let nextQuote = -2;
-    while (records < want && pos < buf.length) {
-      if (this.inQuotes) {
-        const quote = buf.indexOf(this.q, pos);
-        const escape = this.e === this.q ? -1 : buf.indexOf(this.e, pos);
-        if (escape !== -1 && (quote === -1 || escape < quote)) {
-          if (escape + 1 >= buf.length) return { end, records, resumeAt: escape };
-          pos = escape + 2;
-          continue;
-        }
-        if (quote === -1) return { end, records, resumeAt: buf.length };
-        this.inQuotes = false;
-        pos = quote + 1;
-        nextQuote = -2;
-        continue;
-      }
-      if (nextQuote !== -1 && nextQuote < pos) nextQuote = buf.indexOf(this.q, pos);
-      const newline = buf.indexOf(LF, pos);
-      if (nextQuote !== -1 && (newline === -1 || nextQuote < newline)) {
-        this.inQuotes = true;
-        pos = nextQuote + 1;
-        continue;
-      }
-      if (newline === -1) return { end, records, resumeAt: buf.length };
-      records++;
-      pos = end = newline + 1;
-    }
-    return { end, records, resumeAt: pos };
-  }
-}
-
 /** Yields batches of at most `maxRecords` records; a last record without a line end counts too. */
 export async function* recordBatches(source: AsyncIterable<Buffer>, options: RecordBatchOptions): AsyncGenerator<RecordBatch> {
-  const scanner = new RecordScanner(options);
+  const scanner = new BoundaryScanner({ quote: byteOf(options.quote), escape: byteOf(options.escape) });
   let pending: Buffer[] = [];
   let pendingRecords = 0;
   let carry: Buffer = Buffer.alloc(0);
@@ -121,7 +65,7 @@ export async function* recordBatches(source: AsyncIterable<Buffer>, options: Rec
  * records may follow it in the same COPY.
  */
 export class RecordCounter {
-  private readonly scanner: RecordScanner;
+  private readonly scanner: BoundaryScanner;
   private complete = 0;
   /** Unscanned bytes of the previous chunk: an escape byte whose next byte had not arrived. */
   private carry: Buffer | undefined;
@@ -129,7 +73,7 @@ export class RecordCounter {
   private firstLineEnd: '\n' | '\r\n' | undefined;
 
   constructor(options: Pick<RecordBatchOptions, 'quote' | 'escape'>) {
-    this.scanner = new RecordScanner(options);
+    this.scanner = new BoundaryScanner({ quote: byteOf(options.quote), escape: byteOf(options.escape) });
   }
 
   /** The stream's next chunk. */

@@ -1,7 +1,7 @@
 /**
- * Records (JSON objects, Parquet rows) → CSV bytes for COPY. Every writer consumes CSV
+ * JSON objects / Parquet rows → CSV rows for COPY (not a CSV reader: those are in csv/). Every writer consumes CSV
  * (DecodedBlob), so record formats are re-encoded here, in Node, knowing each target
- * column's type: the decoders take the table's columns (decodeBlob's DecodeContext) rather
+ * column's type: the decoders take the table's columns (DecodeContext in format/index.ts) rather
  * than emitting JSON text for a staging table to cast, because the fast path (COPY straight
  * into the table) then stays open to them, and Postgres casts each field as it parses it.
  *  - json/jsonb column: the value's JSON text (an object is stored as JSON, not a string).
@@ -10,7 +10,7 @@
  */
 import type { TableColumn } from '../pipeline/table.js';
 import { MIN_CHUNK_BYTES } from './byteReader.js';
-import type { CsvCopyOptions } from './delimited.js';
+import type { CsvCopyOptions } from './csv/dialect.js';
 
 export type ValueKind = 'json' | 'array' | 'bytea' | 'scalar';
 
@@ -35,8 +35,6 @@ export function csvText(text: string): string {
   if (text.length <= 2 && (text === '' || text === '\\.')) return `"${text}"`;
   return SPECIAL.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
-
-const quoteCsv = csvText;
 
 /** JSON.stringify that survives bigint (Parquet INT64 inside structs) and bytes. */
 export function toJsonText(value: unknown): string {
@@ -85,19 +83,19 @@ export function csvField(value: unknown, kind: ValueKind): string {
   if (value === null || value === undefined) return '';
   switch (kind) {
     case 'json':
-      return quoteCsv(toJsonText(value));
+      return csvText(toJsonText(value));
     case 'array':
       if (Array.isArray(value) || ArrayBuffer.isView(value)) {
-        if (value instanceof Uint8Array && !Array.isArray(value)) return quoteCsv(pgArrayLiteral(Array.from(value)));
-        return quoteCsv(pgArrayLiteral(value as ArrayLike<unknown>));
+        if (value instanceof Uint8Array && !Array.isArray(value)) return csvText(pgArrayLiteral(Array.from(value)));
+        return csvText(pgArrayLiteral(value as ArrayLike<unknown>));
       }
-      return quoteCsv(scalarText(value));
+      return csvText(scalarText(value));
     default:
       if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return scalarText(value);
       if (Array.isArray(value) || (typeof value === 'object' && !(value instanceof Date) && !(value instanceof Uint8Array))) {
-        return quoteCsv(toJsonText(value));
+        return csvText(toJsonText(value));
       }
-      return quoteCsv(scalarText(value));
+      return csvText(scalarText(value));
   }
 }
 

@@ -1,41 +1,21 @@
 /**
- * Delimited text (CSV): only the prologue is parsed in Node — BOM, skipped lines and the
+ * Delimited text (CSV) header reader: only the prologue is parsed in Node — BOM, skipped lines and the
  * header record — because the body goes to PostgreSQL's own CSV parser untouched
  * (DESIGN decision 1: let Postgres parse).
  */
 import { Transform } from 'node:stream';
-import { ConfigError, DataError } from '../errors.js';
-import type { DelimitedTextFormat } from '../pipeline/spec.js';
-import type { ByteReader } from './byteReader.js';
-import type { TextDecoding } from './encoding.js';
+import { ConfigError, DataError } from '../../errors.js';
+import type { DelimitedTextFormat } from '../../pipeline/spec.js';
+import type { ByteReader } from '../byteReader.js';
+import type { TextDecoding } from '../encoding.js';
+import { CR, LF, NO_QUOTE, type CsvCopyOptions, type CsvDialect } from './dialect.js';
+import { scanField } from './scanner.js';
 
-const LF = 0x0a;
-const CR = 0x0d;
 const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 /** A header longer than this is not a header: fail instead of buffering the blob. */
 const MAX_HEADER_BYTES = 4 * 1024 * 1024;
 /** Bytes looked at to tell a lone-CR file from an LF one. */
 const MAX_SNIFF_BYTES = 64 * 1024;
-
-/**
- * When `quoteChar` is empty there is no quoting. COPY CSV insists on a QUOTE, so we give
- * it a control byte no text file holds (0x01) and fail the blob if one turns up
- * (`guardNoQuote`); with escapeChar `\` (ADF: it escapes the delimiter and itself) the
- * file is COPY's own text format instead, whose backslash rules are a superset — the
- * caveat: `\n`, `\t`, `\r`, `\b`, `\f`, `\v`, `\digits` and `\x..` mean control bytes there.
- */
-export const NO_QUOTE = '\x01';
-
-/** COPY … (FORMAT csv) options equivalent to the spec's delimited-text settings. */
-export interface CsvCopyOptions {
-  /** `text` only for unquoted files with a backslash escape; csv otherwise (the default). */
-  format?: 'csv' | 'text';
-  delimiter: string;
-  quote: string;
-  escape: string;
-  null: string;
-  encoding: string;
-}
 
 export interface DelimitedPrologue {
   /** Header names, or null when the file has no header row. */
@@ -53,23 +33,14 @@ function singleByte(name: string, value: string): number {
   return bytes[0]!;
 }
 
-export interface RecordOptions {
-  delimiter: number;
-  /** -1: no quoting. */
-  quote: number;
-  escape: number;
-  /** Line break: LF (with an optional CR before it) or a lone CR. */
-  cr?: boolean;
-  /** Unquoted files with a backslash escape: `\x` outside quotes is a literal x. */
-  escapeOutsideQuotes?: boolean;
-  decode?: (bytes: Buffer) => string;
-}
+/** How a record parses: the dialect (LF line ends and no escape outside quotes unless said) and how field bytes decode. */
+export type RecordOptions = Pick<CsvDialect, 'delimiter' | 'quote' | 'escape'> &
+  Partial<Pick<CsvDialect, 'lineEnd' | 'escapeOutsideQuotes'>> & { decode?: (bytes: Buffer) => string };
 
 /**
- * Parses one CSV record starting at `start`, by PostgreSQL's COPY CSV rules (so the
- * header reads as COPY would read it): inside quotes, escape + quote or escape + escape
- * is the second byte, any other escape is itself. Returns the fields and the offset just
- * past the record's line end, or undefined when the buffer ends inside the record.
+ * Parses one CSV record starting at `start` by COPY's rules (scanField), so the header reads
+ * as COPY would read it. Returns the fields, the offset just past the record's line end and
+ * the lines it spans, or undefined when the buffer ends inside the record.
  */
 export function parseRecord(
   buf: Buffer,
@@ -77,74 +48,46 @@ export function parseRecord(
   options: RecordOptions,
   atEof: boolean,
 ): { fields: string[]; end: number; lines: number } | undefined {
-  const fields: string[] = [];
-  let field: number[] = [];
-  let inQuotes = false;
-  let fieldStart = true;
-  let lines = 1;
-  const eol = options.cr ? CR : LF;
+  const dialect: CsvDialect = { lineEnd: LF, escapeOutsideQuotes: false, ...options };
+  const eol = dialect.lineEnd;
   const decode = options.decode ?? ((bytes: Buffer) => bytes.toString('utf8'));
-  const finishField = () => {
-    fields.push(decode(Buffer.from(field)));
-    field = [];
-    fieldStart = true;
+  const fields: string[] = [];
+  let parts: Buffer[] = [];
+  let lines = 1;
+  const piece = (from: number, to: number, quoted: boolean) => {
+    const part = buf.subarray(from, to);
+    parts.push(part);
+    if (quoted) for (let at = part.indexOf(eol); at !== -1; at = part.indexOf(eol, at + 1)) lines++;
   };
-  for (let i = start; i < buf.length; i++) {
-    const byte = buf[i]!;
-    if (inQuotes) {
-      if (byte === options.escape && options.escape !== options.quote) {
-        if (i + 1 >= buf.length) {
-          if (!atEof) return undefined; // need the next byte
-          field.push(byte);
-          continue;
-        }
-        const next = buf[i + 1]!;
-        if (next === options.quote || next === options.escape) {
-          field.push(next);
-          i++;
-        } else field.push(byte);
-      } else if (byte === options.quote) {
-        if (options.escape === options.quote) {
-          if (i + 1 >= buf.length && !atEof) return undefined;
-          if (buf[i + 1] === options.quote) {
-            field.push(byte);
-            i++;
-            continue;
-          }
-        }
-        inQuotes = false;
-      } else {
-        if (byte === eol) lines++;
-        field.push(byte);
-      }
+  const finishField = () => {
+    fields.push(decode(parts.length === 1 ? parts[0]! : Buffer.concat(parts)));
+    parts = [];
+  };
+  const finishRecord = (end: number) => {
+    finishField();
+    return { fields, end, lines };
+  };
+  let pos = start;
+  for (;;) {
+    const stop = scanField(buf, pos, dialect, atEof, piece);
+    if (stop < 0) return undefined; // NEED_MORE, or UNTERMINATED (the caller tells them apart by atEof)
+    if (stop >= buf.length) return atEof ? finishRecord(buf.length) : undefined;
+    const byte = buf[stop]!;
+    if (byte === dialect.delimiter) {
+      finishField();
+      pos = stop + 1;
       continue;
     }
-    if (options.escapeOutsideQuotes && byte === options.escape) {
-      if (i + 1 >= buf.length) {
-        if (!atEof) return undefined;
-        field.push(byte);
-        continue;
-      }
-      field.push(buf[++i]!);
-      fieldStart = false;
-    } else if (byte === options.quote && fieldStart) {
-      inQuotes = true;
-      fieldStart = false;
-    } else if (byte === options.delimiter) {
-      finishField();
-    } else if (byte === eol) {
-      if (eol === LF && field.length && field[field.length - 1] === CR) field.pop();
-      finishField();
-      return { fields, end: i + 1, lines };
-    } else {
-      field.push(byte);
-      fieldStart = false;
+    if (byte === eol) return finishRecord(stop + 1);
+    if (byte === CR) {
+      // LF line ends: a CR right before the LF (or at the very end) belongs to the line end.
+      if (stop + 1 >= buf.length) return atEof ? finishRecord(buf.length) : undefined;
+      if (buf[stop + 1] === LF) return finishRecord(stop + 2);
     }
+    // A bare CR in an LF file, or an LF in a lone-CR file: a data byte.
+    piece(stop, stop + 1, false);
+    pos = stop + 1;
   }
-  if (!atEof || inQuotes) return undefined;
-  if (field.length && field[field.length - 1] === CR) field.pop();
-  finishField();
-  return { fields, end: buf.length, lines };
 }
 
 /** `\r` alone ends the first line (a classic-Mac file); `\n` or `\r\n` otherwise. */
@@ -183,7 +126,7 @@ export async function readDelimitedPrologue(
   await reader.ensure(MAX_SNIFF_BYTES);
   const cr = format.rowDelimiter ? format.rowDelimiter === '\r' : detectCr(reader.buffer);
   const eol = cr ? CR : LF;
-  const recordOptions: RecordOptions = { delimiter, quote, escape, cr, escapeOutsideQuotes: textFormat, decode: text.decode };
+  const recordOptions: RecordOptions = { delimiter, quote, escape, lineEnd: eol, escapeOutsideQuotes: textFormat, decode: text.decode };
 
   let lineOffset = 0;
   for (let skipped = 0; skipped < format.skipLineCount; skipped++) {

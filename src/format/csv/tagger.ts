@@ -1,16 +1,15 @@
 /**
- * Used only when `faultTolerance.skipIncompatibleRows` is on. PostgreSQL's COPY aborts on
+ * Skip-mode record tagger, used only when `faultTolerance.skipIncompatibleRows` is on. PostgreSQL's COPY aborts on
  * a record with the wrong number of fields (no soft-error mode for that — ON_ERROR only
  * covers type input), so the records are split here, CSV-aware, and re-emitted for a
  * staging table `(line, bad, raw, f1 … fN)`:
  *  - a good record passes through byte for byte, prefixed by its file line and two empty fields;
  *  - a record with the wrong field count becomes `line,"reason","raw record",,,…` (N empty fields).
- * Only field boundaries are scanned; no field is decoded. The off path never comes here.
+ * Only field boundaries are scanned (BoundaryScanner); no field is decoded. The off path never comes here.
  */
 import { Transform, type TransformCallback } from 'node:stream';
-
-const LF = 0x0a;
-const CR = 0x0d;
+import { byteOf, CR, LF } from './dialect.js';
+import { BoundaryScanner } from './scanner.js';
 
 export interface RecordTaggerOptions {
   delimiter: string;
@@ -23,12 +22,13 @@ export interface RecordTaggerOptions {
 }
 
 export class RecordTagger extends Transform {
+  /** Bytes of the record not yet complete (copied: a chunk is not kept alive by its tail). */
   private carry: Buffer = Buffer.alloc(0);
+  /** Where the scanner resumes in `carry` + the next chunk. */
+  private scanFrom = 0;
+  private readonly scanner: BoundaryScanner;
   /** File line of the next record's first byte. */
   private line: number;
-  private readonly d: number;
-  private readonly q: number;
-  private readonly e: number;
   private readonly emptyFields: string;
   /** The file's line end, taken from its first record: COPY insists on one style. */
   private eol: string | undefined;
@@ -38,71 +38,36 @@ export class RecordTagger extends Transform {
 
   constructor(private readonly options: RecordTaggerOptions) {
     super();
-    this.d = Buffer.from(options.delimiter)[0]!;
-    this.q = Buffer.from(options.quote)[0]!;
-    this.e = Buffer.from(options.escape)[0]!;
+    this.scanner = new BoundaryScanner({ delimiter: byteOf(options.delimiter), quote: byteOf(options.quote), escape: byteOf(options.escape) });
     this.line = options.lineOffset + 1;
     this.emptyFields = options.delimiter.repeat(options.fieldCount);
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     const buf = this.carry.length ? Buffer.concat([this.carry, chunk]) : chunk;
-    const consumed = this.scan(buf, false);
-    this.carry = Buffer.from(buf.subarray(consumed));
+    const out: Buffer[] = [];
+    let start = 0;
+    const { resumeAt } = this.scanner.scan(buf, this.scanFrom, Infinity, (end, fields) => {
+      const record = buf.subarray(start, end);
+      this.emitRecord(out, record, fields, false);
+      for (let lf = record.indexOf(LF); lf !== -1; lf = record.indexOf(LF, lf + 1)) this.line++;
+      start = end;
+    });
+    this.scanFrom = resumeAt - start;
+    this.carry = Buffer.from(buf.subarray(start));
+    if (out.length) this.push(out.length === 1 ? out[0]! : Buffer.concat(out));
     callback();
   }
 
   override _flush(callback: TransformCallback): void {
-    if (this.carry.length) this.scan(this.carry, true);
+    if (this.carry.length) {
+      // Last record without a line end (or an unterminated quoted field).
+      const out: Buffer[] = [];
+      this.emitRecord(out, this.carry, this.scanner.insideQuotes ? -1 : this.scanner.fields, true);
+      this.push(Buffer.concat(out));
+    }
     this.carry = Buffer.alloc(0);
     callback();
-  }
-
-  /** Emits every complete record in `buf`; returns the bytes consumed. */
-  private scan(buf: Buffer, atEof: boolean): number {
-    const out: Buffer[] = [];
-    const { d, q, e } = this;
-    let start = 0;
-    let i = 0;
-    let inQuotes = false;
-    let fields = 1;
-    let newlines = 0;
-    while (i < buf.length) {
-      const byte = buf[i]!;
-      if (inQuotes) {
-        if (byte === e && e !== q) {
-          i += 2;
-          continue;
-        }
-        if (byte === q) {
-          if (e === q && buf[i + 1] === q) {
-            i += 2;
-            continue;
-          }
-          if (e === q && i + 1 >= buf.length && !atEof) break; // cannot tell "" from " yet
-          inQuotes = false;
-        } else if (byte === LF) newlines++;
-        i++;
-        continue;
-      }
-      if (byte === q) inQuotes = true;
-      else if (byte === d) fields++;
-      else if (byte === LF) {
-        this.emitRecord(out, buf.subarray(start, i + 1), fields, false);
-        this.line += newlines + 1;
-        start = i + 1;
-        fields = 1;
-        newlines = 0;
-      }
-      i++;
-    }
-    if (atEof && start < buf.length) {
-      // Last record without a line end (or an unterminated quoted field).
-      this.emitRecord(out, buf.subarray(start), inQuotes ? -1 : fields, true);
-      start = buf.length;
-    }
-    if (out.length) this.push(out.length === 1 ? out[0]! : Buffer.concat(out));
-    return start;
   }
 
   private emitRecord(out: Buffer[], record: Buffer, fields: number, unterminated: boolean): void {

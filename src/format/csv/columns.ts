@@ -1,5 +1,5 @@
 /**
- * Splits a batch of whole CSV records (as cut by recordBatches) into columns: each field's
+ * CSV column splitter: splits a batch of whole CSV records (as cut by recordBatches) into columns: each field's
  * bytes, quotes removed, go to its column's builder (for BulkInsert: one bound array
  * parameter per column, see src/sink/arrayParams.ts). Follows PostgreSQL's CSV reader
  * (CopyReadAttributesCSV): a quote toggles "inside quotes" anywhere in a field, inside quotes
@@ -11,6 +11,9 @@
  * unterminated quote — is refused as `{ malformed: true }`: the caller then sends the batch through COPY,
  * which accepts it or names the offending line itself.
  */
+import { BACKSLASH, CR, dialectOf, DQUOTE, LF } from './dialect.js';
+import { scanField } from './scanner.js';
+
 export interface CsvColumnOptions {
   delimiter: string;
   quote: string;
@@ -19,17 +22,12 @@ export interface CsvColumnOptions {
   fieldCount: number;
 }
 
-const LF = 10;
-const CR = 13;
 
 /** True when the splitter can handle these options (single ASCII delimiter/quote/escape). */
 export function csvColumnsSupported(options: Omit<CsvColumnOptions, 'fieldCount'>): boolean {
   const ascii = (s: string) => s.length === 1 && s.charCodeAt(0) < 128 && s.charCodeAt(0) !== LF && s.charCodeAt(0) !== CR;
   return ascii(options.delimiter) && ascii(options.quote) && ascii(options.escape) && options.delimiter !== options.quote;
 }
-
-const BACKSLASH = 92;
-const DQUOTE = 34;
 
 /**
  * Receives one column's values of a batch, in record order. A value arrives as value(), or
@@ -60,9 +58,9 @@ export type SplitRefusal = { malformed: true } | { declined: number };
  * escape are ASCII, so they never occur inside a multi-byte character).
  */
 export function csvColumnSplitter(options: CsvColumnOptions): <T>(bytes: Buffer, records: number, builders: ColumnBuilder<T>[]) => T[] | SplitRefusal {
-  const d = options.delimiter.charCodeAt(0);
-  const q = options.quote.charCodeAt(0);
-  const e = options.escape.charCodeAt(0);
+  const dialect = dialectOf(options);
+  const d = dialect.delimiter;
+  const q = dialect.quote;
   const nullBytes = Buffer.from(options.null, 'utf8');
   const nullLen = nullBytes.length;
   const n = options.fieldCount;
@@ -71,6 +69,9 @@ export function csvColumnSplitter(options: CsvColumnOptions): <T>(bytes: Buffer,
   return <T>(text: Buffer, records: number, cols: ColumnBuilder<T>[]): T[] | SplitRefusal => {
     const len = text.length;
     for (const col of cols) col.begin(Math.ceil(len / n), records);
+    // The builder a quoted field's pieces go to (one closure per batch, not per field).
+    let pieceColumn: ColumnBuilder<T> = cols[0]!;
+    const piece = (from: number, to: number) => pieceColumn.bytes(text, from, to, false);
     let pos = 0;
     let crlf: boolean | undefined;
     let seen = 0;
@@ -93,61 +94,11 @@ export function csvColumnSplitter(options: CsvColumnOptions): <T>(bytes: Buffer,
           // Slow path: the field has quotes somewhere; hand it over piecewise.
           col.open();
           if (stop > pos) col.bytes(text, pos, stop, plain);
-          let i = stop + 1;
-          let inQuotes = true;
-          for (;;) {
-            if (i >= len) {
-              if (inQuotes) return malformed; // unterminated quote
-              break;
-            }
-            c = text[i]!;
-            if (inQuotes) {
-              if (c === e && e !== q && i + 1 < len) {
-                const next = text[i + 1]!;
-                if (next === q || next === e) {
-                  col.bytes(text, i + 1, i + 2, false);
-                  i += 2;
-                  continue;
-                }
-              }
-              if (c === q) {
-                if (e === q && i + 1 < len && text[i + 1] === q) {
-                  col.bytes(text, i, i + 1, false);
-                  i += 2;
-                  continue;
-                }
-                inQuotes = false;
-                i++;
-                continue;
-              }
-              // Run to the next quote or escape.
-              let j = i + 1;
-              while (j < len) {
-                const cj = text[j]!;
-                if (cj === q || cj === e) break;
-                j++;
-              }
-              col.bytes(text, i, j, false);
-              i = j;
-              continue;
-            }
-            if (c === d || c === LF || c === CR) break;
-            if (c === q) {
-              inQuotes = true;
-              i++;
-              continue;
-            }
-            let j = i + 1;
-            while (j < len) {
-              const cj = text[j]!;
-              if (cj === q || cj === d || cj === LF || cj === CR) break;
-              j++;
-            }
-            col.bytes(text, i, j, false);
-            i = j;
-          }
+          pieceColumn = col;
+          const fieldEnd = scanField(text, stop, dialect, true, piece);
+          if (fieldEnd < 0) return malformed; // unterminated quote
           if (!col.close()) return { declined: field };
-          stop = i;
+          stop = fieldEnd;
           c = stop < len ? text[stop]! : 0;
         } else if (stop - pos === nullLen && (nullLen === 0 || text.compare(nullBytes, 0, nullLen, pos, stop) === 0)) {
           col.null();
