@@ -3,7 +3,7 @@ import { configDefaults, defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // The Citus tests need a Citus server: `bash test/citus/run.sh` runs them (README, Citus).
+    // The Citus tests need a Citus server: `bash test/citus/run.sh` runs them (docs/versions.md, "Run it on Citus").
     exclude: [...configDefaults.exclude, 'test/citus/**'],
     // Starts Azurite and PostgreSQL once per run (or uses TARGET_POSTGRES when set).
     globalSetup: ['test/support/globalSetup.ts'],

@@ -25,7 +25,7 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
     // Public endpoint, Entra-only: Flex Consumption without VNet integration reaches
-    // storage over public endpoints (README.md, "Network").
+    // storage over public endpoints (docs/deploy.md, "Network").
     publicNetworkAccess: 'Enabled'
     networkAcls: {
       defaultAction: 'Allow'

@@ -83,7 +83,7 @@ resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2025-08-01' = {
     // Public endpoint + firewall, TLS-only, Entra-only. Flex Consumption has no fixed
     // outbound IPs, so the only firewall rule that lets it in is "Azure services"
     // (0.0.0.0). VNet integration + private access is the hardened alternative, left out
-    // of this template (README.md, "Network").
+    // of this template (docs/deploy.md, "Network").
     network: { publicNetworkAccess: 'Enabled' }
   }
 }

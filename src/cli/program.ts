@@ -59,7 +59,7 @@ const COMMANDS: Record<string, Command> = {
         io.stdout(formatRunSummary(output) + '\n');
         return output.filesFailed > 0 || output.error ? 1 : 0;
       }
-      // --json: exactly one run object on stdout, whatever happens (README "run output").
+      // --json: exactly one run object on stdout, whatever happens (docs/cli.md, "validate and run").
       let spec: PipelineSpec | undefined;
       const runId = randomUUID();
       try {

@@ -1,6 +1,6 @@
 /**
  * The app's own PostgreSQL role, with what a load needs and nothing more — the statements the
- * postprovision hook runs as the Entra administrator, and the ones README.md lists for a
+ * postprovision hook runs as the Entra administrator, and the ones docs/deploy.md lists for a
  * server you bring yourself.
  *
  * What a load does as the app role (src/sink/*): COPY / INSERT into the target table, UPDATE

@@ -131,7 +131,7 @@ export async function postprovision(env: NodeJS.ProcessEnv, root: string): Promi
   if (!o.adminName) {
     console.warn(
       'blob2pg: no PostgreSQL administrator name (a service principal has no sign-in name for deployer()). ' +
-        'Set AZURE_PRINCIPAL_NAME to its display name and run `azd provision` again, or run the GRANTs in README.md ("Bring your own server") yourself.',
+        'Set AZURE_PRINCIPAL_NAME to its display name and run `azd provision` again, or run the GRANTs in docs/deploy.md ("Bring your own server") yourself.',
     );
     return;
   }

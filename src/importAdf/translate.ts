@@ -164,7 +164,7 @@ function translateSink(sink: Json, scope: FindingScope, connection: string, tabl
   }
   if (sink.tableOption !== undefined && sink.tableOption !== 'none') scope.unsupported('tableOption', `${JSON.stringify(sink.tableOption)}: blob2pg loads into an existing table; create it first`);
   for (const key of ['writeBatchTimeout', 'sinkRetryCount', 'sinkRetryWait']) if (sink[key] !== undefined) scope.ignored(key, 'blob2pg retries transient failures with backoff and bounds waits itself');
-  if (sink.maxConcurrentConnections !== undefined) scope.ignored('maxConcurrentConnections', 'pool size per instance is set by the app (README "PostgreSQL connections")');
+  if (sink.maxConcurrentConnections !== undefined) scope.ignored('maxConcurrentConnections', 'pool size per instance is set by the app (docs/functions-app.md "PostgreSQL connections")');
   return out;
 }
 
@@ -344,7 +344,7 @@ function translateCopy(factory: AdfFactory, pipeline: AdfResource, copy: Located
       tpScope.changed('parallelCopies', `maxParallelCopies ${maxParallelCopies}: blobs loaded at once in one run${n > 64 ? ' (blob2pg allows at most 64)' : ''}; ADF's parallel copies could also split one file`);
     }
   }
-  if (tp.dataIntegrationUnits !== undefined) tpScope.ignored('dataIntegrationUnits', 'blob2pg scales with Functions instances (README "Size instances")');
+  if (tp.dataIntegrationUnits !== undefined) tpScope.ignored('dataIntegrationUnits', 'blob2pg scales with Functions instances (docs/deploy.md "Size instances")');
   if (tp.enableStaging === true) tpScope.ignored('enableStaging', 'blob2pg stages inside PostgreSQL when it needs to');
   else if (tp.enableStaging !== undefined) tpScope.ignored('enableStaging', 'no staging account is used');
   if (tp.stagingSettings !== undefined) tpScope.ignored('stagingSettings', 'no staging account is used');

@@ -122,7 +122,7 @@ export function translateTriggers(factory: AdfFactory, pipeline: string, finding
           ...(typeof tp.blobPathEndsWith === 'string' ? { endsWith: tp.blobPathEndsWith } : {}),
         });
         if (tp.ignoreEmptyBlobs !== undefined) scope.ignored(['typeProperties', 'ignoreEmptyBlobs'], 'an empty blob loads zero rows in blob2pg');
-        if (tp.scope !== undefined) scope.ignored(['typeProperties', 'scope'], 'the Event Grid subscription on the storage account is created by the deployment (infra/), see README "Triggers"');
+        if (tp.scope !== undefined) scope.ignored(['typeProperties', 'scope'], 'the Event Grid subscription on the storage account is created by the deployment (infra/), see docs/pipelines.md "Triggers"');
         break;
       }
       case 'ScheduleTrigger': {

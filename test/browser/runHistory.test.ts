@@ -2,7 +2,7 @@
  * The run-history page in a real headless Chromium: a demo run and a failed run, the failed
  * file's line and column on the page, "rerun failed files" turning the fixed file Succeeded,
  * a hostile blob name rendered as text. Screenshots of the runs list and a run's detail go
- * to docs/ (the README shows them).
+ * to docs/ (docs/operations.md shows them).
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

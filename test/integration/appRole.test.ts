@@ -90,7 +90,7 @@ describe('the app role', () => {
   it('can do nothing else: no table in public, no other table, no roles', async () => {
     const other = await h.table('not_granted', 'id int');
     // Before PostgreSQL 15 every role may create in schema public through PUBLIC's default
-    // grant, whatever the app's own grants say; the README tells 13/14 users to revoke it, as
+    // grant, whatever the app's own grants say; docs/deploy.md tells 13/14 users to revoke it, as
     // 15 does by default. Do the same here so the assertion is about blob2pg's grants.
     const major = Number((await h.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`))[0]!.v) / 10000;
     if (major < 15) await h.query('REVOKE CREATE ON SCHEMA public FROM PUBLIC');
