@@ -1,5 +1,5 @@
 /** Helpers shared by the sink scenarios: a spec over the bench blob, and one timed blob load. */
-import { copyBlob } from '../../src/copyBlob.js';
+import { copyBlob } from '../../src/load/index.js';
 import { parsePipelineSpec, type PipelineSpecInput } from '../../src/pipeline/spec.js';
 import type { BlobRef } from '../../src/source/blobs.js';
 import type { FileResult } from '../../src/run/output.js';

@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { ParquetWriter, fileWriter } from 'hyparquet-writer';
 import type { SchemaElement } from 'hyparquet';
 import { NARROW_PARQUET_SCHEMA } from '../narrowCsv.js';
-import { copyBlob } from '../../src/copyBlob.js';
+import { copyBlob } from '../../src/load/index.js';
 import { parsePipelineSpec } from '../../src/pipeline/spec.js';
 import type { BenchContext, BenchRow, BenchScenario } from '../types.js';
 

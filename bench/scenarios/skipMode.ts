@@ -8,7 +8,7 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import path from 'node:path';
-import { copyBlob } from '../../src/copyBlob.js';
+import { copyBlob } from '../../src/load/index.js';
 import { parsePipelineSpec } from '../../src/pipeline/spec.js';
 import { inputCheckOptions } from '../../src/sink/inputCheck.js';
 import { narrowRow, NARROW_HEADER } from '../narrowCsv.js';

@@ -30,7 +30,7 @@ import { withAppEnv } from '../../src/app/appEnv.js';
 import type { RunInput } from '../../src/app/plan.js';
 import { RUN_ORCHESTRATOR } from '../../src/app/plan.js';
 import { startAzurite } from '../../src/cli/localServices.js';
-import { ledgerKey } from '../../src/copyBlob.js';
+import { ledgerKey } from '../../src/load/index.js';
 import { parsePipelineSpec } from '../../src/pipeline/spec.js';
 import { localRuntime } from '../../src/run/localRun.js';
 import type { RunOutput } from '../../src/run/output.js';

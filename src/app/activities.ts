@@ -12,7 +12,7 @@
  * (failureProperties), not in the host's wrapped message.
  */
 import { redactError, redactSecrets } from '../connections/redact.js';
-import { copyBlobs } from '../copyBlob.js';
+import { copyBlobs } from '../load/index.js';
 import type { Env } from '../connections/settings.js';
 import { ConfigError, isTransient, TransientError } from '../errors.js';
 import type { PipelineSpec } from '../pipeline/spec.js';

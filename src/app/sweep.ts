@@ -7,9 +7,9 @@
  * `blob2pg watch`, which keeps no memory of its own.
  */
 import type { Env } from '../connections/settings.js';
-import { ledgerKey } from '../copyBlob.js';
+import { ledgerKey } from '../load/index.js';
 import { highWaterMarginMs, type PipelineSpec } from '../pipeline/spec.js';
-import { poolFor } from '../sink/index.js';
+import { poolFor, withClient } from '../sink/index.js';
 import { ensureLedger, ledgerSchemaName, loadedVersions } from '../sink/ledger.js';
 import { displayTable } from '../sink/sql.js';
 import { readSweepMark, saveSweepMark, type SweepMarkKey } from '../sink/sweepMarks.js';
@@ -37,16 +37,7 @@ async function unloaded(spec: PipelineSpec, refs: BlobRef[], env: Env): Promise<
   const pool = poolFor(spec.sink.connection, env);
   const schema = ledgerSchemaName(spec.sink.ledgerSchema, env);
   await ensureLedger(pool, schema);
-  // A checked-out client (poolFor's pool.connect is promise-only, so pool.query cannot be used).
-  const client = await pool.connect();
-  let loaded: boolean[];
-  try {
-    loaded = await loadedVersions(client, schema, refs.map((ref) => ledgerKey(spec, ref, env)));
-  } catch (err) {
-    client.release(err as Error);
-    throw err;
-  }
-  client.release();
+  const loaded = await withClient(pool, (client) => loadedVersions(client, schema, refs.map((ref) => ledgerKey(spec, ref, env))));
   return { blobs: refs.filter((_, i) => !loaded[i]), loaded: loaded.filter(Boolean).length };
 }
 

@@ -14,7 +14,8 @@ import { redactSecrets } from '../connections/redact.js';
 import { notice } from '../notices.js';
 import type { FileResult, RunOutput } from '../run/output.js';
 import { ledgerSchemaName } from '../sink/ledger.js';
-import { poolFor, withClient, withTransaction } from '../sink/pool.js';
+import { poolFor, withClient } from '../sink/pool.js';
+import { withTransaction } from '../sink/transaction.js';
 import { quoteIdent } from '../sink/sql.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
 

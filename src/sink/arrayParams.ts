@@ -5,8 +5,8 @@
  * Two encodings of a column, chosen per column:
  *  - binary arrays (PostgreSQL's array send format) for bigint, integer, smallint, double
  *    precision, boolean and text/varchar: the server's array_recv only copies the values,
- *    where array_in would parse every element's text — measured 10–12 ms against 12–15 ms
- *    a 10,000-row batch of the narrow table on the server. A builder accepts only the
+ *    where array_in would parse every element's text (measured faster: bench/README.md,
+ *    BulkInsert). A builder accepts only the
  *    canonical spellings it converts exactly as the type's input function would (digits,
  *    decimal floats, t/f/true/false/…); anything else makes it decline, and the column is
  *    sent as text for the rest of the load, where the input function decides.

@@ -9,16 +9,16 @@
  *    of records is split into fields in Node and sent as one array parameter per column —
  *    binary for integers, float8, boolean and text (src/sink/arrayParams.ts), an array
  *    literal otherwise — `INSERT … SELECT unnest($1::type1[]), …`; Node splits batch N+1
- *    while the server inserts batch N. See writeViaArrays. Measured 0.75-0.78× of
- *    CopyCommand at 1M narrow rows, 0.65× at 5M (typed stage: 0.45-0.54×).
+ *    while the server inserts batch N. See writeViaArrays; its speed against
+ *    CopyCommand is measured in bench/README.md.
  *  - typed batches (no conversion, no skip mode, any encoding): each batch is COPYed into
- *    a small stage typed like the target, then moved. See writeViaTypedStage. Measured
- *    1.3-1.5× faster than the text stage; also names the line and column of a value the
+ *    a small stage typed like the target, then moved. See writeViaTypedStage. Faster than
+ *    the text stage (bench/README.md); also names the line and column of a value the
  *    array shape's INSERT refused.
  *  - text stage (everything else): the whole file COPYed into the shared text staging
  *    table, then batched INSERT … SELECT with casts, conversions, skip mode.
  * A btree index on the staged line (+ ANALYZE: temp tables get no autovacuum statistics)
- * lets each text-stage batch read only its own rows; a BRIN index was measured 2× slower
+ * lets each text-stage batch read only its own rows; a BRIN index was measured slower
  * overall (the planner kept seq-scanning the stage).
  */
 import type pg from 'pg';
@@ -30,6 +30,7 @@ import { recordBatches, type RecordBatch } from '../format/recordBatches.js';
 import { ArrayLiteralBuilder, columnParam } from './arrayParams.js';
 import { copyCsvInto } from './copy.js';
 import { quoteIdent, quoteIdentList, quoteTable } from './sql.js';
+import { withSavepoint } from './transaction.js';
 import { skipMode, stageForWrite, stagedCounters } from './staged.js';
 import { STAGE_LINE_COLUMN, withStageDiagnosis } from './staging.js';
 import type { SinkWriter, WriteCounters, WriteRequest } from './writer.js';
@@ -166,7 +167,7 @@ async function writeViaArrays(request: WriteRequest): Promise<WriteCounters> {
   const names = mapping.columns.map((c) => c.column.name);
   const params = mapping.columns.map((c) => columnParam(c.column.baseType));
   // unnest() in the select list streams rows (ProjectSet); `FROM unnest(…)` first
-  // materializes them in a tuplestore: 12-15 ms against 15-18 ms a 10,000-row batch.
+  // materializes them in a tuplestore, which was measured slower.
   const unnests = params.map((p, i) => `unnest($${i + 1}::${p.sqlType}[])`);
   const insert = `INSERT INTO ${quoteTable(table.table)} (${quoteIdentList(names)}) SELECT ${unnests.join(', ')}`;
   const split = csvColumnSplitter({ delimiter: copyOptions.delimiter, quote: copyOptions.quote, escape: copyOptions.escape, null: copyOptions.null, fieldCount: mapping.columns.length });
@@ -188,55 +189,63 @@ async function writeViaArrays(request: WriteRequest): Promise<WriteCounters> {
   let stage: TypedStage | undefined;
   const typedStage = async () => (stage ??= await createTypedStage(request));
 
-  const diagnose = async (failed: { err: unknown; batch: RecordBatch; offset: number }): Promise<never> => {
-    const { err, batch, offset } = failed;
+  /** The batch whose INSERT failed, once one has. */
+  let failed: { err: unknown; batch: RecordBatch; offset: number } | undefined;
+  let before = 0;
+  let copied = 0;
+  const insertAll = async () => {
+    let inFlight: Promise<InFlight> | undefined;
+    const settle = async () => {
+      if (!inFlight) return;
+      const done = await inFlight;
+      inFlight = undefined;
+      if ('err' in done) {
+        failed = done;
+        throw done.err;
+      }
+      copied += done.rows;
+    };
+    try {
+      for await (const batch of recordBatches(request.body, { quote: copyOptions.quote, escape: copyOptions.escape, maxRecords: request.spec.sink.writeBatchSize })) {
+        const offset = request.lineOffset + before;
+        // Split while the previous batch's INSERT runs on the server.
+        const columns = isUtf8(batch.bytes) ? splitBatch(batch.bytes, batch.records) : undefined;
+        await settle();
+        if (columns) {
+          inFlight = client.query(insert, columns).then(
+            (result) => ({ rows: result.rowCount ?? 0 }),
+            (err: unknown) => ({ err, batch, offset }),
+          );
+        } else {
+          copied += await (await typedStage()).load(batch, offset);
+        }
+        before += batch.records;
+      }
+      await settle();
+    } finally {
+      // Never leave a query behind unobserved (its outcome is already caught above).
+      if (inFlight) await inFlight;
+    }
+  };
+
+  try {
+    await withSavepoint(client, SAVEPOINT, insertAll);
+  } catch (err) {
+    if (!failed || err !== failed.err) throw err;
+    const { batch, offset } = failed;
+    // Rolled back to the savepoint; a typed stage created after it (for a declined batch) went with it.
+    stage = undefined;
     const code = (err as { code?: string }).code ?? '';
     // A value its type (22xxx) or domain refuses, a NULL in a NOT NULL column: COPY names it.
     // Others (a unique key, a table CHECK) pass the stage and get the batch's line range.
     if (code.startsWith('22') || code.startsWith('23')) {
-      await client.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
-      stage = undefined; // created after the savepoint (for a declined batch): rolled back with it
       const diagnosis = await typedStage();
       await diagnosis.copy(batch, offset).catch((copyErr: unknown) => {
         if (copyErr instanceof DataError && copyErr.location.line !== undefined) throw copyErr;
       });
     }
     throw batchError(err, offset, batch.records);
-  };
-
-  await client.query(`SAVEPOINT ${SAVEPOINT}`);
-  let before = 0;
-  let copied = 0;
-  let inFlight: Promise<InFlight> | undefined;
-  const settle = async () => {
-    if (!inFlight) return;
-    const done = await inFlight;
-    inFlight = undefined;
-    if ('err' in done) await diagnose(done);
-    else copied += done.rows;
-  };
-  try {
-    for await (const batch of recordBatches(request.body, { quote: copyOptions.quote, escape: copyOptions.escape, maxRecords: request.spec.sink.writeBatchSize })) {
-      const offset = request.lineOffset + before;
-      // Split while the previous batch's INSERT runs on the server.
-      const columns = isUtf8(batch.bytes) ? splitBatch(batch.bytes, batch.records) : undefined;
-      await settle();
-      if (columns) {
-        inFlight = client.query(insert, columns).then(
-          (result) => ({ rows: result.rowCount ?? 0 }),
-          (err: unknown) => ({ err, batch, offset }),
-        );
-      } else {
-        copied += await (await typedStage()).load(batch, offset);
-      }
-      before += batch.records;
-    }
-    await settle();
-  } finally {
-    // Never leave a query behind unobserved (its outcome is already caught above).
-    if (inFlight) await inFlight;
   }
-  await client.query(`RELEASE SAVEPOINT ${SAVEPOINT}`);
   return { rowsRead: before, rowsCopied: copied, rowsSkipped: 0 };
 }
 

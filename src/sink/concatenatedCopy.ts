@@ -1,8 +1,8 @@
 /**
  * One COPY for the CSV bodies of many small files, one after another, each file's records
  * counted on the way. Why: PostgreSQL's COPY sets up its multi-insert buffer again in every
- * COPY, so 1,000 COPYs of 1,000 rows cost about 2.5× the server CPU of one COPY of the same
- * 1,000,000 rows (bench/README.md); a group of small blobs loaded through one COPY costs
+ * COPY, so 1,000 COPYs of 1,000 rows cost several times the server CPU of one COPY of the
+ * same 1,000,000 rows (figures in bench/README.md); a group of small blobs loaded through one COPY costs
  * what one blob of their size costs.
  *
  * The records are counted by the scanner that cuts BulkInsert's batches (it splits records
@@ -13,12 +13,18 @@
  * CR line ends, anything the scanner sees differently from COPY — or the concatenation is
  * refused. A refusal (ConcatenationRefused) or a COPY error tells the caller to roll back
  * and load the files one by one, which gives each its own error with line and column.
+ *
+ * Which file an error belongs to: the server reports errors asynchronously (the client may
+ * be files ahead), so fileAt() maps the COPY line the server reports to the file whose
+ * records hold it; an error without a line (a lost connection) belongs to the file being
+ * sent.
  */
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type pg from 'pg';
 import type { CopyStreamQuery } from 'pg-copy-streams';
 import type { CsvCopyOptions } from '../format/delimited.js';
+import { parseCopyContext } from '../errors.js';
 import { RecordCounter } from '../format/recordBatches.js';
 import { openCopy } from './copy.js';
 
@@ -33,6 +39,10 @@ export class ConcatenatedCopy {
   private counted = 0;
   /** An error the open COPY reported while no file was streaming into it. */
   private failure: Error | undefined;
+  /** The files of the open (or last) COPY, in order: the caller's tag and the COPY line of its first record. */
+  private files: Array<{ file: number; firstLine: number }> = [];
+  /** The tag of the file being streamed, if one is. */
+  private sending: number | undefined;
 
   constructor(
     private readonly client: pg.ClientBase,
@@ -40,13 +50,15 @@ export class ConcatenatedCopy {
     private readonly target: string,
   ) {}
 
-  /** Streams one file's CSV records into the COPY; returns how many records it had. */
-  async append(body: Readable, columns: readonly string[], options: CsvCopyOptions): Promise<number> {
+  /** Streams one file's CSV records into the COPY; returns how many records it had. `file` tags it for fileAt(). */
+  async append(body: Readable, columns: readonly string[], options: CsvCopyOptions, file: number): Promise<number> {
     // Text format (unquoted files with backslash escapes) is not scanned the way COPY reads it.
     if (options.format === 'text') throw new ConcatenationRefused('COPY format text is not concatenated');
     const shape = JSON.stringify([columns, options]);
     if (this.copy && shape !== this.shape) await this.endCopy();
     const copy = this.copy ?? this.startCopy(columns, options, shape);
+    this.files.push({ file, firstLine: this.counted + 1 });
+    this.sending = file;
     const counter = new RecordCounter(options);
     // Written by hand rather than with pipeline(): the COPY stays open for the next file,
     // and pipeline({ end: false }) leaves its listeners on the destination each time.
@@ -57,7 +69,21 @@ export class ConcatenatedCopy {
     if (counter.endsInsideQuotes) throw new ConcatenationRefused('a file ends inside a quoted field');
     if (counter.unterminated) await this.write(copy, Buffer.from(counter.lineEnd));
     this.counted += counter.records;
+    this.sending = undefined;
     return counter.records;
+  }
+
+  /**
+   * The file an error of this COPY belongs to, and the COPY line of that file's first
+   * record: by the COPY line the server reports; without one, the file being sent.
+   */
+  fileAt(err: unknown): { file: number; firstLine?: number } | undefined {
+    const line = parseCopyContext((err as { where?: string }).where)?.line;
+    if (line !== undefined) {
+      const owner = this.files.findLast((f) => f.firstLine <= line);
+      if (owner) return owner;
+    }
+    return this.sending === undefined ? undefined : { file: this.sending };
   }
 
   /**
@@ -98,6 +124,7 @@ export class ConcatenatedCopy {
     this.copy = copy;
     this.shape = shape;
     this.counted = 0;
+    this.files = [];
     this.failure = undefined;
     return copy;
   }

@@ -3,7 +3,8 @@
  * spec asks for its method, so a process loads only the writers it uses (bench/README.md,
  * "Start-up").
  */
-export { backendPid, closePools, connectionLossOf, poolFor, withClient, withTransaction } from './pool.js';
+export { backendPid, checkOut, closePools, connectionLossOf, poolFor, withClient } from './pool.js';
+export { withSavepoint, withTransaction } from './transaction.js';
 export type { PrepareRequest, SinkWriter, WriteCounters, WriteRequest } from './writer.js';
 
 import type { PipelineSpec } from '../pipeline/spec.js';

@@ -9,7 +9,8 @@
  */
 import type pg from 'pg';
 import { ConfigError } from '../errors.js';
-import { withClient, withTransaction } from './pool.js';
+import { withClient } from './pool.js';
+import { withTransaction } from './transaction.js';
 import { assertSupportedServer } from './serverVersion.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
 import { CITUS_PRESENT } from './tableInfo.js';

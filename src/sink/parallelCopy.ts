@@ -45,7 +45,7 @@ import { openCopy } from './copy.js';
 import { copiesDirectly } from './copyCommand.js';
 import { claimIngestion, completeIngestion, type LedgerKey } from './ledger.js';
 import { finishPrepared, ledgerTransactionStatus, preparedCapacity, preparedGid, resolvePreparedLoads } from './preparedLoads.js';
-import { backendPid, connectionLossOf, markBroken, withClient } from './pool.js';
+import { backendPid, checkOut, connectionLossOf, markBroken, withClient } from './pool.js';
 import { quoteLiteral, quoteTable } from './sql.js';
 import { skipMode } from './staged.js';
 import { describeTable, type TableInfo } from './tableInfo.js';
@@ -191,7 +191,7 @@ type Attempt = { kind: 'done'; outcome: ParallelOutcome } | { kind: 'refused' } 
 /** One attempt at loading the ranges that begin at `starts`, all or nothing. */
 async function loadRanges(request: ParallelCopyRequest, head: CsvHead, starts: number[], size: number): Promise<Attempt> {
   const { pool, spec, ref, key, ledgerSchema, runId } = request;
-  const connections: RangeConnection[] = [new RangeConnection(await pool.connect())];
+  const connections: RangeConnection[] = [new RangeConnection(await checkOut(pool))];
   const ledger = connections[0]!;
   let prepared: string[] = [];
   try {
@@ -211,7 +211,7 @@ async function loadRanges(request: ParallelCopyRequest, head: CsvHead, starts: n
     // pool has left would wait for each other forever.
     const room = Math.max(0, (pool.options.max ?? 10) - pool.totalCount + pool.idleCount - pool.waitingCount);
     starts = spread(starts, 1 + room);
-    const extra = await Promise.all(starts.slice(1).map(async () => new RangeConnection(await pool.connect())));
+    const extra = await Promise.all(starts.slice(1).map(async () => new RangeConnection(await checkOut(pool))));
     connections.push(...extra);
     for (const connection of extra) await connection.query('BEGIN');
 

@@ -6,8 +6,10 @@
  * emits 'error' on a client whose socket fails (reset, server restart, terminated backend)
  * and fails its active query too; the Pool listens only while a client is idle, so a
  * checked-out client — one in a COPY — without a listener of its own crashes the process
- * with an unhandled 'error' event (issue 11). Here the listener records the loss, and
- * withClient hands such a client back to the pool as broken, which discards it.
+ * with an unhandled 'error' event (issue 11). Here the listener, attached in the Pool's
+ * 'connect' event (before any caller gets the client, including `pool.query()`), records
+ * the loss, and withClient hands such a client back to the pool as broken, which discards it.
+ * The pool itself is pg's, unchanged: `pool.connect()` and `pool.query()` work as documented.
  */
 import pg from 'pg';
 import { explainEntraAuthFailure } from '../connections/entraToken.js';
@@ -16,6 +18,9 @@ import type { Env } from '../connections/settings.js';
 import { ConfigError, sqlstateOf } from '../errors.js';
 
 const pools = new Map<string, pg.Pool>();
+
+/** How each pool signs in, to explain a refusal (checkOut). */
+const signIns = new WeakMap<pg.Pool, { connection: string; entraUser: string | undefined }>();
 
 /** Clients whose connection failed, with the error that says how. */
 const lost = new WeakMap<pg.ClientBase, Error>();
@@ -31,25 +36,8 @@ export function poolFor(connection: string, env: Env = process.env): pg.Pool {
   let pool = pools.get(key);
   if (!pool) {
     pool = new pg.Pool(config);
-    const connect = pool.connect.bind(pool) as () => Promise<pg.PoolClient>;
     // Entra sign-in has a password function (pgPoolConfig.ts); a refusal names the grant to run.
-    const entraUser = typeof config.password === 'function' && typeof config.user === 'string' ? config.user : undefined;
-    const explained = async () => {
-      try {
-        return await connect();
-      } catch (err) {
-        throw explainSignInFailure(err, entraUser, connection);
-      }
-    };
-    // pool.query() calls connect with a callback: both forms must keep working.
-    pool.connect = ((callback?: (err: Error | undefined, client?: pg.PoolClient, done?: (release?: unknown) => void) => void) => {
-      if (!callback) return explained();
-      explained().then(
-        (client) => callback(undefined, client, (release) => client.release(release as Error | boolean | undefined)),
-        (err: Error) => callback(err),
-      );
-      return undefined;
-    }) as pg.Pool['connect'];
+    signIns.set(pool, { connection, entraUser: typeof config.password === 'function' && typeof config.user === 'string' ? config.user : undefined });
     pool.on('connect', (client) => {
       client.on('error', (err: Error) => {
         if (!lost.has(client)) lost.set(client, err);
@@ -88,46 +76,30 @@ export function markBroken(client: pg.ClientBase, err: Error): void {
 }
 
 /**
+ * `pool.connect()`, with a refused sign-in explained (explainSignInFailure). For code that
+ * holds clients longer than one `work` (parallel COPY); release them with
+ * `client.release(connectionLossOf(client))` so a lost one is destroyed.
+ */
+export async function checkOut(pool: pg.Pool): Promise<pg.PoolClient> {
+  try {
+    return await pool.connect();
+  } catch (err) {
+    const signIn = signIns.get(pool);
+    throw signIn ? explainSignInFailure(err, signIn.entraUser, signIn.connection) : err;
+  }
+}
+
+/**
  * Checks a client out for `work` and always gives it back: a client whose connection was
  * lost, or that was marked broken, is destroyed by the pool, not reused.
  */
 export async function withClient<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
+  const client = await checkOut(pool);
   try {
     return await work(client);
   } finally {
     client.release(lost.get(client));
   }
-}
-
-/**
- * BEGIN, `work`, COMMIT — or ROLLBACK when `work` throws or `commit(value)` says no. A
- * ROLLBACK that fails (the connection is gone) marks the client broken and the error of
- * `work` is what the caller sees. `setup` statements run right after BEGIN (SET LOCAL …).
- */
-export async function withTransaction<T>(
-  client: pg.ClientBase,
-  work: () => Promise<T>,
-  options: { setup?: readonly string[]; commit?: (value: T) => boolean } = {},
-): Promise<T> {
-  await client.query('BEGIN');
-  let value: T;
-  try {
-    for (const statement of options.setup ?? []) await client.query(statement);
-    value = await work();
-  } catch (err) {
-    await rollback(client);
-    throw err;
-  }
-  if (options.commit && !options.commit(value)) await rollback(client);
-  else await client.query('COMMIT');
-  return value;
-}
-
-async function rollback(client: pg.ClientBase): Promise<void> {
-  // A lost connection has rolled the transaction back on the server already.
-  if (lost.has(client)) return;
-  await client.query('ROLLBACK').catch((err: Error) => markBroken(client, err));
 }
 
 export async function closePools(): Promise<void> {

@@ -21,6 +21,7 @@ import { RecordTagger } from '../format/recordTagger.js';
 import type { ColumnPlan, SelectPlan } from './convert.js';
 import { copyCsvInto, csvCopyOptionsSql } from './copy.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
+import { withSavepoint } from './transaction.js';
 import type { TableColumn } from './tableInfo.js';
 
 export const STAGE_LINE_COLUMN = 'blob2pg_line';
@@ -69,7 +70,7 @@ export interface StageOptions {
   /**
    * Typed stage only: leave out the line column when the caller needs nothing but file
    * order, which a freshly COPYed temp heap keeps in `ctid` (no updates, no deletes). Even
-   * a cached identity costs a sixth of the COPY.
+   * a cached identity costs a measurable share of the COPY.
    */
   orderOnly?: boolean;
 }
@@ -85,8 +86,8 @@ export async function stageRecords(client: pg.ClientBase, options: StageOptions)
     const columns = typed
       ? fields.map((field, i) => (typed[i] ? `${stageField(i)} ${typed[i]!.type}${typed[i]!.notNull ? ' NOT NULL' : ''}` : field))
       : fields;
-    // A cached identity: an uncached one costs a sequence access per row, measured at a
-    // third of the whole COPY into the stage (CACHE 10000: a sixth). Values stay ascending
+    // A cached identity: an uncached one costs a sequence access per row, a large share of
+    // the COPY into the stage (measured; CACHE 10000 much less). Values stay ascending
     // within this one session, which is all the line order needs.
     const lineColumn = typed && options.orderOnly ? [] : [`${LINE} bigint GENERATED ALWAYS AS IDENTITY (CACHE 10000)`];
     await client.query(`CREATE TEMP TABLE ${name} (${[...lineColumn, ...columns].join(', ')}) ON COMMIT DROP`);
@@ -200,9 +201,8 @@ export async function assertNoNullKeys(client: pg.ClientBase, stage: Stage, keys
 }
 
 /**
- * Runs `work` (statements reading the stage) under ONE savepoint — not one per batch: many
- * subtransactions per transaction overflow the per-backend subxid cache and slow every
- * snapshot on the server (https://www.postgresql.org/docs/current/subxacts.html). When a
+ * Runs `work` (statements reading the stage) under ONE savepoint, not one per batch
+ * (withSavepoint says why). When a
  * value does not convert or a NOT NULL / key column gets NULL, finds the first bad record
  * and throws a DataError naming its line and column.
  */
@@ -213,13 +213,9 @@ export async function withStageDiagnosis<T>(
   work: () => Promise<T>,
   checks: RowChecks = {},
 ): Promise<T> {
-  await client.query('SAVEPOINT blob2pg_stage');
   try {
-    const result = await work();
-    await client.query('RELEASE SAVEPOINT blob2pg_stage');
-    return result;
+    return await withSavepoint(client, 'blob2pg_stage', work);
   } catch (err) {
-    await client.query('ROLLBACK TO SAVEPOINT blob2pg_stage');
     const code = (err as { code?: string }).code ?? '';
     if (!code.startsWith('22') && !code.startsWith('23')) throw err;
     const bad = await firstBadRow(client, stage, plan, checks).catch(() => undefined);

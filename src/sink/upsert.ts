@@ -23,6 +23,7 @@ import { displayTable, quoteIdent, quoteIdentList, quoteLiteral, quoteTable } fr
 import { stageForWrite, stagedCounters, type StagedLoad } from './staged.js';
 import { withStageDiagnosis } from './staging.js';
 import type { TableInfo } from './tableInfo.js';
+import { withSavepoint } from './transaction.js';
 import type { PrepareRequest, SinkWriter, WriteCounters, WriteRequest } from './writer.js';
 import type pg from 'pg';
 
@@ -141,13 +142,12 @@ async function onConflict(client: pg.ClientBase, target: string, load: StagedLoa
     ? `DO UPDATE SET ${p.updates.map((c) => `${quoteIdent(c.column.name)} = EXCLUDED.${quoteIdent(c.column.name)}`).join(', ')}`
     : 'DO NOTHING';
   const insert = (source: string) => `INSERT INTO ${target} AS t (${p.names}) ${source} ON CONFLICT (${quoteIdentList(keys)}) ${action}`;
-  await client.query('SAVEPOINT blob2pg_upsert');
   try {
-    const result = await client.query(insert(`SELECT ${p.columns.map((c) => c.expr).join(', ')} FROM ${load.stage.name}`), load.plan.params);
-    await client.query('RELEASE SAVEPOINT blob2pg_upsert');
+    const result = await withSavepoint(client, 'blob2pg_upsert', () =>
+      client.query(insert(`SELECT ${p.columns.map((c) => c.expr).join(', ')} FROM ${load.stage.name}`), load.plan.params),
+    );
     return result.rowCount ?? 0;
   } catch (err) {
-    await client.query('ROLLBACK TO SAVEPOINT blob2pg_upsert');
     // 21000 cardinality_violation: a key repeats within the file.
     if ((err as { code?: string }).code !== '21000') throw err;
   }

@@ -4,7 +4,7 @@
  * it these tests are skipped, and say why.
  */
 import { describe, expect } from 'vitest';
-import { copyBlob } from '../../src/copyBlob.js';
+import { copyBlob } from '../../src/load/index.js';
 import type { FileResult } from '../../src/run/output.js';
 import type { PipelineSpec } from '../../src/pipeline/spec.js';
 import { quoteLiteral } from '../../src/sink/sql.js';

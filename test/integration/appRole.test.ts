@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { copyBlob } from '../../src/copyBlob.js';
+import { copyBlob } from '../../src/load/index.js';
 import { appGrantStatements, createEntraRoleStatement } from '../../src/deploy/grants.js';
 import { closePools } from '../../src/sink/index.js';
 import { quoteIdent } from '../../src/sink/sql.js';

@@ -102,7 +102,7 @@ describe('cold start: modules load when a command or spec needs them', () => {
     const registered = JSON.parse(/^registered (.*)$/m.exec(loaded.stdout)![1]!);
     expect(registered).toEqual(['blob2pgCopyBatch', 'blob2pgRun', 'blobCreated', 'copyBlob', 'getRun', 'listBlobs', 'listPipelines', 'runHistoryPage', 'saveSweepMark', timerFunctionName('orders', 0), 'startPipelineRun', 'startRun'].sort());
     expect(present(loaded, HEAVY)).toEqual(['@azure/functions', 'durable-functions', 'zod']);
-    expect(loaded.own).not.toContain('src/copyBlob.js');
+    expect(loaded.own).not.toContain('src/load/index.js');
     expect(loaded.own).not.toContain('src/app/triggers.js');
   });
 

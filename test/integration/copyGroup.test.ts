@@ -4,7 +4,7 @@
  * still loads entirely or not at all; a bad blob fails alone.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyBlob, copyBlobs } from '../../src/copyBlob.js';
+import { copyBlob, copyBlobs } from '../../src/load/index.js';
 import { TransientError } from '../../src/errors.js';
 import { ledgerSchemaName } from '../../src/sink/ledger.js';
 import type { FileResult } from '../../src/run/output.js';
@@ -116,6 +116,24 @@ describe('copyBlobs (a group of small blobs)', () => {
       ['flaky/1.csv', 1],
       ['flaky/2.csv', 1],
     ]);
+  });
+
+  it('a transient error in the shared COPY names the blob that owns the line the server reports', async () => {
+    const t = await h.table('owned', 'id int');
+    const [schema, name] = t.split('.');
+    // Row 3 — the second blob's only record, COPY line 3 — fails with a serialization failure (40001: transient).
+    await h.query(`CREATE FUNCTION "${schema}".owned_fail() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.id = 3 THEN RAISE EXCEPTION 'try again' USING ERRCODE = '40001'; END IF; RETURN NEW; END $$`);
+    await h.query(`CREATE TRIGGER owned BEFORE INSERT ON "${schema}"."${name}" FOR EACH ROW EXECUTE FUNCTION "${schema}".owned_fail()`);
+    const refs = await uploadAll('owned', ['id\n1\n2\n', 'id\n3\n', 'id\n4\n5\n']);
+    const spec = h.spec({ source: { prefix: 'owned/' }, sink: { table: t } });
+    const err = await copyBlobs(spec, refs, { runId: 'o1', env: h.env }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(TransientError);
+    // Neither the first blob (what an unlocated error falls back to) nor the last one sent.
+    expect((err as Error).message).toContain('owned/1.csv');
+    expect((err as Error).message).not.toMatch(/owned\/[02]\.csv/);
+    expect(await h.query(`SELECT count(*)::int AS n FROM "${schema}"."${name}"`)).toEqual([{ n: 0 }]);
+    expect(await ledgerRows(t)).toEqual([]);
   });
 
   it('JSON blobs of a group share one COPY too (their records re-encoded as CSV are counted the same way)', async () => {

@@ -6,7 +6,7 @@
  */
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { copyBlob } from '../../src/copyBlob.js';
+import { copyBlob } from '../../src/load/index.js';
 import { inputCheckOptions } from '../../src/sink/inputCheck.js';
 import { createHarness, type Harness } from '../support/harness.js';
 

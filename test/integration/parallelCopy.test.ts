@@ -10,7 +10,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres } from '../../src/cli/localServices.js';
 import { validatePipeline } from '../../src/cli/validate.js';
-import { copyBlob } from '../../src/copyBlob.js';
+import { copyBlob } from '../../src/load/index.js';
 import { TransientError } from '../../src/errors.js';
 import { nominalCuts } from '../../src/format/rangeSplit.js';
 import { claimIngestion, completeIngestion, ensureLedger, ledgerSchemaName, type LedgerKey } from '../../src/sink/ledger.js';

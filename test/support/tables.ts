@@ -1,5 +1,5 @@
 /** Helpers shared by the format tests: a table in the file's schema, and one-blob loads. */
-import { copyBlob } from '../../src/copyBlob.js';
+import { copyBlob } from '../../src/load/index.js';
 import type { FileResult } from '../../src/run/output.js';
 import type { Harness } from './harness.js';
 
