@@ -22,7 +22,7 @@ import pg from 'pg';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { startLocalServices, type LocalServices } from '../src/cli/localServices.js';
 import { parsePipelineSpec } from '../src/pipeline/spec.js';
-import { runPipeline } from '../src/run/localRun.js';
+import { runPipeline } from '../src/local/run.js';
 import { closePools } from '../src/sink/index.js';
 import { NARROW_COLUMNS, NARROW_HEADER, writeNarrowCsv } from './narrowCsv.js';
 import type { BenchContext, BenchRow, BenchScenario } from './types.js';

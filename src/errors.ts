@@ -9,7 +9,7 @@
  *                     goes on with the other blobs, never retried (it would fail again).
  *  - TransientError → the infrastructure hiccuped: thrown so Durable Functions retries.
  */
-import { redactSecrets } from './connections/redact.js';
+import { redactSecrets } from './redact.js';
 
 export interface ErrorLocation {
   pipeline?: string;

@@ -6,7 +6,7 @@
  * BENCH_ORCH_BLOBS / BENCH_ORCH_ROWS scale it down for a quick look.
  */
 import { parsePipelineSpec } from '../../src/pipeline/spec.js';
-import { runPipeline } from '../../src/run/localRun.js';
+import { runPipeline } from '../../src/local/run.js';
 import type { BenchContext, BenchRow, BenchScenario } from '../types.js';
 
 function csv(first: number, rows: number): string {

@@ -20,6 +20,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -91,9 +92,10 @@ function row(label: string, s: Series, bare: Series, target: string): BenchRow {
   };
 }
 
-/** The Functions host's registration API (src/app/localHost.ts of `build`), then the entry point. */
+/** The Functions host's registration API (src/local/host.ts of `build`; src/app/localHost.ts in builds before the move), then the entry point. */
 function functionsImport(build: string, entry: string): string[] {
-  const localHost = JSON.stringify(path.join(build, 'src/app/localHost.js'));
+  const host = ['src/local/host.js', 'src/app/localHost.js'].map((file) => path.join(build, file)).find((file) => existsSync(file)) ?? path.join(build, 'src/local/host.js');
+  const localHost = JSON.stringify(host);
   return ['--input-type=module', '-e', `const { installLocalHost } = await import(${localHost}); installLocalHost(); await import(${JSON.stringify(entry)});`];
 }
 

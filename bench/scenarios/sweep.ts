@@ -32,7 +32,7 @@ import { RUN_ORCHESTRATOR } from '../../src/app/plan.js';
 import { startAzurite } from '../../src/cli/localServices.js';
 import { ledgerKey } from '../../src/load/index.js';
 import { parsePipelineSpec } from '../../src/pipeline/spec.js';
-import { localRuntime } from '../../src/run/localRun.js';
+import { localRuntime } from '../../src/local/run.js';
 import type { RunOutput } from '../../src/run/output.js';
 import { poolFor } from '../../src/sink/index.js';
 import { ensureLedger, ledgerSchemaName } from '../../src/sink/ledger.js';

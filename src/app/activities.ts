@@ -11,7 +11,7 @@
  * What a thrown error means crosses to the orchestrator in FailureDetails.Properties
  * (failureProperties), not in the host's wrapped message.
  */
-import { redactError, redactSecrets } from '../connections/redact.js';
+import { redactError, redactSecrets } from '../redact.js';
 import { copyBlobs } from '../load/index.js';
 import type { Env } from '../connections/settings.js';
 import { ConfigError, isTransient, TransientError } from '../errors.js';

@@ -1,7 +1,7 @@
 /**
  * The seam between the trigger handlers and Durable Functions: the handlers only start
  * orchestrations and read their status. In Azure that is `df.getClient(context)`; locally
- * (blob2pg run / watch, tests) it is the in-process runtime in localDurable.ts.
+ * (blob2pg run / watch, tests) it is the in-process runtime in src/local/durable.ts.
  */
 import * as df from 'durable-functions';
 import type { HttpRequest, InvocationContext } from '@azure/functions';

@@ -9,7 +9,7 @@ import { parsePipelineSpec, type PipelineSpec } from '../pipeline/spec.js';
 import { containerFor } from '../source/blobs.js';
 import { blobRefFromEvent, EventParseError, instanceIdForEvent, parseBlobEvents, pipelinesForEvent, scheduledInstanceId, type PipelineTarget } from './events.js';
 import type { LoadedPipelines } from './pipelines.js';
-import { redactError, redactSecrets } from '../connections/redact.js';
+import { redactError, redactSecrets } from '../redact.js';
 import { RUN_ORCHESTRATOR, type RunInput } from './plan.js';
 import { adHocConnectionProblem, adHocRunsAllowed, ALLOW_ADHOC_RUNS_SETTING, deployedConnections, pipelineRunBodySchema, requestIssues, runBodySchema } from './runRequest.js';
 import { isActive, type DurableStarter, type InstanceStatus } from './starter.js';
@@ -148,7 +148,7 @@ function accepted(starter: DurableStarter, request: HttpRequest, instanceId: str
 type Validate = (spec: PipelineSpec, env: Env) => Promise<string[]>;
 
 /** `blob2pg validate`'s checks, loaded on first use (the CLI module is not needed to start the app). */
-const validateWithCli: Validate = async (spec, env) => (await import('../cli/validate.js')).validatePipeline(spec, env);
+const validateWithCli: Validate = async (spec, env) => (await import('../load/validate.js')).validatePipeline(spec, env);
 
 export interface RunRequestOptions {
   env?: Env;

@@ -8,9 +8,9 @@ import { gzipSync } from 'node:zlib';
 import path from 'node:path';
 import pg from 'pg';
 import { parsePipelineSpec } from '../pipeline/spec.js';
-import { runPipeline } from '../run/localRun.js';
+import { runPipeline } from '../local/run.js';
 import { blobServiceClientFor } from '../connections/blobServiceClient.js';
-import { formatFileLine, formatRunSummary } from './report.js';
+import { formatFileLine, formatRunSummary } from '../run/report.js';
 import { startLocalServices, type LocalServices } from './localServices.js';
 
 export const demoPipeline = {

@@ -11,17 +11,13 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { redactSecrets } from '../connections/redact.js';
+import { redactSecrets } from '../redact.js';
 import { SpecError } from '../errors.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
 import { failedRun } from '../run/output.js';
-import { formatFileLine, formatRunSummary } from './report.js';
+import { formatFileLine, formatRunSummary } from '../run/report.js';
+import type { CliIO } from './io.js';
 
-export interface CliIO {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-  env: NodeJS.ProcessEnv;
-}
 
 interface Command {
   /** Its line(s) in the usage text, after `blob2pg `. */
@@ -53,7 +49,7 @@ const COMMANDS: Record<string, Command> = {
       const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { blob: { type: 'string', multiple: true }, json: { type: 'boolean' } } });
       if (!values.json) {
         const spec = await loadSpec(positionals[0]);
-        const { runPipeline } = await import('../run/localRun.js');
+        const { runPipeline } = await import('../local/run.js');
         const output = await runPipeline(spec, { blobs: values.blob, env: io.env, onFile: (file) => io.stderr(formatFileLine(file) + '\n'), log: (line) => io.stderr(line + '\n') });
         if (output.error) io.stderr(`blob2pg: ${output.error}\n`);
         io.stdout(formatRunSummary(output) + '\n');
@@ -64,7 +60,7 @@ const COMMANDS: Record<string, Command> = {
       const runId = randomUUID();
       try {
         spec = await loadSpec(positionals[0]);
-        const { runPipeline } = await import('../run/localRun.js');
+        const { runPipeline } = await import('../local/run.js');
         const output = await runPipeline(spec, { blobs: values.blob, env: io.env, runId, log: (line) => io.stderr(line + '\n') });
         io.stdout(JSON.stringify(output) + '\n');
         return output.filesFailed > 0 || output.error ? 1 : 0;
@@ -80,7 +76,7 @@ const COMMANDS: Record<string, Command> = {
     async run(args, io) {
       const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
       const spec = await loadSpec(positionals[0]);
-      const { validatePipeline } = await import('./validate.js');
+      const { validatePipeline } = await import('../load/validate.js');
       const problems = await validatePipeline(spec, io.env);
       for (const problem of problems) io.stdout(`${redactSecrets(problem)}\n`);
       if (!problems.length) io.stdout(`${positionals[0]}: OK\n`);

@@ -14,12 +14,12 @@ import azureFunctions from '@azure/functions';
 import type { Env } from '../connections/settings.js';
 import { withAppEnv } from '../app/appEnv.js';
 import { BLOB_CREATED } from '../app/events.js';
-import { installLocalHost, registeredFunction } from '../app/localHost.js';
+import { installLocalHost, registeredFunction } from '../local/host.js';
 import { loadPipelineFolder, setAppPipelines, type LoadedPipelines } from '../app/pipelines.js';
 import { setStarterFactory } from '../app/starter.js';
 import { sweep } from '../app/sweep.js';
 import type { FileResult } from '../run/output.js';
-import { localRuntime } from '../run/localRun.js';
+import { localRuntime } from '../local/run.js';
 import { containerFor } from '../source/blobs.js';
 
 // @azure/functions is a CommonJS bundle whose classes Node's ESM loader cannot name-import.

@@ -6,7 +6,7 @@
 import type { TokenCredential } from '@azure/identity';
 import { BlobServiceClient, type StoragePipelineOptions } from '@azure/storage-blob';
 import { credentialFor } from './entraToken.js';
-import { redactSecrets } from './redact.js';
+import { redactSecrets } from '../redact.js';
 import { ConfigError, resolveBlobConnection, type Env } from './settings.js';
 
 export interface BlobServiceClientOptions {

@@ -9,7 +9,7 @@
  * margin before it expires. Concurrent connects share one refresh.
  */
 import type { AccessToken, TokenCredential } from '@azure/identity';
-import { redactSecrets } from './redact.js';
+import { redactSecrets } from '../redact.js';
 
 export const POSTGRES_ENTRA_SCOPE = 'https://ossrdbms-aad.database.windows.net/.default';
 

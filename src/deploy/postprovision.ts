@@ -22,7 +22,7 @@ import { promisify } from 'node:util';
 import { AzureCliCredential, AzureDeveloperCliCredential, ChainedTokenCredential } from '@azure/identity';
 import pg from 'pg';
 import { POSTGRES_ENTRA_SCOPE } from '../connections/entraToken.js';
-import { redactSecrets } from '../connections/redact.js';
+import { redactSecrets } from '../redact.js';
 import { loadPipelineFolder } from '../app/pipelines.js';
 import { appGrantStatements, createEntraRoleStatement, SAMPLE_CSV, SAMPLE_TABLE, SAMPLE_TABLE_DDL } from './grants.js';
 

@@ -14,11 +14,12 @@ import { DataError } from '../errors.js';
 import { delimitedTextFormatSchema, type ConcreteFormat, type DelimitedTextFormat, type SourceFormat } from '../pipeline/formatSpec.js';
 import type { MappingEntry } from '../pipeline/spec.js';
 import { sourceMappingEntries } from '../pipeline/sinkSpec.js';
-import type { TableColumn } from '../sink/tableInfo.js';
+import type { TableColumn } from '../pipeline/table.js';
 import { ByteReader } from './byteReader.js';
 import { archiveEntries, decompress, isArchive, resolveCodec, stripCodecExtension, type StreamCodec } from './compression.js';
 import { guardNoQuote, readDelimitedPrologue, type DelimitedPrologue } from './delimited.js';
-import { sniffUtf16, textDecoding, transcoderFor, type EncodingName } from './encoding.js';
+import { sniffUtf16, textDecoding, transcoderFor } from './encoding.js';
+import type { EncodingName } from '../pipeline/encodings.js';
 import { RECORD_CSV_OPTIONS } from './records.js';
 
 export interface DecodedBlob extends DelimitedPrologue {

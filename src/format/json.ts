@@ -13,7 +13,7 @@ import { Readable } from 'node:stream';
 import { DataError } from '../errors.js';
 import { findColumn } from '../pipeline/mapping.js';
 import type { SourceMappingEntry as MappingEntry } from '../pipeline/sinkSpec.js';
-import type { TableColumn } from '../sink/tableInfo.js';
+import type { TableColumn } from '../pipeline/table.js';
 import type { ByteReader } from './byteReader.js';
 import { CsvChunker, csvText, fieldText, kindOf, LineIndex, type FieldText, type ValueKind } from './records.js';
 

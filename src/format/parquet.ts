@@ -17,7 +17,7 @@ import { compressors } from 'hyparquet-compressors';
 import { DataError } from '../errors.js';
 import { findColumn } from '../pipeline/mapping.js';
 import type { SourceMappingEntry as MappingEntry } from '../pipeline/sinkSpec.js';
-import type { TableColumn } from '../sink/tableInfo.js';
+import type { TableColumn } from '../pipeline/table.js';
 import { parseJsonPath } from './json.js';
 import { CsvChunker, fieldText, kindOf, RECORD_CSV_OPTIONS, type ValueKind } from './records.js';
 

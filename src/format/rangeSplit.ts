@@ -19,7 +19,8 @@ import { Transform, type TransformCallback } from 'node:stream';
 import type { DelimitedTextFormat } from '../pipeline/formatSpec.js';
 import { ByteReader } from './byteReader.js';
 import { detectCr, parseRecord, readDelimitedPrologue, type DelimitedPrologue, type RecordOptions } from './delimited.js';
-import { sniffUtf16, textDecoding, type EncodingName } from './encoding.js';
+import { sniffUtf16, textDecoding } from './encoding.js';
+import type { EncodingName } from '../pipeline/encodings.js';
 import { RecordCounter } from './recordBatches.js';
 
 const LF = 0x0a;

@@ -8,7 +8,7 @@
  *  - array column (`text[]`, `int[]` …): a Postgres array literal `{…}`.
  *  - bytea: `\x` hex. Dates and timestamps arrive as ISO text from the decoders.
  */
-import type { TableColumn } from '../sink/tableInfo.js';
+import type { TableColumn } from '../pipeline/table.js';
 import { MIN_CHUNK_BYTES } from './byteReader.js';
 import type { CsvCopyOptions } from './delimited.js';
 

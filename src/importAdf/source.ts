@@ -9,7 +9,7 @@
  * `modifiedAfter` / `modifiedBefore`. blob2pg's `wildcard` matches the file name when it
  * has no `/`, else the whole name with `*` inside one folder and `**` across folders.
  */
-import { normaliseEncodingName } from '../format/encoding.js';
+import { normaliseEncodingName } from '../pipeline/encodings.js';
 import { compressionCodecs } from '../pipeline/formatSpec.js';
 import { isArmExpression, isExpression, isObject, Untranslatable, type FindingScope, type Json } from './model.js';
 

@@ -3,7 +3,7 @@
  * Kept apart from spec.ts so each format's options live in one place.
  */
 import { z } from 'zod';
-import { encodingNames, normaliseEncodingName } from '../format/encoding.js';
+import { encodingNames, normaliseEncodingName } from './encodings.js';
 
 /** ADF's compression types; `auto` (ours) decides from the blob name. */
 export const compressionCodecs = ['auto', 'none', 'gzip', 'deflate', 'bzip2', 'ZipDeflate', 'Tar', 'TarGzip'] as const;

@@ -7,7 +7,7 @@
  * table columns get their defaults.
  */
 import { DataError } from '../errors.js';
-import type { TableColumn } from '../sink/tableInfo.js';
+import type { TableColumn } from './table.js';
 import type { MappingEntry } from './spec.js';
 
 export interface ResolvedColumn {

@@ -10,7 +10,7 @@
  */
 import type pg from 'pg';
 import type { Env } from '../connections/settings.js';
-import { redactSecrets } from '../connections/redact.js';
+import { redactSecrets } from '../redact.js';
 import { notice } from '../notices.js';
 import type { FileResult, RunOutput } from '../run/output.js';
 import { ledgerSchemaName } from '../sink/ledger.js';

@@ -12,7 +12,7 @@ import type { TypeConversion } from '../pipeline/spec.js';
 import type { BlobRef } from '../source/blobs.js';
 import { inputCheck, type InputCheckMode } from './inputCheck.js';
 import { stageField } from './staging.js';
-import type { TableColumn } from './tableInfo.js';
+import type { TableColumn } from '../pipeline/table.js';
 
 export interface ColumnPlan {
   column: TableColumn;

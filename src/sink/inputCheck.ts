@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { serverVersionNum } from './serverVersion.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
-import type { TableColumn } from './tableInfo.js';
+import type { TableColumn } from '../pipeline/table.js';
 
 /** First server_version_num with `pg_input_is_valid`. */
 const SOFT_INPUT_ERRORS_SINCE = 160000;

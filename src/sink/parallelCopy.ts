@@ -48,7 +48,8 @@ import { finishPrepared, ledgerTransactionStatus, preparedCapacity, preparedGid,
 import { backendPid, checkOut, connectionLossOf, markBroken, withClient } from './pool.js';
 import { quoteLiteral, quoteTable } from './sql.js';
 import { skipMode } from './staged.js';
-import { describeTable, type TableInfo } from './tableInfo.js';
+import type { TableInfo } from '../pipeline/table.js';
+import { describeTable } from './tableInfo.js';
 
 /** Without `sink.parallelCopies`, blobs of at least this size load through AUTO_STREAMS streams. */
 export const AUTO_PARALLEL_BYTES = 1024 ** 3;

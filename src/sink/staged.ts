@@ -5,7 +5,7 @@
 import { planSelect, type SelectPlan } from './convert.js';
 import { inputCheckMode } from './inputCheck.js';
 import { assertNoNullKeys, skipBadRows, stageRecords, type RowChecks, type Stage } from './staging.js';
-import type { TableColumn } from './tableInfo.js';
+import type { TableColumn } from '../pipeline/table.js';
 import type { WriteRequest } from './writer.js';
 
 export interface StagedLoad {

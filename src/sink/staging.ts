@@ -22,7 +22,7 @@ import type { ColumnPlan, SelectPlan } from './convert.js';
 import { copyCsvInto, csvCopyOptionsSql } from './copy.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
 import { withSavepoint } from './transaction.js';
-import type { TableColumn } from './tableInfo.js';
+import type { TableColumn } from '../pipeline/table.js';
 
 export const STAGE_LINE_COLUMN = 'blob2pg_line';
 const LINE = quoteIdent(STAGE_LINE_COLUMN);

@@ -22,7 +22,7 @@ import { serverVersionNum } from './serverVersion.js';
 import { displayTable, quoteIdent, quoteIdentList, quoteLiteral, quoteTable } from './sql.js';
 import { stageForWrite, stagedCounters, type StagedLoad } from './staged.js';
 import { withStageDiagnosis } from './staging.js';
-import type { TableInfo } from './tableInfo.js';
+import type { TableInfo } from '../pipeline/table.js';
 import { withSavepoint } from './transaction.js';
 import type { PrepareRequest, SinkWriter, WriteCounters, WriteRequest } from './writer.js';
 import type pg from 'pg';

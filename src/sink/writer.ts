@@ -5,7 +5,7 @@ import type { CsvCopyOptions } from '../format/delimited.js';
 import type { ResolvedMapping } from '../pipeline/mapping.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
 import type { BlobRef } from '../source/blobs.js';
-import type { TableInfo } from './tableInfo.js';
+import type { TableInfo } from '../pipeline/table.js';
 
 export interface WriteRequest {
   /** A client inside the blob's open transaction. */

@@ -8,7 +8,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { RunLogPlace } from '../runLog/store.js';
-import { redactSecrets } from '../connections/redact.js';
+import { redactSecrets } from '../redact.js';
 import { getRun, listRuns, loggedPipelines, pipelineSeries } from './queries.js';
 import { href, messagePage, pipelinePage, RUN_STATUSES, runDetailPage, runsListPage, type LinkContext } from './pages.js';
 

@@ -3,7 +3,7 @@
  * functions from rows to HTML; every value goes through html`…` (html.ts). No script, no
  * external resource: the stylesheet and the SVG chart are inline.
  */
-import { formatBytes } from '../cli/report.js';
+import { formatBytes } from '../run/report.js';
 import { html, raw, type Html } from './html.js';
 import type { ChartPoint, FileRow, RunFilter, RunRow } from './queries.js';
 

@@ -1,5 +1,5 @@
 /**
- * The durable-functions internals src/app/localDurable.ts relies on. package.json pins the
+ * The durable-functions internals src/local/durable.ts relies on. package.json pins the
  * exact version; an upgrade that changes any of these fails here, by name, before the
  * local runtime (CLI, tests, bench) misbehaves in some less obvious way.
  */
@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as df from 'durable-functions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { EventType, history, runEpisode } from '../../src/app/localDurable.js';
-import { installLocalHost, registeredFunction } from '../../src/app/localHost.js';
+import { EventType, history, runEpisode } from '../../src/local/durable.js';
+import { installLocalHost, registeredFunction } from '../../src/local/host.js';
 
 const require = createRequire(import.meta.url);
 const T0 = new Date('2026-11-20T10:00:00Z');
@@ -40,7 +40,7 @@ describe('durable-functions internals used by the local runtime', () => {
   it('the installed version is the one package.json pins exactly', () => {
     const pinned = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { dependencies: Record<string, string> }).dependencies['durable-functions'];
     const installed = (JSON.parse(readFileSync(require.resolve('durable-functions/package.json'), 'utf8')) as { version: string }).version;
-    expect(pinned, 'pin durable-functions to an exact version: localDurable.ts reads its internals').toMatch(/^\d+\.\d+\.\d+$/);
+    expect(pinned, 'pin durable-functions to an exact version: src/local/durable.ts reads its internals').toMatch(/^\d+\.\d+\.\d+$/);
     expect(installed).toBe(pinned);
   });
 

@@ -4,8 +4,8 @@
  * No activity runs here: the histories say how each one ended.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { history, runEpisode, type EpisodeResult, type HistoryEvent, type OpenWork } from '../../src/app/localDurable.js';
-import { loadDurableFunctions, registeredFunction } from '../../src/app/localHost.js';
+import { history, runEpisode, type EpisodeResult, type HistoryEvent, type OpenWork } from '../../src/local/durable.js';
+import { loadDurableFunctions, registeredFunction } from '../../src/local/host.js';
 import type { BatchInput, CopyBlobInput, ListBlobsPage, RunInput, RunProgress, RunTotals } from '../../src/app/plan.js';
 import { parsePipelineSpec } from '../../src/pipeline/spec.js';
 import type { FileResult, RunOutput } from '../../src/run/output.js';

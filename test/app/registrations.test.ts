@@ -6,7 +6,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { installLocalHost, type RegisteredFunction } from '../../src/app/localHost.js';
+import { installLocalHost, type RegisteredFunction } from '../../src/local/host.js';
 import { setAppPipelines } from '../../src/app/pipelines.js';
 import { timerFunctionName } from '../../src/app/triggers.js';
 

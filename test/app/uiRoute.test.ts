@@ -9,8 +9,8 @@ import path from 'node:path';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventInstanceId } from '../../src/app/events.js';
-import type { LocalDurableRuntime } from '../../src/app/localDurable.js';
-import { registeredFunction } from '../../src/app/localHost.js';
+import type { LocalDurableRuntime } from '../../src/local/durable.js';
+import { registeredFunction } from '../../src/local/host.js';
 import { startLocalApp, stopLocalApp } from '../support/localApp.js';
 import { createHarness, type Harness } from '../support/harness.js';
 

@@ -11,8 +11,8 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoPipeline } from '../../src/cli/demo.js';
 import { parsePipelineSpec, type PipelineSpec } from '../../src/pipeline/spec.js';
-import { runPipeline } from '../../src/run/localRun.js';
-import { startLocalUi } from '../../src/ui/local.js';
+import { runPipeline } from '../../src/local/run.js';
+import { startLocalUi } from '../../src/local/ui.js';
 import { ensureChromium, launchChromium } from '../support/chromium.js';
 import { createHarness, type Harness } from '../support/harness.js';
 

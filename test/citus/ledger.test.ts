@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { validatePipeline } from '../../src/cli/validate.js';
+import { validatePipeline } from '../../src/load/validate.js';
 import { closePools } from '../../src/sink/index.js';
 import { quoteIdent } from '../../src/sink/sql.js';
 import { createHarness, uniqueName, type Harness } from '../support/harness.js';

@@ -6,8 +6,8 @@
  */
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { validatePipeline } from '../../src/cli/validate.js';
-import { runPipeline } from '../../src/run/localRun.js';
+import { validatePipeline } from '../../src/load/validate.js';
+import { runPipeline } from '../../src/local/run.js';
 import { createHarness, uniqueName, type Harness } from '../support/harness.js';
 import { describeCitus, distributedTable, expectCitusCluster, expectSucceeded, loadOne, referenceTable, rowsOf } from './citus.js';
 

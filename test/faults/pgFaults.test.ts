@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PipelineSpecInput } from '../../src/pipeline/spec.js';
-import { runPipeline } from '../../src/run/localRun.js';
+import { runPipeline } from '../../src/local/run.js';
 import type { RunOutput } from '../../src/run/output.js';
 import { ledgerSchemaName } from '../../src/sink/ledger.js';
 import { loadedOnce, ORDERS_DDL, ordersCsv } from '../support/faultChecks.js';

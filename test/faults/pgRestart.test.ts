@@ -10,7 +10,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freePort, startPostgres } from '../../src/cli/localServices.js';
-import { runPipeline } from '../../src/run/localRun.js';
+import { runPipeline } from '../../src/local/run.js';
 import { closePools } from '../../src/sink/index.js';
 import { serviceAddress, startFaultProxy, throughProxy, type FaultProxy } from '../support/faultProxy.js';
 import { ORDERS_DDL, ordersCsv } from '../support/faultChecks.js';

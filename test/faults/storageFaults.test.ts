@@ -5,7 +5,7 @@
  * resume fails the blob (no mix of two versions) and leaves the table as it was.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runPipeline } from '../../src/run/localRun.js';
+import { runPipeline } from '../../src/local/run.js';
 import type { RunOutput } from '../../src/run/output.js';
 import { loadedOnce, ORDERS_DDL, ordersCsv } from '../support/faultChecks.js';
 import { serviceAddress, startFaultProxy, throughProxy, type Fault, type FaultProxy } from '../support/faultProxy.js';

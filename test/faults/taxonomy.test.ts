@@ -6,7 +6,7 @@
  */
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runPipeline } from '../../src/run/localRun.js';
+import { runPipeline } from '../../src/local/run.js';
 import { ORDERS_DDL, ordersCsv } from '../support/faultChecks.js';
 import { createHarness, type Harness } from '../support/harness.js';
 

@@ -68,7 +68,7 @@ describe('cold start: modules load when a command or spec needs them', () => {
     const loaded = await loadedBy([cli, '--help']);
     expect(loaded.stdout).toContain('usage:');
     expect([...loaded.packages]).toEqual([]);
-    expect([...loaded.own].sort()).toEqual(['src/cli/heap.js', 'src/cli/main.js', 'src/cli/program.js', 'src/cli/report.js', 'src/connections/redact.js', 'src/errors.js', 'src/run/output.js']);
+    expect([...loaded.own].sort()).toEqual(['src/cli/heap.js', 'src/cli/main.js', 'src/cli/program.js', 'src/errors.js', 'src/redact.js', 'src/run/output.js', 'src/run/report.js']);
   });
 
   it('the installed `blob2pg` (package.json bin) is the esbuild bundle: `--help` reads its own chunks only, `schema` prints what the tsc output prints', async () => {
@@ -94,7 +94,7 @@ describe('cold start: modules load when a command or spec needs them', () => {
     await writeFile(path.join(pipelines, 'orders.json'), JSON.stringify({ name: 'orders', source: { container: 'incoming' }, sink: { table: 'public.orders' }, triggers: [{ type: 'Schedule', schedule: '0 */15 * * * *' }] }));
     // As the host does: its registration API in place, then the entry point; print what registered.
     const script = `
-      const { installLocalHost } = await import(${JSON.stringify(path.join(root, 'dist/src/app/localHost.js'))});
+      const { installLocalHost } = await import(${JSON.stringify(path.join(root, 'dist/src/local/host.js'))});
       const registry = installLocalHost();
       await import(${JSON.stringify(path.join(root, 'dist/functions/index.js'))});
       console.log('registered ' + JSON.stringify([...registry.keys()].sort()));`;

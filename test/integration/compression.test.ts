@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runPipeline } from '../../src/run/localRun.js';
+import { runPipeline } from '../../src/local/run.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { tables } from '../support/tables.js';
 import { zipStored } from '../support/zipFixture.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyBlob } from '../../src/load/index.js';
-import { validatePipeline } from '../../src/cli/validate.js';
+import { validatePipeline } from '../../src/load/validate.js';
 import { createHarness, type Harness } from '../support/harness.js';
 
 let h: Harness;

@@ -5,9 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withAppEnv } from '../../src/app/appEnv.js';
-import type { LocalDurableRuntime } from '../../src/app/localDurable.js';
+import type { LocalDurableRuntime } from '../../src/local/durable.js';
 import { RUN_ORCHESTRATOR } from '../../src/app/triggers.js';
-import { localRuntime } from '../../src/run/localRun.js';
+import { localRuntime } from '../../src/local/run.js';
 import type { RunOutput } from '../../src/run/output.js';
 import { createHarness, type Harness } from '../support/harness.js';
 

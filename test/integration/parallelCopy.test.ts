@@ -9,7 +9,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres } from '../../src/cli/localServices.js';
-import { validatePipeline } from '../../src/cli/validate.js';
+import { validatePipeline } from '../../src/load/validate.js';
 import { copyBlob } from '../../src/load/index.js';
 import { TransientError } from '../../src/errors.js';
 import { nominalCuts } from '../../src/format/rangeSplit.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runPipeline } from '../../src/run/localRun.js';
+import { runPipeline } from '../../src/local/run.js';
 import { pruneRuns, recordRunStart, runLogTarget } from '../../src/runLog/store.js';
 import { createHarness, type Harness } from '../support/harness.js';
 

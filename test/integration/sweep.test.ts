@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CopyBlobInput, ListBlobsPage, RunInput } from '../../src/app/plan.js';
 import { RUN_ORCHESTRATOR } from '../../src/app/triggers.js';
 import { withAppEnv } from '../../src/app/appEnv.js';
-import { localRuntime } from '../../src/run/localRun.js';
+import { localRuntime } from '../../src/local/run.js';
 import type { RunOutput } from '../../src/run/output.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { zipStored } from '../support/zipFixture.js';

@@ -1,8 +1,8 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PipelineSpec } from '../../src/pipeline/spec.js';
-import { runPipeline } from '../../src/run/localRun.js';
-import { startLocalUi } from '../../src/ui/local.js';
+import { runPipeline } from '../../src/local/run.js';
+import { startLocalUi } from '../../src/local/ui.js';
 import { listRuns } from '../../src/ui/queries.js';
 import { createHarness, type Harness } from '../support/harness.js';
 

@@ -3,11 +3,11 @@
  * folder set, the registrations captured by the local host, and every start routed to one
  * runtime whose timers fire at once. For handler tests that call registered functions.
  */
-import type { LocalDurableRuntime } from '../../src/app/localDurable.js';
-import { installLocalHost } from '../../src/app/localHost.js';
+import type { LocalDurableRuntime } from '../../src/local/durable.js';
+import { installLocalHost } from '../../src/local/host.js';
 import { setAppPipelines } from '../../src/app/pipelines.js';
 import { setStarterFactory } from '../../src/app/starter.js';
-import { localRuntime } from '../../src/run/localRun.js';
+import { localRuntime } from '../../src/local/run.js';
 
 export async function startLocalApp(pipelinesDir: string): Promise<LocalDurableRuntime> {
   process.env.BLOB2PG_PIPELINES = pipelinesDir;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkMapping } from '../../src/pipeline/mapping.js';
-import type { TableColumn } from '../../src/sink/tableInfo.js';
+import type { TableColumn } from '../../src/pipeline/table.js';
 
 const col = (name: string, extra: Partial<TableColumn> = {}): TableColumn => ({ name, type: 'text', baseType: 'text', notNull: false, hasDefault: false, writable: true, ...extra });
 const table = [col('id', { notNull: true }), col('Name'), col('note'), col('total', { writable: false })];

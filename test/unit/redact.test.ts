@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { redactError, redactSecrets } from '../../src/connections/redact.js';
+import { redactError, redactSecrets } from '../../src/redact.js';
 
 const JWT = 'eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJodHRwczovL29zc3JkYm1zLWFhZC5kYXRhYmFzZS53aW5kb3dzLm5ldCJ9.c2lnbmF0dXJlLXZhbHVl';
 const KEY = 'Zm9vYmFyYmF6cXV4K2tleS92YWx1ZQ==';

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { RecordTagger } from '../../src/format/recordTagger.js';
 import { parsePipelineSpec } from '../../src/pipeline/spec.js';
 import { mappingValue } from '../../src/sink/convert.js';
-import type { TableInfo } from '../../src/sink/tableInfo.js';
+import type { TableInfo } from '../../src/pipeline/table.js';
 import { citusKeyProblem, resolveUpsertKeys } from '../../src/sink/upsert.js';
 
 const col = (name: string, writable = true) => ({ name, type: 'text', baseType: 'text', notNull: false, hasDefault: false, writable });

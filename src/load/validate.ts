@@ -12,7 +12,8 @@ import { poolFor, withClient } from '../sink/index.js';
 import { parallelCopyProblem } from '../sink/parallelCopy.js';
 import { displayTable } from '../sink/sql.js';
 import { serverVersionNum, serverVersionProblem } from '../sink/serverVersion.js';
-import { describeTable, type TableInfo } from '../sink/tableInfo.js';
+import type { TableInfo } from '../pipeline/table.js';
+import { describeTable } from '../sink/tableInfo.js';
 import { checkUpsertTarget } from '../sink/upsert.js';
 import type { Env } from '../connections/settings.js';
 

@@ -1,21 +1,21 @@
 /**
  * Runs a pipeline in-process through the Functions app's own orchestrator: the real
  * registrations (functions/orchestrator.ts, functions/activities.ts) driven by the local
- * durable runtime (src/app/localDurable.ts), so what runs locally is what runs in Azure.
+ * durable runtime (src/local/durable.ts), so what runs locally is what runs in Azure.
  * Used by `blob2pg run`, the demo, the tests and the benchmark.
  */
 import { randomUUID } from 'node:crypto';
 import type { Env } from '../connections/settings.js';
 import { withAppEnv } from '../app/appEnv.js';
 import { withNotices } from '../notices.js';
-import { LocalDurableRuntime } from '../app/localDurable.js';
-import { loadDurableFunctions, registeredFunctions } from '../app/localHost.js';
+import { LocalDurableRuntime } from './durable.js';
+import { loadDurableFunctions, registeredFunctions } from './host.js';
 import { RUN_ORCHESTRATOR } from '../app/plan.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
 import { flattenFiles, type RunInput } from '../app/plan.js';
-import { failedRun, runOutputOf, type FileResult, type RunOutput } from './output.js';
+import { failedRun, runOutputOf, type FileResult, type RunOutput } from '../run/output.js';
 import { failureMessage } from '../app/plan.js';
-import { redactSecrets } from '../connections/redact.js';
+import { redactSecrets } from '../redact.js';
 import { recordRunOutput, recordRunStart, runLogTarget, type TriggerKind } from '../runLog/store.js';
 
 export interface RunPipelineOptions {

@@ -30,9 +30,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import azureFunctions, { type HttpRequest } from '@azure/functions';
-import type { FunctionCallback, RegisteredFunction } from './localHost.js';
-import { retryDelayMs } from './plan.js';
-import type { DurableStarter, InstanceStatus, ManagementUrls, RuntimeStatus } from './starter.js';
+import type { FunctionCallback, RegisteredFunction } from './host.js';
+import { retryDelayMs } from '../app/plan.js';
+import type { DurableStarter, InstanceStatus, ManagementUrls, RuntimeStatus } from '../app/starter.js';
 
 // @azure/functions is a CommonJS bundle whose classes Node's ESM loader cannot name-import.
 const { InvocationContext } = azureFunctions;
@@ -265,7 +265,7 @@ export async function runEpisode(
 }
 
 export interface LocalDurableOptions {
-  /** Registered functions (see localHost.ts): orchestrations and activities by name. */
+  /** Registered functions (see host.ts): orchestrations and activities by name. */
   functions: Map<string, RegisteredFunction>;
   /** Activities running at once across all instances (host.json maxConcurrentActivityFunctions). */
   maxConcurrentActivities?: number;

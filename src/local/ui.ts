@@ -10,7 +10,7 @@ import type { PipelineSpec } from '../pipeline/spec.js';
 import { poolFor } from '../sink/pool.js';
 import { ensureRunLog, recordRunStart, type RunLogPlace } from '../runLog/store.js';
 import { ledgerSchemaName } from '../sink/ledger.js';
-import { startUiServer, type UiServer } from './server.js';
+import { startUiServer, type UiServer } from '../ui/server.js';
 
 export interface LocalUiOptions {
   env: Env;
@@ -37,7 +37,7 @@ export async function startLocalUi(options: LocalUiOptions): Promise<UiServer & 
         const runId = randomUUID();
         // The run's row exists before the redirect to its page; the run goes on in the background.
         await recordRunStart(place, { runId, pipeline, trigger: 'Rerun' }, options.env);
-        const { runPipeline } = await import('../run/localRun.js');
+        const { runPipeline } = await import('./run.js');
         runPipeline(spec, { runId, blobs, env: options.env, trigger: 'Rerun', log }).then(
           (output) => log(`rerun ${runId} of ${pipeline}: ${output.status}`),
           (err: Error) => log(`rerun ${runId} of ${pipeline} failed: ${err.message}`),

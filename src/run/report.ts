@@ -1,5 +1,5 @@
 /** Human-readable run output for the terminal. */
-import type { FileResult, RunOutput } from '../run/output.js';
+import type { FileResult, RunOutput } from './output.js';
 
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KB', 'MB', 'GB', 'TB'];
