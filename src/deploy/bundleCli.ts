@@ -4,7 +4,7 @@
  * wrote (the tests, the bench and the deploy package import it).
  *
  * Left to a runtime import: @azure/functions-core (no package: `blob2pg run` installs the
- * local host's stand-in by intercepting require, src/app/localHost.ts), and the
+ * local host's stand-in by intercepting require, src/local/host.ts), and the
  * development services of `demo` and `--local` (Azurite and embedded PostgreSQL run as
  * child processes from their package folders).
  */
