@@ -146,7 +146,7 @@ async function bigBlobScenario(ctx: BenchContext): Promise<BenchRow[]> {
   // Loaded by the real CLI in a child process, so the RSS is blob2pg's alone.
   const specFile = path.join(ctx.scratchDir, 'big.json');
   await writeFile(specFile, JSON.stringify({ name: 'bench-big', source: { container: ctx.container.containerName, prefix: 'big/' }, sink: { table: 'public.bench_big' } }));
-  const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+  const cli = fileURLToPath(new URL('../cli/bin.js', import.meta.url));
   const started = performance.now();
   const child = spawn(process.execPath, [cli, 'run', specFile, '--json'], { env: { ...process.env, ...ctx.env, BLOB2PG_LEDGER_SCHEMA: `bench_big_${Date.now()}` }, stdio: ['ignore', 'pipe', 'inherit'] });
   let peakKb = 0;

@@ -28,6 +28,7 @@ import {
   chunk,
   failedFile,
   failureMessage,
+  mergeMarks,
   mergeTotals,
   nextAttemptAt,
   pipelineRef,
@@ -38,6 +39,7 @@ import {
   RUN_ORCHESTRATOR,
   startProgress,
   startTotals,
+  sweepMarkOf,
   type BatchInput,
   type CopyBlobInput,
   type CopyRetryPolicy,
@@ -47,6 +49,7 @@ import {
   type RunInput,
   type RunProgress,
   type RunTotals,
+  type SaveSweepMarkInput,
 } from '../src/app/plan.js';
 import { runOutputOf, type FileResult } from '../src/run/output.js';
 import type { BlobRef } from '../src/source/blobs.js';
@@ -55,6 +58,7 @@ export { RUN_ORCHESTRATOR };
 export const BATCH_ORCHESTRATOR = 'blob2pgCopyBatch';
 export const LIST_BLOBS_ACTIVITY = 'listBlobs';
 export const COPY_BLOB_ACTIVITY = 'copyBlob';
+export const SAVE_SWEEP_MARK_ACTIVITY = 'saveSweepMark';
 
 function listingRetry(): df.RetryOptions {
   const retry = new df.RetryOptions(ACTIVITY_RETRY.firstRetryIntervalInMilliseconds, ACTIVITY_RETRY.maxNumberOfAttempts);
@@ -160,6 +164,8 @@ export const runOrchestrator: OrchestrationHandler = function* (context) {
     blobs = listed.blobs;
     continuationToken = listed.continuationToken;
     totals = { ...totals, pages: totals.pages + 1, filesSkipped: totals.filesSkipped + listed.loaded };
+    const mark = mergeMarks(totals.mark, listed.mark);
+    if (mark) totals = { ...totals, mark };
   }
 
   const progress = { value: startProgress(blobs.length) };
@@ -188,6 +194,11 @@ export const runOrchestrator: OrchestrationHandler = function* (context) {
     // The next page starts a fresh history; the totals carry the run's output so far.
     context.df.continueAsNew({ ...input, continuationToken, totals } satisfies RunInput);
     return undefined;
+  }
+  // The last page of a complete sweep of a pipeline with a high-water mark (and no failed file).
+  const mark = sweepMarkOf(totals);
+  if (mark !== undefined) {
+    yield context.df.callActivityWithRetry(SAVE_SWEEP_MARK_ACTIVITY, listingRetry(), { ...ref, mark } satisfies SaveSweepMarkInput);
   }
   return runOutputOf(spec.name, runId, totals, totals.files, context.df.currentUtcDateTime.getTime() - totals.startedAt);
 };

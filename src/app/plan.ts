@@ -40,6 +40,36 @@ export interface RunTotals extends RunCounters {
   pages: number;
   /** Failed files, and files that loaded after a retry: the only per-file detail a run keeps (the ledger has the rest). */
   files: FileResult[];
+  /** A sweep of a pipeline with a high-water mark: what its pages learned toward the next mark. */
+  mark?: SweepMarkCandidate;
+}
+
+/**
+ * Toward a sweep's high-water mark (source.highWaterMark): when its first page was listed,
+ * by the storage service's clock, and the newest last-modified time the listing saw.
+ */
+export interface SweepMarkCandidate {
+  listedAt: string;
+  newest?: string;
+}
+
+/** Two pages' candidates as one: the earliest listing start, the newest blob. */
+export function mergeMarks(a: SweepMarkCandidate | undefined, b: SweepMarkCandidate | undefined): SweepMarkCandidate | undefined {
+  if (!a || !b) return a ?? b;
+  const newest = [a.newest, b.newest].filter((t): t is string => t !== undefined).sort().at(-1);
+  return { listedAt: a.listedAt < b.listedAt ? a.listedAt : b.listedAt, ...(newest && { newest }) };
+}
+
+/**
+ * The mark a complete sweep may record: every blob modified before it was listed (a blob
+ * committed before the listing started is in the listing), so no later than the first
+ * page's start; and no later than the newest blob seen. None when a file failed: the mark
+ * stays where it was, so the failed blob stays in the next sweeps' view until it loads.
+ */
+export function sweepMarkOf(totals: RunTotals): string | undefined {
+  if (!totals.mark || totals.files.some((f) => f.status === 'Failed')) return undefined;
+  const { listedAt, newest } = totals.mark;
+  return newest !== undefined && newest < listedAt ? newest : listedAt;
 }
 
 /** What crosses into the run orchestrator. */
@@ -78,12 +108,19 @@ export interface ListBlobsInput extends PipelineRef {
 /**
  * One page of a sweep: the versions not yet in the ledger, and how many listed blobs were
  * (those are counted, never scheduled). `continuationToken` is set while the container has more.
+ * `mark`: set for a pipeline with a high-water mark (a listing, not named blobs).
  */
 export interface ListBlobsPage {
   blobs: BlobRef[];
   listed: number;
   loaded: number;
   continuationToken?: string;
+  mark?: SweepMarkCandidate;
+}
+
+/** The saveSweepMark activity: a complete sweep's high-water mark (ISO 8601). */
+export interface SaveSweepMarkInput extends PipelineRef {
+  mark: string;
 }
 
 /** listBlobs returns an error instead of throwing when a retry would not help (404 container, bad setting). */

@@ -8,9 +8,11 @@
  */
 import type { Env } from '../connections/settings.js';
 import { ledgerKey } from '../load/index.js';
-import type { PipelineSpec } from '../pipeline/spec.js';
+import { highWaterMarginMs, type PipelineSpec } from '../pipeline/spec.js';
 import { poolFor, withClient } from '../sink/index.js';
 import { ensureLedger, ledgerSchemaName, loadedVersions } from '../sink/ledger.js';
+import { displayTable } from '../sink/sql.js';
+import { readSweepMark, saveSweepMark, type SweepMarkKey } from '../sink/sweepMarks.js';
 import { blobMatches, containerFor, normalizeEtag, type BlobRef } from '../source/blobs.js';
 import { BATCH_SIZE, type ListBlobsPage } from './plan.js';
 
@@ -39,6 +41,36 @@ async function unloaded(spec: PipelineSpec, refs: BlobRef[], env: Env): Promise<
   return { blobs: refs.filter((_, i) => !loaded[i]), loaded: loaded.filter(Boolean).length };
 }
 
+/** Which listing a pipeline's high-water mark belongs to (a changed container, prefix, wildcard or table has none yet). */
+function sweepMarkKey(spec: PipelineSpec, env: Env): SweepMarkKey {
+  const url = new URL(containerFor(spec, env).url);
+  url.search = '';
+  const { prefix, wildcard } = spec.source;
+  return { pipeline: spec.name, targetTable: displayTable(spec.sink.table), source: JSON.stringify([url.toString(), prefix, wildcard ?? null]) };
+}
+
+/**
+ * Where a sweep of a pipeline with a high-water mark starts looking: the mark minus the
+ * margin (undefined: no mark kept, or none recorded yet — every blob is looked at).
+ */
+async function sweepSince(spec: PipelineSpec, env: Env): Promise<number | undefined> {
+  const margin = highWaterMarginMs(spec);
+  if (margin === undefined) return undefined;
+  const pool = poolFor(spec.sink.connection, env);
+  const schema = ledgerSchemaName(spec.sink.ledgerSchema, env);
+  await ensureLedger(pool, schema);
+  const mark = await readSweepMark(pool, schema, sweepMarkKey(spec, env));
+  return mark && mark.getTime() - margin;
+}
+
+/** Records a complete sweep's high-water mark (the saveSweepMark activity; plan.ts sweepMarkOf says when). */
+export async function recordSweepMark(spec: PipelineSpec, mark: string, env: Env = process.env): Promise<void> {
+  const pool = poolFor(spec.sink.connection, env);
+  const schema = ledgerSchemaName(spec.sink.ledgerSchema, env);
+  await ensureLedger(pool, schema);
+  await saveSweepMark(pool, schema, sweepMarkKey(spec, env), new Date(mark));
+}
+
 /** One page of a sweep: the versions not yet loaded, in listing (name) order. */
 export async function sweepPage(spec: PipelineSpec, options: SweepPageOptions = {}): Promise<ListBlobsPage> {
   const env = options.env ?? process.env;
@@ -54,14 +86,26 @@ export async function sweepPage(spec: PipelineSpec, options: SweepPageOptions = 
     return { ...(await unloaded(spec, refs, env)), listed: refs.length };
   }
   const page: ListBlobsPage = { blobs: [], listed: 0, loaded: 0 };
+  // High-water mark: blobs modified before it are not looked at (as if modifiedAfter said so).
+  const since = await sweepSince(spec, env);
+  const keepsMark = highWaterMarginMs(spec) !== undefined;
+  const requested = Date.now();
   const pages = container
     .listBlobsFlat({ prefix: spec.source.prefix || undefined, abortSignal: options.abortSignal })
     .byPage({ continuationToken: options.continuationToken, maxPageSize: LIST_PAGE_SIZE });
   for await (const response of pages) {
+    if (keepsMark && !page.mark) {
+      // The service's clock (the same clock as Last-Modified); an HTTP date has whole
+      // seconds, which only moves the mark earlier. Our clock when there is no Date header.
+      page.mark = { listedAt: (response.date ?? new Date(requested)).toISOString() };
+    }
     const refs: BlobRef[] = [];
     for (const item of response.segment.blobItems) {
-      if (!blobMatches(spec, { name: item.name, lastModified: item.properties.lastModified })) continue;
-      refs.push({ name: item.name, etag: normalizeEtag(item.properties.etag), size: item.properties.contentLength ?? 0, lastModified: item.properties.lastModified.toISOString() });
+      const lastModified = item.properties.lastModified;
+      if (since !== undefined && lastModified.getTime() < since) continue;
+      if (!blobMatches(spec, { name: item.name, lastModified })) continue;
+      refs.push({ name: item.name, etag: normalizeEtag(item.properties.etag), size: item.properties.contentLength ?? 0, lastModified: lastModified.toISOString() });
+      if (page.mark && !(page.mark.newest && page.mark.newest >= refs.at(-1)!.lastModified)) page.mark.newest = refs.at(-1)!.lastModified;
     }
     const found = await unloaded(spec, refs, env);
     page.blobs.push(...found.blobs);

@@ -81,7 +81,19 @@ function azuriteConnectionString(blobPort: number, queuePort?: number, tablePort
   );
 }
 
-export async function startAzurite(options: { dir: string; persistent: boolean; blobPort?: number }): Promise<{ connectionString: string; stop(): Promise<void> }> {
+/**
+ * `inMemory`: nothing written to disk (`--inMemoryPersistence`), for a benchmark that fills a
+ * container with 100,000 tiny blobs (on disk, each PUT writes an extent file and a LokiJS
+ * record: the setup took longer than the scenario).
+ */
+export async function startAzurite(options: {
+  dir: string;
+  persistent: boolean;
+  blobPort?: number;
+  inMemory?: boolean;
+  /** A CommonJS module Azurite's process loads first (`--require`; the sweep benchmark's). */
+  preload?: string;
+}): Promise<{ connectionString: string; stop(): Promise<void> }> {
   const require = createRequire(import.meta.url);
   const main = path.join(path.dirname(require.resolve('azurite/package.json')), 'dist/src/azurite.js');
   const blobPort = options.blobPort ?? (await freePort());
@@ -90,7 +102,7 @@ export async function startAzurite(options: { dir: string; persistent: boolean; 
   const location = path.join(options.dir, 'azurite');
   if (!options.persistent) await rm(location, { recursive: true, force: true });
   await mkdir(location, { recursive: true });
-  const args = [main, '--silent', '--disableTelemetry', '--skipApiVersionCheck', '--loose', '--location', location,
+  const args = [...(options.preload ? ['--require', options.preload] : []), main, '--silent', '--disableTelemetry', '--skipApiVersionCheck', '--loose', ...(options.inMemory ? ['--inMemoryPersistence'] : ['--location', location]),
     '--blobPort', String(blobPort), '--queuePort', String(queuePort), '--tablePort', String(tablePort)];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

@@ -28,6 +28,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } fr
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { bundle } from './bundle.js';
 
 /** Top-level entries of the package, besides node_modules/. */
 export const PACKAGE_CONTENTS = ['dist/functions', 'host.json', 'pipelines', 'package.json', 'package-lock.json'] as const;
@@ -48,28 +49,6 @@ function npmCommand(): { file: string; prefix: string[] } {
   const execPath = process.env.npm_execpath;
   if (execPath && /npm-cli\.js$/.test(execPath)) return { file: process.execPath, prefix: [execPath] };
   return { file: process.platform === 'win32' ? 'npm.cmd' : 'npm', prefix: [] };
-}
-
-/**
- * esbuild, from the compiled JavaScript (tsc stays the only compiler). The banner gives the
- * CommonJS packages inside the ES module bundle a `require` for node: builtins.
- * @azure/functions-core is not a package: the Functions worker provides it at run time.
- */
-async function bundleEntryPoint(entry: string, outdir: string, nodePaths: string[]): Promise<void> {
-  const { build } = await import('esbuild');
-  await build({
-    entryPoints: [entry],
-    outdir,
-    nodePaths,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    splitting: true,
-    sourcemap: true,
-    external: ['@azure/functions-core'],
-    banner: { js: "import { createRequire as __bundleRequire } from 'node:module'; const require = __bundleRequire(import.meta.url);" },
-    logLevel: 'error',
-  });
 }
 
 export async function buildDeployPackage(options: DeployPackageOptions): Promise<void> {
@@ -99,7 +78,8 @@ export async function buildDeployPackage(options: DeployPackageOptions): Promise
   // Bundled from the package's own production tree first (the code the host will run), the
   // project's as a fallback when no install was asked for or distDir is outside the project.
   const nodePaths = [path.join(outDir, 'node_modules'), path.join(root, 'node_modules')].filter((p) => existsSync(p));
-  await bundleEntryPoint(path.join(distDir, 'functions/index.js'), path.join(outDir, 'dist/functions'), nodePaths);
+  // @azure/functions-core is not a package: the Functions worker provides it at run time.
+  await bundle({ entryPoints: [path.join(distDir, 'functions/index.js')], outdir: path.join(outDir, 'dist/functions'), nodePaths, external: ['@azure/functions-core'] });
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {

@@ -36,9 +36,11 @@ export async function loadBlob(context: LoadContext, ref: BlobRef): Promise<File
   try {
     // An archive is one transaction too: its entries each claim a ledger row
     // (`<blob url>/<entry>`) inside it, so a corrupt entry k rolls back entries 1..k-1.
+    // The archive claims a row of its own as well, so a sweep's ledger filter
+    // (loadedVersions) sees it loaded and does not schedule it again.
     const archive = isArchive(resolveCodec(spec.source.format.compressionCodec, ref.name));
     await checkTargetBeforeClaim(context);
-    if (!archive && !(await claimIngestion(client, ledgerSchema, key, { pipeline: spec.name, runId: options.runId }))) {
+    if (!(await claimIngestion(client, ledgerSchema, key, { pipeline: spec.name, runId: options.runId }))) {
       return fileResult(ref, 'Skipped', started);
     }
     if (spec.sink.preCopyScript) await client.query(spec.sink.preCopyScript);
@@ -91,6 +93,7 @@ export async function loadBlob(context: LoadContext, ref: BlobRef): Promise<File
       }
     }
     at = { blob: ref.name, lineOffset: 0 };
+    if (archive) await completeIngestion(client, ledgerSchema, key, { ...totals, bytes: source.bytesRead });
     if (spec.sink.postCopyScript) await client.query(spec.sink.postCopyScript);
     // Skipped-row logs: after the data and the post-copy script, before COMMIT, so a log
     // exists only for a load that got as far as committing (a failed upload fails — and

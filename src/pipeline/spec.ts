@@ -28,6 +28,12 @@ export const sourceSchema = z.strictObject({
   modifiedAfter: isoDateTime.nullable().optional(),
   /** Exclusive upper bound on Last-Modified. */
   modifiedBefore: isoDateTime.nullable().optional(),
+  /**
+   * Sweeps look only at blobs modified since the previous complete sweep's high-water mark
+   * minus `marginMinutes` (default 5): ADF's incremental copy by last-modified date, the
+   * mark fed to modifiedDatetimeStart. The ledger still decides what is loaded.
+   */
+  highWaterMark: z.union([z.boolean(), z.strictObject({ marginMinutes: z.number().min(0).max(10_080) })]).optional(),
   format: formatSchema.default(defaultFormat),
 });
 
@@ -156,4 +162,14 @@ function toSpecIssue(issue: z.core.$ZodIssue): SpecIssue {
 /** JSON Schema for editors, generated from the same zod schema (see `npm run schema`). */
 export function pipelineJsonSchema(): unknown {
   return z.toJSONSchema(pipelineSpecSchema, { io: 'input', unrepresentable: 'any' });
+}
+
+/** Default margin under a sweep's high-water mark: clock skew, and blobs committed while the last sweep listed. */
+export const HIGH_WATER_MARGIN_MINUTES = 5;
+
+/** The margin (ms) below the high-water mark a sweep looks at, or undefined when the pipeline keeps no mark. */
+export function highWaterMarginMs(spec: PipelineSpec): number | undefined {
+  const mark = spec.source.highWaterMark;
+  if (!mark) return undefined;
+  return (mark === true ? HIGH_WATER_MARGIN_MINUTES : mark.marginMinutes) * 60_000;
 }

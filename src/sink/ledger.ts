@@ -63,6 +63,15 @@ export async function ensureLedger(pool: pg.Pool, schema: string): Promise<void>
         finished_at  timestamptz,
         PRIMARY KEY (target_table, blob_url, etag)
       )`);
+      // Per-pipeline high-water marks of sweeps (sweepMarks.ts; source.highWaterMark).
+      await client.query(`CREATE TABLE IF NOT EXISTS ${quoteIdent(schema)}.sweep_marks (
+        pipeline       text NOT NULL,
+        target_table   text NOT NULL,
+        source         text NOT NULL,
+        modified_after timestamptz NOT NULL,
+        updated_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
+        PRIMARY KEY (pipeline, target_table, source)
+      )`);
       await refuseDistributedLedger(client, schema);
     });
   });

@@ -32,7 +32,7 @@ function binding(fn: RegisteredFunction | undefined, type: string) {
 describe('function registrations', () => {
   it('registers exactly the expected functions', () => {
     expect([...fns.keys()].sort()).toEqual(
-      ['blob2pgCopyBatch', 'blob2pgRun', 'blobCreated', 'copyBlob', 'startRun', 'getRun', 'listBlobs', 'listPipelines', 'runHistoryPage', timerFunctionName('nightly.full', 0), timerFunctionName('orders', 0), timerFunctionName('orders', 1), 'startPipelineRun'].sort(),
+      ['blob2pgCopyBatch', 'blob2pgRun', 'blobCreated', 'copyBlob', 'startRun', 'getRun', 'listBlobs', 'listPipelines', 'runHistoryPage', 'saveSweepMark', timerFunctionName('nightly.full', 0), timerFunctionName('orders', 0), timerFunctionName('orders', 1), 'startPipelineRun'].sort(),
     );
   });
 

@@ -71,6 +71,17 @@ describe('cold start: modules load when a command or spec needs them', () => {
     expect([...loaded.own].sort()).toEqual(['src/cli/heap.js', 'src/cli/main.js', 'src/cli/program.js', 'src/errors.js', 'src/redact.js', 'src/run/output.js', 'src/run/report.js']);
   });
 
+  it('the installed `blob2pg` (package.json bin) is the esbuild bundle: `--help` reads its own chunks only, `schema` prints what the tsc output prints', async () => {
+    const manifest = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8')) as { bin: { blob2pg: string } };
+    const bin = path.join(root, manifest.bin.blob2pg);
+    expect(path.relative(root, bin)).toBe(path.join('dist', 'cli', 'bin.js'));
+    const help = await loadedBy([bin, '--help']);
+    expect(help.stdout).toContain('usage:');
+    expect([...help.packages]).toEqual([]);
+    expect([...help.own].every((file) => file.startsWith(`cli${path.sep}`))).toBe(true);
+    expect((await loadedBy([bin, 'schema'])).stdout).toBe((await loadedBy([cli, 'schema'])).stdout);
+  });
+
   it('`blob2pg schema` loads zod and nothing else', async () => {
     const loaded = await loadedBy([cli, 'schema']);
     expect(JSON.parse(loaded.stdout)).toMatchObject({ type: 'object' });
@@ -89,7 +100,7 @@ describe('cold start: modules load when a command or spec needs them', () => {
       console.log('registered ' + JSON.stringify([...registry.keys()].sort()));`;
     const loaded = await loadedBy(['--input-type=module', '-e', script], { BLOB2PG_PIPELINES: pipelines });
     const registered = JSON.parse(/^registered (.*)$/m.exec(loaded.stdout)![1]!);
-    expect(registered).toEqual(['blob2pgCopyBatch', 'blob2pgRun', 'blobCreated', 'copyBlob', 'getRun', 'listBlobs', 'listPipelines', 'runHistoryPage', timerFunctionName('orders', 0), 'startPipelineRun', 'startRun'].sort());
+    expect(registered).toEqual(['blob2pgCopyBatch', 'blob2pgRun', 'blobCreated', 'copyBlob', 'getRun', 'listBlobs', 'listPipelines', 'runHistoryPage', 'saveSweepMark', timerFunctionName('orders', 0), 'startPipelineRun', 'startRun'].sort());
     expect(present(loaded, HEAVY)).toEqual(['@azure/functions', 'durable-functions', 'zod']);
     expect(loaded.own).not.toContain('src/load/index.js');
     expect(loaded.own).not.toContain('src/app/triggers.js');

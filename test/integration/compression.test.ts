@@ -76,7 +76,9 @@ describe('archives', () => {
       `SELECT blob_url, rows_copied::int FROM "${h.env.BLOB2PG_LEDGER_SCHEMA}".ingestions WHERE target_table = $1 ORDER BY blob_url`,
       [tab],
     );
+    // The archive's own row (so a sweep filters it like a blob), then one per entry.
     expect(ledger.map((r) => [r.blob_url.replace(/^.*\/tgz\//, ''), r.rows_copied])).toEqual([
+      ['batch.tar.gz', 151],
       ['batch.tar.gz/day1/a.csv', 100],
       ['batch.tar.gz/day1/b.csv', 50],
       ['batch.tar.gz/notes/c.csv', 1],

