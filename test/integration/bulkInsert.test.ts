@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyBlob } from '../../src/load/index.js';
 import { createHarness, type Harness } from '../support/harness.js';
+import { loadOne, rowsIn } from '../support/tables.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -9,12 +10,10 @@ beforeAll(async () => {
 afterAll(async () => h?.close());
 
 async function load(tableName: string, blob: string, body: string, sink: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) {
-  const ref = await h.upload(blob, body);
-  const spec = h.spec({ source: { prefix: blob }, sink: { table: tableName, writeMethod: 'BulkInsert', ...sink }, ...extra });
-  return copyBlob(spec, { ...ref, size: 0, lastModified: new Date().toISOString() }, { runId: 'r1', env: h.env });
+  return (await loadOne(h, blob, body, { sink: { table: tableName, writeMethod: 'BulkInsert', ...sink }, ...extra })).result;
 }
 
-const rows = (sql: string) => h.query(sql.replaceAll('S.', `"${h.schema}".`));
+const rows = (sql: string) => rowsIn(h, sql);
 
 /** Loads `csv` with BulkInsert into `<name>_bulk` and with CopyCommand into `<name>_copy`; asserts both tables hold the same rows. */
 async function expectLoadsLikeCopy(name: string, ddl: string, csv: string, records: number): Promise<void> {

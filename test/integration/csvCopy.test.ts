@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyBlob } from '../../src/load/index.js';
 import { runPipeline } from '../../src/local/run.js';
 import { createHarness, type Harness } from '../support/harness.js';
+import { loadOne } from '../support/tables.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -11,9 +12,7 @@ beforeAll(async () => {
 afterAll(async () => h?.close());
 
 async function load(tableName: string, blob: string, body: string | Buffer, source: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) {
-  const ref = await h.upload(blob, body);
-  const spec = h.spec({ source: { prefix: blob, ...source }, sink: { table: tableName }, ...extra });
-  return copyBlob(spec, { ...ref, size: 0, lastModified: new Date().toISOString() }, { runId: 'r1', env: h.env });
+  return (await loadOne(h, blob, body, { source, sink: { table: tableName }, ...extra })).result;
 }
 
 describe('CSV with CopyCommand', () => {

@@ -6,9 +6,9 @@
  */
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { copyBlob } from '../../src/load/index.js';
 import { inputCheckOptions } from '../../src/sink/inputCheck.js';
 import { createHarness, type Harness } from '../support/harness.js';
+import { loadOne } from '../support/tables.js';
 
 let h: Harness;
 let version = 0;
@@ -25,15 +25,8 @@ afterEach(() => {
 const logContainer = `log-${Math.random().toString(36).slice(2, 10)}`;
 
 async function load(table: string, blob: string, body: string, writeMethod: 'CopyCommand' | 'BulkInsert' | 'Upsert', extra: Record<string, unknown> = {}) {
-  const ref = await h.upload(blob, body);
-  const spec = h.spec({
-    name: 'inp',
-    source: { prefix: blob },
-    sink: { table, writeMethod, ...(writeMethod === 'Upsert' ? { upsertSettings: { keys: ['id'] } } : {}) },
-    faultTolerance: { skipIncompatibleRows: true, logContainer },
-    ...extra,
-  });
-  return copyBlob(spec, { ...ref, size: 0, lastModified: new Date().toISOString() }, { runId: 'run-1', env: h.env });
+  const sink = { table, writeMethod, ...(writeMethod === 'Upsert' ? { upsertSettings: { keys: ['id'] } } : {}) };
+  return (await loadOne(h, blob, body, { name: 'inp', sink, faultTolerance: { skipIncompatibleRows: true, logContainer }, ...extra }, { runId: 'run-1' })).result;
 }
 
 async function readLog(blob: string): Promise<string> {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyBlob } from '../../src/load/index.js';
 import { validatePipeline } from '../../src/load/validate.js';
 import { createHarness, type Harness } from '../support/harness.js';
+import { loadOne, rowsIn } from '../support/tables.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -10,13 +10,10 @@ beforeAll(async () => {
 afterAll(async () => h?.close());
 
 async function load(tableName: string, blob: string, body: string, sink: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) {
-  const ref = await h.upload(blob, body);
-  const spec = h.spec({ source: { prefix: blob }, sink: { table: tableName, ...sink }, ...extra });
-  const lastModified = '2026-03-04T05:06:07.000Z';
-  return { ref, result: await copyBlob(spec, { ...ref, size: 0, lastModified }, { runId: 'run-42', env: h.env }) };
+  return loadOne(h, blob, body, { sink: { table: tableName, ...sink }, ...extra }, { runId: 'run-42', lastModified: '2026-03-04T05:06:07.000Z' });
 }
 
-const rows = (sql: string) => h.query(sql.replaceAll('S.', `"${h.schema}".`));
+const rows = (sql: string) => rowsIn(h, sql);
 
 describe.each(['CopyCommand', 'BulkInsert', 'Upsert'] as const)('mapping and types with %s', (writeMethod) => {
   it('additional columns: $$FILEPATH, $$FILENAME, $$ETAG, $$LASTMODIFIED, $$RUNID and a literal', async () => {

@@ -2,6 +2,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyBlob } from '../../src/load/index.js';
 import { createHarness, type Harness } from '../support/harness.js';
+import { loadOne, rowsIn } from '../support/tables.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -12,15 +13,8 @@ afterAll(async () => h?.close());
 const logContainer = `log-${Math.random().toString(36).slice(2, 10)}`;
 
 async function load(tableName: string, blob: string, body: string, sink: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) {
-  const ref = await h.upload(blob, body);
-  const spec = h.spec({
-    name: 'skippy',
-    source: { prefix: blob },
-    sink: { table: tableName, ...sink },
-    faultTolerance: { skipIncompatibleRows: true, logContainer },
-    ...extra,
-  });
-  return copyBlob(spec, { ...ref, size: 0, lastModified: new Date().toISOString() }, { runId: 'run-9', env: h.env });
+  const spec = { name: 'skippy', sink: { table: tableName, ...sink }, faultTolerance: { skipIncompatibleRows: true, logContainer }, ...extra };
+  return (await loadOne(h, blob, body, spec, { runId: 'run-9' })).result;
 }
 
 /** The log lands in the SOURCE connection's account. */
@@ -29,7 +23,7 @@ async function readLog(blob: string): Promise<string> {
   return (await logs.getBlobClient(`skippy/run-9/${blob}.csv`).downloadToBuffer()).toString('utf8');
 }
 
-const rows = (sql: string) => h.query(sql.replaceAll('S.', `"${h.schema}".`));
+const rows = (sql: string) => rowsIn(h, sql);
 
 // Line 1 header; line 3 bad int; line 4 too few fields; line 5 NULL in NOT NULL;
 // line 6 a quoted field spanning two lines (good); line 8 too many fields; line 9 bad date.

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { startPostgres } from '../../src/cli/localServices.js';
 import { closePools } from '../../src/sink/pool.js';
 import { createHarness, type Harness } from '../support/harness.js';
+import { loadOne, rowsIn } from '../support/tables.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -14,12 +15,10 @@ beforeAll(async () => {
 afterAll(async () => h?.close());
 
 async function load(tableName: string, blob: string, body: string | Buffer, sink: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) {
-  const ref = await h.upload(blob, body);
-  const spec = h.spec({ source: { prefix: blob }, sink: { table: tableName, writeMethod: 'Upsert', ...sink }, ...extra });
-  return copyBlob(spec, { ...ref, size: 0, lastModified: new Date().toISOString() }, { runId: 'r1', env: h.env });
+  return (await loadOne(h, blob, body, { sink: { table: tableName, writeMethod: 'Upsert', ...sink }, ...extra })).result;
 }
 
-const rows = (sql: string) => h.query(sql.replaceAll('S.', `"${h.schema}".`));
+const rows = (sql: string) => rowsIn(h, sql);
 
 describe('Upsert', () => {
   it('auto-detects a composite primary key, updates only mapped columns, never writes generated columns', async () => {

@@ -67,3 +67,23 @@ describe('pipeline spec', () => {
     expect(JSON.stringify(committed)).toContain('CopyCommand');
   });
 });
+
+describe('sink settings in the spec', () => {
+  const base = { name: 'p', source: { container: 'abc' } };
+  it('accepts BulkInsert/Upsert settings, value mappings, typeConversion, faultTolerance with defaults', () => {
+    const spec = parsePipelineSpec({
+      ...base,
+      sink: { table: 't', writeMethod: 'Upsert', upsertSettings: { keys: ['id'] } },
+      mapping: [{ source: 'id', sink: 'id' }, { sink: 'loaded_from', value: '$$FILEPATH' }],
+      typeConversion: { dateFormat: 'DD/MM/YYYY' },
+      faultTolerance: { skipIncompatibleRows: true },
+    });
+    expect(spec.sink.writeBatchSize).toBe(10_000);
+    expect(spec.mapping![1]).toEqual({ sink: 'loaded_from', value: '$$FILEPATH' });
+  });
+  it('rejects upsertSettings on another write method, duplicate keys, a bad log container', () => {
+    expect(() => parsePipelineSpec({ ...base, sink: { table: 't', upsertSettings: { keys: ['id'] } } })).toThrow(/only used with writeMethod Upsert/);
+    expect(() => parsePipelineSpec({ ...base, sink: { table: 't', writeMethod: 'Upsert', upsertSettings: { keys: ['a', 'a'] } } })).toThrow(/listed twice/);
+    expect(() => parsePipelineSpec({ ...base, sink: { table: 't' }, faultTolerance: { logContainer: 'Bad_Name' } })).toThrow(/faultTolerance\.logContainer/);
+  });
+});
