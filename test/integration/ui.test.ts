@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PipelineSpec } from '../../src/pipeline/spec.js';
 import { runPipeline } from '../../src/local/run.js';
 import { startLocalUi } from '../../src/local/ui.js';
+import { getPage } from '../support/page.js';
 import { listRuns } from '../../src/ui/queries.js';
 import { createHarness, type Harness } from '../support/harness.js';
 
@@ -27,10 +28,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-const get = async (path: string) => {
-  const res = await fetch(new URL(path, ui.url));
-  return { status: res.status, text: await res.text(), headers: res.headers };
-};
+const get = (path: string) => getPage(ui.url, path);
 
 async function waitForStatus(runId: string, status: string): Promise<void> {
   for (let i = 0; i < 200; i++) {

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PipelineSpec } from '../../src/pipeline/spec.js';
 import { runPipeline } from '../../src/local/run.js';
 import { startLocalUi } from '../../src/local/ui.js';
+import { getPage } from '../support/page.js';
 import { listRuns } from '../../src/ui/queries.js';
 import { plainBlobName } from '../../src/ui/skipLogFile.js';
 import { createHarness, type Harness } from '../support/harness.js';
@@ -32,10 +33,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-const get = async (path: string) => {
-  const res = await fetch(new URL(path, ui.url));
-  return { status: res.status, text: await res.text(), headers: res.headers };
-};
+const get = (path: string) => getPage(ui.url, path);
 
 describe('a run in flight', () => {
   it('is Running with files done / total while it loads, alive through a 7 s load, then Succeeded', async () => {
