@@ -48,9 +48,14 @@ it('killed with SIGKILL mid-load and started again (no flags), loads the blob ex
   await writeFile(path.join(folder, 'k.json'), JSON.stringify({ name: 'k', source: { container: h.container.containerName, prefix: 'k/' }, sink: { table: `${h.schema}.k` }, triggers: [{ type: 'BlobCreated' }] }));
   const ledger = () => h.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${h.env.BLOB2PG_LEDGER_SCHEMA}".ingestions WHERE target_table = $1`, [`${h.schema}.k`]);
 
+  const view = { pool: h.pg, schema: h.env.BLOB2PG_LEDGER_SCHEMA!, abandonedAfterSeconds: 1 };
   const first = startWatch(folder);
   // Mid-load: PostgreSQL reports the COPY into the table under way.
   await until('the COPY to start', async () => (await copyingBackends(h, `${h.schema}.k`, { minBytes: 1 })).length > 0, 60_000);
+  // The run's start is written beside the load, not before it: wait for its row too, or the
+  // kill can land before the run log exists (seen once in CI: "relation …runs does not exist").
+  const runLogged = async () => (await h.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = $1 AND tablename = 'runs'`, [h.env.BLOB2PG_LEDGER_SCHEMA]))[0]!.n === 1 && (await listRuns(view, { pipeline: 'k' })).runs.length > 0;
+  await until('the run to be in the run log', runLogged, 60_000);
   first.child.kill('SIGKILL');
   await once(first.child, 'exit');
   // The dropped connection rolls the load's transaction back: no rows, no ledger row.
@@ -59,7 +64,6 @@ it('killed with SIGKILL mid-load and started again (no flags), loads the blob ex
   expect(await ledger()).toEqual([{ n: 0 }]);
   // Its run is left Running in the log with no heartbeat: the page reads it Abandoned once the
   // threshold passes (here 1 s after its last heartbeat), never Running forever.
-  const view = { pool: h.pg, schema: h.env.BLOB2PG_LEDGER_SCHEMA!, abandonedAfterSeconds: 1 };
   await new Promise((r) => setTimeout(r, 1500));
   expect((await listRuns(view, { pipeline: 'k' })).runs.map((r) => r.status)).toEqual(['Abandoned']);
 
