@@ -43,6 +43,8 @@ interface Loaded {
   packages: Set<string>;
   /** Chunks of the CLI bundle (dist/cli/*.js), as paths. */
   chunks: string[];
+  /** Node's built-in modules, internal ones included (`http2`, `internal/deps/undici/undici`). */
+  builtins: Set<string>;
   /** Our own compiled modules, as paths under dist/. */
   own: Set<string>;
   stdout: string;
@@ -56,14 +58,19 @@ async function loadedBy(args: string[], env: Record<string, string> = {}): Promi
   const packages = new Set<string>();
   const own = new Set<string>();
   const chunks = new Set<string>();
+  const builtins = new Set<string>();
   for (const line of lines) {
+    if (line.startsWith('builtin:')) {
+      builtins.add(line.slice('builtin:'.length));
+      continue;
+    }
     const file = line.startsWith('file:') ? fileURLToPath(line) : line;
     if (file.startsWith(path.join(root, 'dist/cli') + path.sep)) chunks.add(file);
     const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(file)?.[1];
     if (pkg) packages.add(pkg);
     else if (file.startsWith(path.join(root, 'dist') + path.sep)) own.add(path.relative(path.join(root, 'dist'), file));
   }
-  return { packages, own, chunks: [...chunks], stdout };
+  return { packages, own, chunks: [...chunks], builtins, stdout };
 }
 
 /** The packages (and stubbed modules) bundled into these chunks, from their source maps' `sources`. */
@@ -109,7 +116,7 @@ describe('cold start: modules load when a command or spec needs them', () => {
     expect((await loadedBy([bin, 'schema'])).stdout).toBe((await loadedBy([cli, 'schema'])).stdout);
   });
 
-  it('the CLI bundle has a stub for durable-functions\' HTTP client instead of axios and the rest; a one-row run loads the stub, never calls it, and loads no decoder or Entra sign-in', async () => {
+  it('the CLI bundle has a stub for durable-functions\' HTTP client instead of axios and the rest; a one-row run loads the stub, never calls it, and loads no decoder, Entra sign-in or undici', async () => {
     const bin = path.join(root, 'dist/cli/bin.js');
     // The whole CLI, every lazy chunk included: the stub is in, the client stack is not.
     const all = await reachableChunks(bin);
@@ -132,6 +139,10 @@ describe('cold start: modules load when a command or spec needs them', () => {
     expect(present(loaded, ['durable-functions', '@azure/functions', '@azure/storage-blob', 'pg', 'pg-copy-streams', 'zod'])).toEqual(['durable-functions', '@azure/functions', '@azure/storage-blob', 'pg', 'pg-copy-streams', 'zod']);
     expect(present(loaded, [...DURABLE_CLIENT_STACK, '@azure/identity', '@azure/msal-node', 'hyparquet', 'hyparquet-compressors', 'unzipper'])).toEqual([]);
     expect(loaded.sources.filter((s) => /src\/(format\/(json|parquet)|sink\/(bulkInsert|upsert))\.ts$/.test(s))).toEqual([]);
+    // pg's Cloudflare check and the HTTP pipeline's FormData test are answered without loading Node's undici (cliStubs.ts).
+    expect(run.builtins).toContain('https');
+    // (worker_threads and perf_hooks are not asserted: the recorder's own resolve hook runs on a worker thread.)
+    expect(['internal/deps/undici/undici', 'http2'].filter((id) => run.builtins.has(id))).toEqual([]);
   });
 
   it('`blob2pg schema` loads zod and nothing else', async () => {
