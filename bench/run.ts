@@ -4,7 +4,7 @@
  * PostgreSQL (or uses SOURCE_STORAGE / TARGET_POSTGRES).
  *
  *   BENCH_ROWS=5000000   rows in the standard narrow CSV (default 5M, ~250 MB)
- *   BENCH_REPEAT=2       runs per measurement; the best is kept
+ *   BENCH_REPEAT=3       interleaved rounds per comparison; the median ratio and its range are reported
  *   BENCH_ONLY=copy,formats   scenarios to run (copy, bulkInsert, upsert, formats, orchestrator, skipMode, startup, sweep)
  *   BENCH_BIG_GB=2       also load a blob of this many GB and report peak RSS (0 = skip)
  *   BENCH_PGLOADER=0     skip the pgloader baseline (it takes ~2 minutes at 5M rows)
@@ -14,7 +14,7 @@ import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -26,10 +26,11 @@ import { runPipeline } from '../src/local/run.js';
 import { closePools } from '../src/sink/index.js';
 import { NARROW_COLUMNS, NARROW_HEADER, writeNarrowCsv } from './narrowCsv.js';
 import type { BenchContext, BenchRow, BenchScenario } from './types.js';
+import { interleave, median, ratios, spread, times, cpuMedians, type Contender } from './measure.js';
 
 const exec = promisify(execFile);
 const ROWS = Number(process.env.BENCH_ROWS ?? 5_000_000);
-const REPEAT = Number(process.env.BENCH_REPEAT ?? 2);
+const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
 const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
 const BIG_GB = Number(process.env.BENCH_BIG_GB ?? 0);
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
@@ -38,15 +39,6 @@ async function time(fn: () => Promise<unknown>): Promise<number> {
   const started = performance.now();
   await fn();
   return (performance.now() - started) / 1000;
-}
-
-async function best(fn: () => Promise<unknown>, before?: () => Promise<unknown>): Promise<number> {
-  let min = Infinity;
-  for (let i = 0; i < REPEAT; i++) {
-    await before?.();
-    min = Math.min(min, await time(fn));
-  }
-  return min;
 }
 
 /** Samples this process's RSS while `fn` runs; returns [seconds, peak MB]. */
@@ -70,42 +62,48 @@ async function copyScenario(ctx: BenchContext): Promise<BenchRow[]> {
   const spec = parsePipelineSpec({ name: 'bench-copy', source: { container: ctx.container.containerName, prefix: ctx.csvBlob }, sink: { table: `public.${table}` } });
   const ledger = `bench_ledger_${Date.now()}`;
   let n = 0;
+  let peakMb = 0;
   const blob2pg = async () => {
     // A fresh ledger schema per run: otherwise the second run is (correctly) Skipped.
-    const out = await runPipeline(spec, { env: { ...ctx.env, BLOB2PG_LEDGER_SCHEMA: `${ledger}_${n++}` } });
-    if (out.status !== 'Succeeded' || out.rowsCopied !== ctx.rows) throw new Error(`blob2pg load failed: ${JSON.stringify(out.files[0]?.error ?? out.status)}`);
-  };
-  const serverCopy = () => ctx.pg.query(`COPY ${table} FROM '${ctx.csvFile}' (FORMAT csv, HEADER true)`);
-
-  const serverSeconds = await best(serverCopy, reset);
-  let peakMb = 0;
-  let blobSeconds = Infinity;
-  for (let i = 0; i < REPEAT; i++) {
-    await reset();
-    const [seconds, peak] = await withPeakRss(blob2pg);
-    blobSeconds = Math.min(blobSeconds, seconds);
+    const [, peak] = await withPeakRss(async () => {
+      const out = await runPipeline(spec, { env: { ...ctx.env, BLOB2PG_LEDGER_SCHEMA: `${ledger}_${n++}` } });
+      if (out.status !== 'Succeeded' || out.rowsCopied !== ctx.rows) throw new Error(`blob2pg load failed: ${JSON.stringify(out.files[0]?.error ?? out.status)}`);
+    });
     peakMb = Math.max(peakMb, peak);
+  };
+  const contenders: Contender[] = [
+    { name: 'server COPY', prepare: reset, run: () => ctx.pg.query(`COPY ${table} FROM '${ctx.csvFile}' (FORMAT csv, HEADER true)`) },
+    { name: 'blob2pg', prepare: reset, run: blob2pg },
+  ];
+  let psqlError: Error | undefined;
+  try {
+    await exec('psql', ['--version']);
+    contenders.push({ name: 'psql \\copy', prepare: reset, run: () => exec('psql', [ctx.env.TARGET_POSTGRES!, '-q', '-c', `\\copy ${table} FROM '${ctx.csvFile}' (FORMAT csv, HEADER true)`]) });
+  } catch (err) {
+    psqlError = err as Error;
   }
+  const m = await interleave(ctx.pg, contenders, REPEAT, (line) => log(`copy: ${line}`));
+  const ours = m.get('blob2pg')!;
+  const server = m.get('server COPY')!;
+  const blobSeconds = median(ours.seconds);
   const size = (await stat(ctx.csvFile)).size;
   const mbps = (s: number) => `${fmt(size / 2 ** 20 / s, 1)} MB/s`;
+  const vsServer = ratios(ours, server);
   rows.push({
     case: `CSV CopyCommand, ${ctx.rows.toLocaleString('en-US')} narrow rows, blob in Azurite`,
     baseline: "server-side COPY t FROM '/file'",
     seconds: blobSeconds,
-    baselineSeconds: serverSeconds,
-    ratio: serverSeconds / blobSeconds,
+    baselineSeconds: median(server.seconds),
+    ratio: median(vsServer),
     target: '≥ 0.95×',
-    notes: `blob2pg ${mbps(blobSeconds)}, server COPY ${mbps(serverSeconds)}, peak RSS ${peakMb} MB`,
+    notes: `${spread(vsServer)}; blob2pg ${times(ours)}, server COPY ${times(server)}; blob2pg ${mbps(blobSeconds)}, server COPY ${mbps(median(server.seconds))}; blob2pg ${cpuMedians(ours)}; server COPY ${cpuMedians(server)}; peak RSS ${peakMb} MB`,
   });
-
-  try {
-    const psqlSeconds = await best(
-      () => exec('psql', [ctx.env.TARGET_POSTGRES!, '-q', '-c', `\\copy ${table} FROM '${ctx.csvFile}' (FORMAT csv, HEADER true)`]),
-      reset,
-    );
-    rows.push({ case: 'same', baseline: 'psql \\copy of the local file', seconds: blobSeconds, baselineSeconds: psqlSeconds, ratio: psqlSeconds / blobSeconds, target: '≥ 1× (informative)', notes: `psql ${mbps(psqlSeconds)}` });
-  } catch (err) {
-    rows.push({ case: 'same', baseline: 'psql \\copy', seconds: blobSeconds, baselineSeconds: NaN, ratio: NaN, target: '—', notes: `psql not available: ${(err as Error).message.split('\n')[0]}` });
+  const psql = m.get('psql \\copy');
+  if (psql) {
+    const vsPsql = ratios(ours, psql);
+    rows.push({ case: 'same', baseline: 'psql \\copy of the local file', seconds: blobSeconds, baselineSeconds: median(psql.seconds), ratio: median(vsPsql), target: '≥ 1× (informative)', notes: `${spread(vsPsql)}; psql ${times(psql)}, ${mbps(median(psql.seconds))}` });
+  } else {
+    rows.push({ case: 'same', baseline: 'psql \\copy', seconds: blobSeconds, baselineSeconds: NaN, ratio: NaN, target: '—', notes: `psql not available: ${psqlError!.message.split('\n')[0]}` });
   }
 
   try {
@@ -194,7 +192,7 @@ async function main(): Promise<void> {
     const csvBlob = 'narrow/narrow.csv';
     log(`uploading ${fmt(bytes / 2 ** 20, 1)} MB to Azurite …`);
     await container.getBlockBlobClient(csvBlob).uploadFile(csvFile, { blockSize: 8 << 20, concurrency: 4 });
-    const ctx: BenchContext = { env, rows: ROWS, csvFile, csvBlob, narrowColumns: NARROW_COLUMNS, container, pg: pool, time, log, scratchDir };
+    const ctx: BenchContext = { env, rows: ROWS, repeat: REPEAT, csvFile, csvBlob, narrowColumns: NARROW_COLUMNS, container, pg: pool, time, log, scratchDir };
 
     const scenarios: Array<[string, BenchScenario]> = [['copy', copyScenario]];
     const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'scenarios');
@@ -216,7 +214,7 @@ async function main(): Promise<void> {
       }
     }
     const lines = [
-      `blob2pg benchmark — ${new Date().toISOString()}, node ${process.version}, ${ROWS.toLocaleString('en-US')} rows (${fmt(bytes / 2 ** 20, 1)} MB), best of ${REPEAT}`,
+      `blob2pg benchmark — ${new Date().toISOString()}, node ${process.version}, ${ROWS.toLocaleString('en-US')} rows (${fmt(bytes / 2 ** 20, 1)} MB), median of ${REPEAT} interleaved rounds (ratios per round; range in the notes), load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end`,
       '',
       '| case | baseline | blob2pg s | baseline s | ratio | target | notes |',
       '|---|---|---|---|---|---|---|',

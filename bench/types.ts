@@ -7,6 +7,8 @@ export interface BenchContext {
   env: Record<string, string>;
   /** Rows in the standard narrow data set (5,000,000 unless BENCH_ROWS says otherwise). */
   rows: number;
+  /** BENCH_REPEAT: interleaved rounds per comparison (bench/measure.ts). */
+  repeat: number;
   /** The standard narrow CSV on local disk, readable by the postgres OS user (for server-side COPY). */
   csvFile: string;
   /** The same file uploaded to `container` under this blob name. */

@@ -8,6 +8,8 @@
 import { parsePipelineSpec } from '../../src/pipeline/spec.js';
 import { runPipeline } from '../../src/local/run.js';
 import type { BenchContext, BenchRow, BenchScenario } from '../types.js';
+import { interleave, median, ratios, spread, times, cpuMedians, type Contender } from '../measure.js';
+import { benchEnv } from './common.js';
 
 function csv(first: number, rows: number): string {
   const lines = ['id,ts,x,label,flag'];
@@ -20,6 +22,7 @@ const orchestrator: BenchScenario = async (ctx: BenchContext): Promise<BenchRow[
   const rowsPerBlob = Number(process.env.BENCH_ORCH_ROWS ?? 1000);
   const total = blobs * rowsPerBlob;
   const run = `orch${Date.now().toString(36)}`;
+  const ledgers: string[] = [];
   await ctx.pg.query(`CREATE TABLE public.${run}_many ${ctx.narrowColumns}`);
   await ctx.pg.query(`CREATE TABLE public.${run}_one ${ctx.narrowColumns}`);
   try {
@@ -38,25 +41,37 @@ const orchestrator: BenchScenario = async (ctx: BenchContext): Promise<BenchRow[
 
     const spec = (what: 'many' | 'one') =>
       parsePipelineSpec({ name: `bench-${what}`, source: { container: ctx.container.containerName, prefix: `${run}/${what}/` }, sink: { table: `public.${run}_${what}` }, maxParallelCopies: 8 });
-    let manyOutput, oneOutput;
-    const baselineSeconds = await ctx.time(async () => (oneOutput = await runPipeline(spec('one'), { env: ctx.env })));
-    const seconds = await ctx.time(async () => (manyOutput = await runPipeline(spec('many'), { env: ctx.env })));
-    if (manyOutput!.rowsCopied !== total || oneOutput!.rowsCopied !== total) {
-      throw new Error(`rows copied: many ${manyOutput!.rowsCopied}, one ${oneOutput!.rowsCopied}, expected ${total}`);
-    }
+    const contender = (what: 'many' | 'one'): Contender => ({
+      name: what,
+      // An empty table and a fresh ledger schema each run: a second run would (correctly) skip every blob.
+      prepare: () => ctx.pg.query(`TRUNCATE public.${run}_${what}`),
+      run: async () => {
+        const env = benchEnv(ctx, `${run}_${ledgers.length}`);
+        ledgers.push(env.BLOB2PG_LEDGER_SCHEMA!);
+        const out = await runPipeline(spec(what), { env });
+        if (out.rowsCopied !== total) throw new Error(`rows copied (${what}): ${out.rowsCopied}, expected ${total}`);
+      },
+    });
+    const m = await interleave(ctx.pg, [contender('one'), contender('many')], ctx.repeat, (line) => ctx.log(`orchestrator: ${line}`));
+    const many = m.get('many')!;
+    const one = m.get('one')!;
+    const perRound = ratios(many, one);
+    const seconds = median(many.seconds);
+    const baselineSeconds = median(one.seconds);
     return [
       {
         case: `${blobs} blobs × ${rowsPerBlob} rows through the orchestrator`,
         baseline: `one blob of ${total} rows through the orchestrator`,
         seconds,
         baselineSeconds,
-        ratio: baselineSeconds / seconds,
+        ratio: median(perRound),
         target: '≥ 0.33× (≤ 3× the time)',
-        notes: `${Math.round(blobs / seconds)} blobs/s, ${Math.round(total / seconds)} rows/s vs ${Math.round(total / baselineSeconds)} rows/s`,
+        notes: `${spread(perRound)}; many ${times(many)}, one ${times(one)}; ${Math.round(blobs / seconds)} blobs/s, ${Math.round(total / seconds)} rows/s vs ${Math.round(total / baselineSeconds)} rows/s; many ${cpuMedians(many)}; one ${cpuMedians(one)}`,
       },
     ];
   } finally {
     await ctx.pg.query(`DROP TABLE IF EXISTS public.${run}_many, public.${run}_one`);
+    for (const schema of ledgers) await ctx.pg.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
   }
 };
 

@@ -1,7 +1,8 @@
 /**
  * Upsert, 1M rows (capped at the standard file's row count), 50 % of the keys already in
  * the table: blob2pg Upsert vs a hand-written "COPY into a temp table, then INSERT … ON
- * CONFLICT" of the same blob, streamed from the same Azurite, in the same run. Target ≥ 0.95×.
+ * CONFLICT" of the same blob, streamed from the same Azurite, in the same run, interleaved
+ * (bench/measure.ts), median ratio and range over BENCH_REPEAT rounds. Target ≥ 0.95×.
  */
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
@@ -9,6 +10,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { BenchRow, BenchScenario } from '../types.js';
+import { interleave, median, ratios, spread, times, cpuMedians } from '../measure.js';
 import { benchEnv, timedLoad } from './common.js';
 
 const scenario: BenchScenario = async (ctx) => {
@@ -24,56 +26,72 @@ const scenario: BenchScenario = async (ctx) => {
   const blob = 'bench-upsert.csv';
   await ctx.container.getBlockBlobClient(blob).uploadFile(file);
 
-  const env = benchEnv(ctx, 'upsert');
   const tables = ['bench_upsert_blob2pg', 'bench_upsert_hand'];
-  const reset = async () => {
-    for (const t of tables) {
-      await ctx.pg.query(`DROP TABLE IF EXISTS public.${t}`);
-      await ctx.pg.query(`CREATE TABLE public.${t} ${ctx.narrowColumns}`);
-      await ctx.pg.query(`ALTER TABLE public.${t} ADD PRIMARY KEY (id)`);
-      await ctx.pg.query(`INSERT INTO public.${t} SELECT g, now(), 0, 'old', false FROM generate_series(1, $1::int, 2) g`, [rows]);
-      await ctx.pg.query(`VACUUM ANALYZE public.${t}`);
+  const ledgers: string[] = [];
+  // Each side's table as the other found it: 500,000 old rows (odd keys), vacuumed and analysed.
+  const reset = async (t: string) => {
+    await ctx.pg.query(`DROP TABLE IF EXISTS public.${t}`);
+    await ctx.pg.query(`CREATE TABLE public.${t} ${ctx.narrowColumns}`);
+    await ctx.pg.query(`ALTER TABLE public.${t} ADD PRIMARY KEY (id)`);
+    await ctx.pg.query(`INSERT INTO public.${t} SELECT g, now(), 0, 'old', false FROM generate_series(1, $1::int, 2) g`, [rows]);
+    await ctx.pg.query(`VACUUM ANALYZE public.${t}`);
+  };
+  const hand = async () => {
+    const client = await ctx.pg.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('CREATE TEMP TABLE hand_stage (LIKE public.bench_upsert_hand) ON COMMIT DROP');
+      const download = await ctx.container.getBlobClient(blob).download();
+      await pipeline(download.readableStreamBody as NodeJS.ReadableStream, client.query(copyFrom('COPY hand_stage FROM STDIN (FORMAT csv, HEADER true)')));
+      await client.query(`INSERT INTO public.bench_upsert_hand SELECT * FROM hand_stage
+        ON CONFLICT (id) DO UPDATE SET ts = EXCLUDED.ts, x = EXCLUDED.x, label = EXCLUDED.label, flag = EXCLUDED.flag`);
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK');
+      throw err;
+    } finally {
+      client.release();
     }
   };
-  try {
-    await reset();
-    const handSeconds = await ctx.time(async () => {
-      const client = await ctx.pg.connect();
-      try {
-        await client.query('BEGIN');
-        await client.query('CREATE TEMP TABLE hand_stage (LIKE public.bench_upsert_hand) ON COMMIT DROP');
-        const download = await ctx.container.getBlobClient(blob).download();
-        await pipeline(download.readableStreamBody as NodeJS.ReadableStream, client.query(copyFrom('COPY hand_stage FROM STDIN (FORMAT csv, HEADER true)')));
-        await client.query(`INSERT INTO public.bench_upsert_hand SELECT * FROM hand_stage
-          ON CONFLICT (id) DO UPDATE SET ts = EXCLUDED.ts, x = EXCLUDED.x, label = EXCLUDED.label, flag = EXCLUDED.flag`);
-        await client.query('COMMIT');
-      } catch (err) {
-        await client.query('ROLLBACK');
-        throw err;
-      } finally {
-        client.release();
-      }
-    });
-    ctx.log(`hand-written COPY→temp→ON CONFLICT: ${rows} rows in ${handSeconds.toFixed(2)} s`);
-    const ours = await timedLoad(ctx, blob, { table: 'public.bench_upsert_blob2pg', writeMethod: 'Upsert' }, env);
-    ctx.log(`blob2pg Upsert: ${ours.file.rowsCopied} rows in ${ours.seconds.toFixed(2)} s`);
-    const check = await ctx.pg.query<{ a: string; b: string }>(
+  const ours = async () => {
+    const env = benchEnv(ctx, `upsert${ledgers.length}`);
+    ledgers.push(env.BLOB2PG_LEDGER_SCHEMA!);
+    const load = await timedLoad(ctx, blob, { table: 'public.bench_upsert_blob2pg', writeMethod: 'Upsert' }, env);
+    if (load.file.rowsCopied !== rows) throw new Error(`blob2pg Upsert copied ${load.file.rowsCopied} rows, expected ${rows}`);
+  };
+  const check = async () => {
+    const { rows: counts } = await ctx.pg.query<{ a: string; b: string }>(
       `SELECT (SELECT count(*) FROM public.bench_upsert_blob2pg WHERE label LIKE 'new-%') AS a, (SELECT count(*) FROM public.bench_upsert_hand WHERE label LIKE 'new-%') AS b`,
     );
-    if (check.rows[0]!.a !== check.rows[0]!.b || Number(check.rows[0]!.a) !== rows) throw new Error(`upsert results differ: ${JSON.stringify(check.rows[0])}`);
+    if (counts[0]!.a !== counts[0]!.b || Number(counts[0]!.a) !== rows) throw new Error(`upsert results differ: ${JSON.stringify(counts[0])}`);
+  };
+  try {
+    const m = await interleave(
+      ctx.pg,
+      [
+        { name: 'hand-written', prepare: () => reset('bench_upsert_hand'), run: hand },
+        { name: 'blob2pg Upsert', prepare: () => reset('bench_upsert_blob2pg'), run: ours },
+      ],
+      ctx.repeat,
+      (line) => ctx.log(`upsert: ${line}`),
+    );
+    await check();
+    const mine = m.get('blob2pg Upsert')!;
+    const base = m.get('hand-written')!;
+    const perRound = ratios(mine, base);
     const row: BenchRow = {
       case: `CSV, Upsert, ${rows.toLocaleString('en')} rows, 50 % existing keys`,
       baseline: 'hand-written COPY ► temp ► INSERT … ON CONFLICT, same blob',
-      seconds: ours.seconds,
-      baselineSeconds: handSeconds,
-      ratio: handSeconds / ours.seconds,
+      seconds: median(mine.seconds),
+      baselineSeconds: median(base.seconds),
+      ratio: median(perRound),
       target: '≥ 0.95×',
-      notes: `${Math.round(rows / ours.seconds).toLocaleString('en')} rows/s`,
+      notes: `${spread(perRound)}; blob2pg ${times(mine)}, hand-written ${times(base)}; ${Math.round(rows / median(mine.seconds)).toLocaleString('en')} rows/s; blob2pg ${cpuMedians(mine)}; hand-written ${cpuMedians(base)}`,
     };
     return [row];
   } finally {
     for (const t of tables) await ctx.pg.query(`DROP TABLE IF EXISTS public.${t}`);
-    await ctx.pg.query(`DROP SCHEMA IF EXISTS ${env.BLOB2PG_LEDGER_SCHEMA} CASCADE`);
+    for (const schema of ledgers) await ctx.pg.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     await ctx.container.getBlobClient(blob).deleteIfExists();
   }
 };

@@ -128,31 +128,31 @@ export function fieldText(kind: ValueKind): FieldText {
   return kind === 'scalar' ? scalarFieldText : (value) => csvField(value, kind);
 }
 
-/** Collects CSV lines and hands them out as ≥ 64 KB buffers (never one write per row). */
+/**
+ * Collects CSV lines and hands them out as ≥ 64 KB buffers (never one write per row). The
+ * lines are appended to one string (`+=` makes a rope that V8 flattens once, when the chunk
+ * becomes bytes), which measured faster than an array of lines joined.
+ */
 export class CsvChunker {
-  private parts: string[] = [];
-  private length = 0;
+  private text = '';
   records = 0;
 
   push(line: string): void {
-    this.parts.push(line);
-    this.length += line.length;
+    this.text += line;
     this.records++;
   }
 
   /** Several lines at once (each ending in a line end). */
   pushLines(text: string, records: number): void {
-    this.parts.push(text);
-    this.length += text.length;
+    this.text += text;
     this.records += records;
   }
 
   /** A chunk once MIN_CHUNK_BYTES have gathered (or whatever is left, when `force`). */
   take(force = false): Buffer | undefined {
-    if (!this.length || (!force && this.length < MIN_CHUNK_BYTES)) return undefined;
-    const chunk = Buffer.from(this.parts.join(''), 'utf8');
-    this.parts = [];
-    this.length = 0;
+    if (!this.text.length || (!force && this.text.length < MIN_CHUNK_BYTES)) return undefined;
+    const chunk = Buffer.from(this.text, 'utf8');
+    this.text = '';
     return chunk;
   }
 }

@@ -49,6 +49,10 @@ export function property(obj: unknown, name: string, folded = name.toLowerCase()
   if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return undefined;
   const o = obj as Record<string, unknown>;
   // Own properties only: a field named `constructor` or `toString` is not Object.prototype's.
+  // One lookup in the common case: what Object.prototype holds is functions (and the
+  // `__proto__` accessor), which no parsed JSON or Parquet value is.
+  const value = o[name];
+  if (value !== undefined && typeof value !== 'function' && name !== '__proto__') return value;
   if (Object.hasOwn(o, name)) return o[name];
   for (const key in o) if (key.toLowerCase() === folded && Object.hasOwn(o, key)) return o[key];
   return undefined;

@@ -25,6 +25,10 @@ describe('field resolver (pipeline/fieldPath.ts)', () => {
     expect(property({ ID: 1 }, 'id')).toBe(1);
     expect(property({ id: undefined, ID: 1 }, 'id')).toBeUndefined();
     expect(property({}, 'constructor')).toBeUndefined();
+    expect(property({ Constructor: 3 }, 'constructor')).toBe(3);
+    expect(property(JSON.parse('{"constructor":5,"toString":"x","__proto__":7}'), 'constructor')).toBe(5);
+    expect(property(JSON.parse('{"toString":"x"}'), 'toString')).toBe('x');
+    expect(property(JSON.parse('{"__proto__":7}'), '__proto__')).toBe(7);
     expect(property([1], '0')).toBeUndefined();
     expect(property('text', 'length')).toBeUndefined();
   });
