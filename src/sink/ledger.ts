@@ -173,6 +173,20 @@ function sameTable(keys: readonly LedgerKey[]): string {
   return table;
 }
 
+/** The committed ledger row of one blob version: which run loaded it, and its counters; undefined when there is none. */
+export async function ingestionOf(
+  client: pg.ClientBase,
+  schema: string,
+  key: LedgerKey,
+): Promise<{ runId: string; rowsCopied: number; bytes: number } | undefined> {
+  const { rows } = await client.query<{ run_id: string; rows_copied: string | null; bytes: string | null }>(
+    `SELECT run_id, rows_copied, bytes FROM ${quoteIdent(schema)}.ingestions WHERE target_table = $1 AND blob_url = $2 AND etag = $3`,
+    [key.targetTable, key.blobUrl, key.etag],
+  );
+  const row = rows[0];
+  return row && { runId: row.run_id, rowsCopied: Number(row.rows_copied ?? 0), bytes: Number(row.bytes ?? 0) };
+}
+
 /**
  * Which of these versions of one target table's blobs are loaded (a committed ledger row),
  * in the keys' order: one statement for a whole page of a listing, the keys bound as

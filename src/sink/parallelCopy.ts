@@ -43,9 +43,9 @@ import type { PipelineSpec } from '../pipeline/spec.js';
 import type { BlobRef } from '../source/blobs.js';
 import { openCopy } from './copyFromStdin.js';
 import { copiesDirectly } from './copyCommand.js';
-import { claimIngestion, completeIngestion } from './ledger.js';
+import { claimIngestion, completeIngestion, ingestionOf } from './ledger.js';
 import type { LedgerKey } from './ledgerKey.js';
-import { finishPrepared, ledgerTransactionStatus, preparedCapacity, preparedGid, resolvePreparedLoads } from './preparedLoads.js';
+import { finishPrepared, ledgerTransactionStatus, preparedCapacity, preparedGid, preparedOf, resolvePreparedLoads } from './preparedLoads.js';
 import { backendPid, checkOut, connectionLossOf, markBroken, withClient } from './pool.js';
 import { quoteLiteral, quoteTable } from './sql.js';
 import { skipMode } from './stagedWrite.js';
@@ -71,7 +71,7 @@ export interface ParallelCopyRequest {
   size(): Promise<number>;
 }
 
-export type ParallelOutcome = { status: 'Skipped' } | { status: 'Succeeded'; rowsCopied: number; dataRead: number; streams: number };
+export type ParallelOutcome = { status: 'Skipped' } | { status: 'Succeeded'; rowsCopied: number; dataRead: number };
 
 /**
  * How many COPY streams the spec asks for this blob: `sink.parallelCopies`, or AUTO_STREAMS
@@ -200,7 +200,7 @@ async function loadRanges(request: ParallelCopyRequest, head: CsvHead, starts: n
     await ledger.query('BEGIN');
     if (!(await claimIngestion(ledger.client, ledgerSchema, key, { pipeline: spec.name, runId }))) {
       await ledger.rollback();
-      return { kind: 'done', outcome: { status: 'Skipped' } };
+      return { kind: 'done', outcome: await loadedBefore(ledger, request) };
     }
     const xid = (await ledger.query<{ xid: string }>('SELECT pg_current_xact_id()::text AS xid')).rows[0]!.xid;
     const table = await describeTable(ledger.client, spec.sink.table);
@@ -244,6 +244,12 @@ async function loadRanges(request: ParallelCopyRequest, head: CsvHead, starts: n
     const refused = preparing.find((p): p is PromiseRejectedResult => p.status === 'rejected');
     if (refused) throw transientIfCapacity(refused.reason);
 
+    // From COMMIT on, range 0's fate is the ranges' fate, and only a sweep that reads it
+    // (resolvePreparedLoads, in copyInParallel's finally and before the next load) may roll
+    // them back: a COMMIT whose answer is lost may still be landing ("in progress"), and
+    // rolling the ranges back then would leave a ledger row over part of the rows.
+    const committing = prepared;
+    prepared = [];
     try {
       await ledger.query('COMMIT');
     } catch (err) {
@@ -251,13 +257,13 @@ async function loadRanges(request: ParallelCopyRequest, head: CsvHead, starts: n
       const status = await withConnection(pool, (c) => ledgerTransactionStatus(c, xid)).catch(() => null);
       if (status !== 'committed') throw err;
     }
-    const committing = prepared;
-    prepared = [];
-    await Promise.all(committing.map((gid, i) => finishPrepared(extra[i]!, 'COMMIT', gid).catch(() => withConnection(pool, (c) => finishPrepared(c, 'COMMIT', gid))))).catch((err: unknown) => {
+    // Each range on its own connection; if that is lost, on range 0's (idle now), else a fresh one.
+    const commitElsewhere = (gid: string) => (ledger.lostWith ? withConnection(pool, (c) => finishPrepared(c, 'COMMIT', gid)) : finishPrepared(ledger, 'COMMIT', gid));
+    await Promise.all(committing.map((gid, i) => finishPrepared(extra[i]!, 'COMMIT', gid).catch(() => commitElsewhere(gid)))).catch((err: unknown) => {
       // The load is decided (range 0 committed); the sweep commits what is left.
       throw new TransientError(`loaded, but ${committing.length} prepared range transactions are not committed yet: ${(err as Error).message}`, { cause: err });
     });
-    return { kind: 'done', outcome: { status: 'Succeeded', rowsCopied: rows, dataRead: size, streams: ranges.length } };
+    return { kind: 'done', outcome: { status: 'Succeeded', rowsCopied: rows, dataRead: size } };
   } catch (err) {
     // Nothing decided: undo what is prepared (a connection that cannot leaves it to the sweep).
     if (prepared.length) {
@@ -271,6 +277,27 @@ async function loadRanges(request: ParallelCopyRequest, head: CsvHead, starts: n
   } finally {
     for (const connection of connections) connection.release();
   }
+}
+
+/**
+ * The blob version's ledger row is committed: some load decided it. It is loaded only once
+ * every range of that load has committed too — a load whose COMMIT PREPARED failed after
+ * its range 0 committed (a transient error) leaves ranges prepared, their rows invisible:
+ * they are committed here (resolvePreparedLoads: the decision is range 0's), and while any
+ * stays prepared the answer is a transient error, not "loaded". Loaded by an earlier
+ * attempt of this same run (the activity retried after that error): Succeeded with the
+ * counts that attempt recorded, so the run's totals say what it loaded. Otherwise Skipped.
+ */
+async function loadedBefore(connection: RangeConnection, request: ParallelCopyRequest): Promise<ParallelOutcome> {
+  const { key, ledgerSchema, runId } = request;
+  await resolvePreparedLoads(connection);
+  const pending = await preparedOf(connection, key);
+  if (pending.length > 0) {
+    throw new TransientError(`loaded, but ${pending.length} prepared range transactions of this blob are not committed yet (${pending.join(', ')})`);
+  }
+  const row = await ingestionOf(connection.client, ledgerSchema, key);
+  if (row?.runId !== runId) return { status: 'Skipped' };
+  return { status: 'Succeeded', rowsCopied: row.rowsCopied, dataRead: row.bytes };
 }
 
 /** `starts` thinned to at most `n` ranges of about equal size (the first always kept). */
@@ -384,12 +411,15 @@ async function recordsBefore(
   let records = 0;
   for (let i = 0; i <= index && i < ranges.length - 1; i++) {
     let scan = scans[i]!;
-    if (!finished[i]) {
-      scan = new RangeScan(head);
+    // The load's scans proved cuts without counting (rangeSplit.ts, RangeScan): the ranges
+    // before the failed one are read again to count their records; one whose COPY did not
+    // finish, to prove where it ends.
+    if (!finished[i] || (i < index && scan.records === undefined)) {
+      scan = new RangeScan(head, { count: true });
       await pipeline(await request.openRange(ranges[i]!.start, ranges[i]!.end), scan, new Writable({ write: (_chunk, _encoding, done) => done() }));
     }
     if (!scan.endsOnBoundary) return { kind: 'unproven', cut: i + 1 };
-    if (i < index) records += scan.records;
+    if (i < index) records += scan.records!;
   }
   return records;
 }

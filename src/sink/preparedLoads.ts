@@ -27,8 +27,20 @@ export interface Queryable {
 
 /** The gid of range `index` (1-based: range 0 is the ledger transaction, never prepared). */
 export function preparedGid(ledgerXid: string, index: number, ranges: number, key: LedgerKey): string {
-  const hash = createHash('sha256').update(JSON.stringify([key.targetTable, key.blobUrl, key.etag])).digest('hex').slice(0, 16);
-  return `${GID_PREFIX}${ledgerXid}:${index}/${ranges}:${hash}`;
+  return `${GID_PREFIX}${ledgerXid}:${index}/${ranges}:${keyHash(key)}`;
+}
+
+function keyHash(key: LedgerKey): string {
+  return createHash('sha256').update(JSON.stringify([key.targetTable, key.blobUrl, key.etag])).digest('hex').slice(0, 16);
+}
+
+/** The gids of range transactions of this blob version that are prepared in this database now. */
+export async function preparedOf(client: Queryable, key: LedgerKey): Promise<string[]> {
+  const { rows } = await client.query<{ gid: string }>(
+    `SELECT gid FROM pg_prepared_xacts WHERE database = current_database() AND gid LIKE 'blob2pg:%:' || $1 ORDER BY prepared`,
+    [keyHash(key)],
+  );
+  return rows.map((r) => r.gid);
 }
 
 /** The ledger transaction ID a gid names, or undefined for a gid that is not blob2pg's. */

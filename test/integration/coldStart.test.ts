@@ -17,6 +17,7 @@ import { timerFunctionName } from '../../src/app/schedules.js';
 import { buildCli } from '../support/cliProcess.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { zipStored } from '../support/zipFixture.js';
+import { DURABLE_CLIENT_STUB_MARK } from '../../src/deploy/cliStubs.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const recorder = path.join(root, 'test/support/moduleRecorder.mjs');
@@ -40,6 +41,10 @@ afterAll(async () => {
 interface Loaded {
   /** Package names under node_modules. */
   packages: Set<string>;
+  /** Chunks of the CLI bundle (dist/cli/*.js), as paths. */
+  chunks: string[];
+  /** Node's built-in modules, internal ones included (`http2`, `internal/deps/undici/undici`). */
+  builtins: Set<string>;
   /** Our own compiled modules, as paths under dist/. */
   own: Set<string>;
   stdout: string;
@@ -52,16 +57,45 @@ async function loadedBy(args: string[], env: Record<string, string> = {}): Promi
   const lines = (await readFile(log, 'utf8')).split('\n').filter(Boolean);
   const packages = new Set<string>();
   const own = new Set<string>();
+  const chunks = new Set<string>();
+  const builtins = new Set<string>();
   for (const line of lines) {
+    if (line.startsWith('builtin:')) {
+      builtins.add(line.slice('builtin:'.length));
+      continue;
+    }
     const file = line.startsWith('file:') ? fileURLToPath(line) : line;
+    if (file.startsWith(path.join(root, 'dist/cli') + path.sep)) chunks.add(file);
     const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(file)?.[1];
     if (pkg) packages.add(pkg);
     else if (file.startsWith(path.join(root, 'dist') + path.sep)) own.add(path.relative(path.join(root, 'dist'), file));
   }
-  return { packages, own, stdout };
+  return { packages, own, chunks: [...chunks], builtins, stdout };
 }
 
-const present = (loaded: Loaded, names: string[]) => names.filter((name) => loaded.packages.has(name));
+/** The packages (and stubbed modules) bundled into these chunks, from their source maps' `sources`. */
+async function bundledSources(chunks: string[]): Promise<{ packages: Set<string>; sources: string[] }> {
+  const sources: string[] = [];
+  for (const chunk of chunks) sources.push(...(JSON.parse(await readFile(`${chunk}.map`, 'utf8')) as { sources: string[] }).sources);
+  // @azure/functions ships a webpack bundle: its own map names its files webpack://@azure/functions/….
+  const packages = new Set(sources.map((s) => /(?:node_modules\/|^webpack:\/\/)((?:@[^/]+\/)?[^/]+)\//.exec(s)?.[1]).filter((p): p is string => !!p));
+  return { packages, sources };
+}
+
+/** Every chunk the bundle can load from `entry`: static imports and import() of its own chunks (esbuild names them name-HASH.js), followed. */
+async function reachableChunks(entry: string): Promise<string[]> {
+  const seen = new Set<string>([entry]);
+  for (const file of seen) {
+    const text = await readFile(file, 'utf8');
+    for (const m of text.matchAll(/(?:from\s*|import\(\s*|import\s+)["'](\.\/[\w.-]+-[A-Z0-9]{8}\.js)["']/g)) seen.add(path.join(path.dirname(file), m[1]!));
+  }
+  return [...seen];
+}
+
+/** Client-side HTTP stack of durable-functions' DurableClient, which the CLI never calls (src/deploy/cliStubs.ts). */
+const DURABLE_CLIENT_STACK = ['axios', 'validator', '@opentelemetry/api', 'form-data', 'mime-db', 'follow-redirects'];
+
+const present = (loaded: { packages: Set<string> }, names: string[]) => names.filter((name) => loaded.packages.has(name));
 
 describe('cold start: modules load when a command or spec needs them', () => {
   it('`blob2pg --help` loads no dependency at all', async () => {
@@ -80,6 +114,35 @@ describe('cold start: modules load when a command or spec needs them', () => {
     expect([...help.packages]).toEqual([]);
     expect([...help.own].every((file) => file.startsWith(`cli${path.sep}`))).toBe(true);
     expect((await loadedBy([bin, 'schema'])).stdout).toBe((await loadedBy([cli, 'schema'])).stdout);
+  });
+
+  it('the CLI bundle has a stub for durable-functions\' HTTP client instead of axios and the rest; a one-row run loads the stub, never calls it, and loads no decoder, Entra sign-in or undici', async () => {
+    const bin = path.join(root, 'dist/cli/bin.js');
+    // The whole CLI, every lazy chunk included: the stub is in, the client stack is not.
+    const all = await reachableChunks(bin);
+    const everything = await bundledSources(all);
+    expect(everything.packages).toContain('durable-functions');
+    expect(present(everything, DURABLE_CLIENT_STACK)).toEqual([]);
+    const texts = await Promise.all(all.map((chunk) => readFile(chunk, 'utf8')));
+    expect(texts.filter((text) => text.includes(DURABLE_CLIENT_STUB_MARK))).toHaveLength(1);
+
+    await h.query(`CREATE TABLE "${h.schema}".cold_bundle (id int, name text)`);
+    await h.upload('cold-bundle/one.csv', 'id,name\n1,one\n');
+    const spec = path.join(dir, 'cold-bundle.json');
+    await writeFile(spec, JSON.stringify({ name: 'cold-bundle', source: { container: h.container.containerName, prefix: 'cold-bundle/' }, sink: { table: `${h.schema}.cold_bundle` } }));
+    const run = await loadedBy([bin, 'run', spec, '--json'], h.env);
+    // The stub throws when called: a Succeeded run through the durable orchestration never reached it.
+    expect(JSON.parse(run.stdout)).toMatchObject({ status: 'Succeeded', rowsCopied: 1 });
+    expect(run.packages.size, [...run.packages].join()).toBe(0); // everything from the bundle: no node_modules file read
+    const loaded = await bundledSources(run.chunks);
+    expect(loaded.sources.some((s) => s.endsWith('durable-functions/lib/src/durableClient/getClient.js'))).toBe(true);
+    expect(present(loaded, ['durable-functions', '@azure/functions', '@azure/storage-blob', 'pg', 'pg-copy-streams', 'zod'])).toEqual(['durable-functions', '@azure/functions', '@azure/storage-blob', 'pg', 'pg-copy-streams', 'zod']);
+    expect(present(loaded, [...DURABLE_CLIENT_STACK, '@azure/identity', '@azure/msal-node', 'hyparquet', 'hyparquet-compressors', 'unzipper'])).toEqual([]);
+    expect(loaded.sources.filter((s) => /src\/(format\/(json|parquet)|sink\/(bulkInsert|upsert))\.ts$/.test(s))).toEqual([]);
+    // pg's Cloudflare check and the HTTP pipeline's FormData test are answered without loading Node's undici (cliStubs.ts).
+    expect(run.builtins).toContain('https');
+    // (worker_threads and perf_hooks are not asserted: the recorder's own resolve hook runs on a worker thread.)
+    expect(['internal/deps/undici/undici', 'http2'].filter((id) => run.builtins.has(id))).toEqual([]);
   });
 
   it('`blob2pg schema` loads zod and nothing else', async () => {

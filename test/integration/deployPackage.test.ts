@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRequire } from 'node:module';
 import { buildDeployPackage, PACKAGE_CONTENTS } from '../../src/deploy/package.js';
+import { DURABLE_CLIENT_STUB_MARK } from '../../src/deploy/cliStubs.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 let work: string;
@@ -83,6 +84,17 @@ describe('deployment package', () => {
     for (const lazyDep of ['unzipper', 'tar-stream', 'unbzip2-stream', 'iconv-lite']) {
       expect(fromChunks.resolve(lazyDep).startsWith(path.join(pkg, 'node_modules')), lazyDep).toBe(true);
     }
+  });
+
+  it('bundles durable-functions\' real HTTP client (the triggers call df.getClient), not the CLI\'s stub', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const folder = path.join(pkg, 'dist/functions');
+    const chunks = (await readdir(folder)).filter((f) => f.endsWith('.js'));
+    const texts = await Promise.all(chunks.map((f) => readFile(path.join(folder, f), 'utf8')));
+    expect(texts.some((text) => text.includes(DURABLE_CLIENT_STUB_MARK))).toBe(false);
+    const sources = (await Promise.all(chunks.map(async (f) => (JSON.parse(await readFile(path.join(folder, `${f}.map`), 'utf8')) as { sources: string[] }).sources))).flat();
+    // durable-functions ships source maps, so esbuild names its TypeScript: …/durable-functions/src/durableClient/DurableClient.ts.
+    for (const module of [/durable-functions\/(lib\/)?src\/durableClient\/DurableClient\.[jt]s$/, /node_modules\/axios\//]) expect(sources.some((s) => module.test(s)), String(module)).toBe(true);
   });
 
   it('has no scripts a remote install could run (no build on the host)', async () => {

@@ -21,6 +21,7 @@ import { blobUrl, normalizeEtag, type BlobRef } from '../../src/source/blobs.js'
 import { createHarness, type Harness } from '../support/harness.js';
 import { countStatements as countStatementsOf } from '../support/tables.js';
 import { copyingBackends } from '../support/copyProgress.js';
+import { serviceAddress, startFaultProxy, throughProxy } from '../support/faultProxy.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -195,6 +196,62 @@ describe('parallel COPY streams (sink.parallelCopies)', () => {
     expect([retried.status, retried.rowsCopied]).toEqual(['Succeeded', 20_000]);
     expect(await h.query(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS d FROM ${quoted(t)}`)).toEqual([{ n: 20_000, d: 20_000 }]);
     expect(await ledgerRows(t)).toEqual([20_000]);
+  }, 60_000);
+
+  it('the connections drop while range 0 COMMITs: the ranges are not rolled back under a commit still landing; the retry commits them and reports Succeeded, not Skipped', async () => {
+    const t = await h.table('commitlost', 'id int, v text');
+    const [schema] = t.split('.');
+    const ledgerTable = ledger();
+    await ensureLedger(h.pg, ledgerSchemaName(undefined, h.env));
+    // Range 0's COMMIT waits (a deferred trigger on its ledger row) until the test says go,
+    // so the connections can be cut while that commit is in progress.
+    await h.query(`CREATE TABLE "${schema}".go (x int)`);
+    await h.query(`CREATE FUNCTION "${schema}".hold() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        FOR i IN 1..3000 LOOP
+          EXIT WHEN EXISTS (SELECT 1 FROM "${schema}".go);
+          PERFORM pg_sleep(0.01);
+        END LOOP;
+        RETURN NULL;
+      END $$`);
+    await h.query(`CREATE CONSTRAINT TRIGGER hold AFTER UPDATE ON ${ledgerTable} DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+      WHEN (NEW.target_table = '${t}') EXECUTE FUNCTION "${schema}".hold()`);
+    const proxy = await startFaultProxy(serviceAddress(h.env.TARGET_POSTGRES));
+    try {
+      const ref = await upload('commitlost/a.csv', csv(20_000));
+      const viaProxy = { ...h.env, TARGET_POSTGRES: throughProxy(h.env.TARGET_POSTGRES, proxy) };
+      const loading = copyBlob(spec('commitlost/', t, 2), ref, { runId: 'c1', env: viaProxy }).then(() => undefined, (err: unknown) => err);
+      let holding = false;
+      for (let i = 0; i < 500 && !holding; i++) {
+        holding = (await h.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query = 'COMMIT'`)).length > 0;
+        if (!holding) await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(holding).toBe(true);
+      // The network drops; reconnecting works (the load asks the server how its COMMIT went: in progress).
+      proxy.breakAll();
+      const error = await loading;
+      expect(error).toBeInstanceOf(TransientError);
+      // Range 1 is still prepared: not rolled back while range 0's commit may land.
+      expect(await prepared()).toHaveLength(1);
+      await h.query(`INSERT INTO "${schema}".go VALUES (1)`);
+      // Range 0 — its rows and the ledger row — commits after all.
+      for (let i = 0; i < 500 && (await ledgerRows(t)).length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(await ledgerRows(t)).toEqual([20_000]);
+      const visible = (await count(t)) as number;
+      expect(visible > 0 && visible < 20_000).toBe(true);
+      // The activity is retried (same run id): it commits the prepared range and reports what the run loaded.
+      const retried = await copyBlob(spec('commitlost/', t, 2), ref, { runId: 'c1', env: h.env });
+      expect([retried.status, retried.rowsCopied, retried.dataRead]).toEqual(['Succeeded', 20_000, ref.size]);
+      expect(await prepared()).toEqual([]);
+      expect(await h.query(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS d FROM ${quoted(t)}`)).toEqual([{ n: 20_000, d: 20_000 }]);
+      // Another run finds it loaded.
+      expect((await copyBlob(spec('commitlost/', t, 2), ref, { runId: 'c2', env: h.env })).status).toBe('Skipped');
+      expect(await count(t)).toBe(20_000);
+    } finally {
+      await h.query(`INSERT INTO "${schema}".go VALUES (1)`);
+      await h.query(`DROP TRIGGER hold ON ${ledgerTable}`);
+      await proxy.close();
+    }
   }, 60_000);
 
   describe('prepared transactions a crashed load left behind', () => {

@@ -33,6 +33,8 @@ export interface FaultProxy {
   /** Connections accepted so far. */
   readonly connections: number;
   throttle(bytesPerSecond: number | undefined): void;
+  /** Resets every open connection now (as a network failure would); new connections go through. */
+  breakAll(): void;
   close(): Promise<void>;
 }
 
@@ -123,6 +125,9 @@ export async function startFaultProxy(target: { host: string; port: number }): P
     },
     throttle(rate) {
       bytesPerSecond = rate;
+    },
+    breakAll() {
+      for (const socket of sockets) socket.resetAndDestroy();
     },
     async close() {
       for (const socket of sockets) socket.destroy();

@@ -1,7 +1,9 @@
 /**
  * `node --import ./moduleRecorder.mjs …`: records every module the process loads into the
  * file named by MODULE_LOG, one per line — ES modules as resolved URLs (a resolve hook,
- * which runs on the loader thread), CommonJS modules as paths (require.cache at exit).
+ * which runs on the loader thread), CommonJS modules as paths (require.cache at exit), and
+ * Node's own built-in modules as `builtin:<id>` (process.moduleLoadList at exit: internal
+ * ones too, which no hook sees — e.g. the undici a `new Response()` loads).
  * Plain JavaScript: the child runs the compiled CLI without vitest's TypeScript transform.
  */
 import { appendFileSync } from 'node:fs';
@@ -18,5 +20,8 @@ if (log) {
     }`;
   register(`data:text/javascript,${encodeURIComponent(hook)}`);
   const cache = createRequire(import.meta.url).cache;
-  process.on('exit', () => appendFileSync(log, Object.keys(cache).join('\n') + '\n'));
+  process.on('exit', () => {
+    const builtins = process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => `builtin:${m.slice('NativeModule '.length)}`);
+    appendFileSync(log, [...Object.keys(cache), ...builtins].join('\n') + '\n');
+  });
 }

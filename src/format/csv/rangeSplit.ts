@@ -120,29 +120,52 @@ export function guessRecordStart(window: Buffer, windowStart: number, fieldCount
 }
 
 /**
- * Passes a range's bytes through to COPY while counting its records the way COPY counts
- * them (RecordCounter), scanning from the range's start as a record boundary.
+ * Passes a range's bytes through to COPY, proving where it ends: the range is scanned from
+ * its start as a record boundary, and `endsOnBoundary` says whether its last byte ends a
+ * record. Records are counted only when asked (`count`): their number matters only for an
+ * error's line, and a failed load reads the ranges before the failed one again to count
+ * them (sink/parallelCopy.ts, recordsBefore), so a load that succeeds never pays for it.
+ *
+ * Without counting, when the quote is its own escape (the usual `""`), the proof is the
+ * parity of the quote bytes: COPY finds line ends the same way ("if the quote char is also
+ * the escape char … we just use the char as a toggle", CopyReadLineText in PostgreSQL's
+ * copyfromparse.c), one indexOf per quote instead of a scan per record (bench/README.md,
+ * "Node's part of the split path"). A distinct escape (`\"` inside quotes) needs the full
+ * scan (RecordCounter), which knows which quotes are escaped.
  */
 export class RangeScan extends Transform {
-  private readonly counter: RecordCounter;
+  private readonly counter: RecordCounter | undefined;
+  private readonly quote: number;
+  private inQuotes = false;
+  private lastByte = -1;
 
-  constructor(options: { quote: string; escape: string }) {
+  constructor(options: { quote: string; escape: string }, { count = false }: { count?: boolean } = {}) {
     super();
-    this.counter = new RecordCounter(options);
+    this.quote = options.quote.charCodeAt(0);
+    this.counter = count || options.quote !== options.escape ? new RecordCounter(options) : undefined;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.counter.add(chunk);
+    if (this.counter) {
+      this.counter.add(chunk);
+    } else if (chunk.length > 0) {
+      const q = this.quote;
+      let inQuotes = this.inQuotes;
+      for (let at = chunk.indexOf(q); at !== -1; at = chunk.indexOf(q, at + 1)) inQuotes = !inQuotes;
+      this.inQuotes = inQuotes;
+      this.lastByte = chunk[chunk.length - 1]!;
+    }
     callback(null, chunk);
   }
 
-  /** Records COPY reads from this range (a last one without a line end included). */
-  get records(): number {
-    return this.counter.records;
+  /** Records COPY reads from this range (a last one without a line end included); undefined when not counted. */
+  get records(): number | undefined {
+    return this.counter?.records;
   }
 
   /** The range ends right after a line end, outside quotes: the next range starts on a record boundary (if this one did). */
   get endsOnBoundary(): boolean {
-    return !this.counter.endsInsideQuotes && !this.counter.unterminated;
+    if (this.counter) return !this.counter.endsInsideQuotes && !this.counter.unterminated;
+    return !this.inQuotes && (this.lastByte === -1 || this.lastByte === LF);
   }
 }

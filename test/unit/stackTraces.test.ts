@@ -1,0 +1,59 @@
+/**
+ * The CLI bundle's stack traces name the original sources, with the source maps read only
+ * when a stack is formatted (src/cli/stackTraces.ts): a fixture bundled the way the CLI is
+ * (src/deploy/bundle.ts: split ESM chunks, source maps), run in a child `node`.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundle } from '../../src/deploy/bundle.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'blob2pg-stacks-'));
+});
+afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('stack traces of the bundled CLI', () => {
+  it('name the original file, line and column of a frame in a lazily imported chunk; frames outside the bundle stay as they are', async () => {
+    const src = path.join(dir, 'src');
+    const out = path.join(dir, 'out');
+    await (await import('node:fs/promises')).mkdir(src);
+    await writeFile(
+      path.join(src, 'entry.ts'),
+      `import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { mapStackTracesLazily } from ${JSON.stringify(path.join(root, 'src/cli/stackTraces.ts'))};
+mapStackTracesLazily(path.dirname(fileURLToPath(import.meta.url)));
+const { fail } = await import('./thrower.js');
+try {
+  [1].forEach(() => fail());
+} catch (err) {
+  console.log((err as Error).stack);
+}
+`,
+    );
+    await writeFile(path.join(src, 'thrower.ts'), `// a comment, so line numbers differ from the bundle's\nexport function fail(): never {\n  throw new TypeError('boom');\n}\n`);
+    await bundle({ entryPoints: [path.join(src, 'entry.ts')], outdir: out });
+    const { stdout } = await promisify(execFile)(process.execPath, [path.join(out, 'entry.js')]);
+    const lines = stdout.trim().split('\n');
+    expect(lines[0]).toBe('TypeError: boom');
+    expect(lines[1]).toBe(`    at fail (${path.join(src, 'thrower.ts')}:3:9)`);
+    expect(lines[2]).toBe(`    at ${path.join(src, 'entry.ts')}:7:21`);
+    expect(lines[3]).toBe('    at Array.forEach (<anonymous>)');
+    expect(stdout).not.toContain(out);
+  });
+
+  it('the installed CLI maps lazily instead of switching Node\'s source maps on at start', async () => {
+    const bin = await readFile(path.join(root, 'dist/cli/bin.js'), 'utf8');
+    expect(bin).toContain('mapStackTracesLazily');
+    expect(bin).not.toMatch(/setSourceMapsEnabled|enable-source-maps/);
+  });
+});
