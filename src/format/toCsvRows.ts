@@ -49,6 +49,40 @@ function hex(bytes: Uint8Array): string {
   return '\\x' + Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
 
+/** Fractional digits the short path tries: a value with more takes String() after at most 6 tries. */
+const SHORT_DECIMALS = 6;
+const POWERS_OF_TEN = Array.from({ length: SHORT_DECIMALS + 1 }, (_, k) => 10 ** k);
+
+/**
+ * `String(value)` for a number, faster for decimals with up to 6 fractional digits (prices,
+ * readings: `731.731`), which V8 formats by its general shortest-digits search.
+ * Exact: the first k (fractional digits) for which round(|v| × 10^k) / 10^k gives back v
+ * exactly names a decimal of ≤ 15 significant digits that parses to v, and no decimal with
+ * fewer digits does (it would have been found at a smaller k), so it is the shortest —
+ * the digits String() prints, in the same fixed notation (1e-6 ≤ |v| < 1e9, so that
+ * |v| × 10^6 < 10^15). Everything
+ * else (integers, long digit strings, exponents, NaN, ±Infinity) is String()'s.
+ */
+export function numberText(value: number): string {
+  if (Number.isInteger(value)) return String(value);
+  const abs = Math.abs(value);
+  // One test first: if any k ≤ 6 works, k = 6 does (the same decimal with trailing zeros),
+  // so a long double (most of a float column's values, often) costs one multiply and divide.
+  const most = POWERS_OF_TEN[SHORT_DECIMALS]!;
+  if (abs >= 1e-6 && abs < 1e9 && Math.round(abs * most) / most === abs) {
+    for (let k = 1; k <= SHORT_DECIMALS; k++) {
+      const scale = POWERS_OF_TEN[k]!;
+      const digits = Math.round(abs * scale);
+      if (digits / scale === abs) {
+        const whole = Math.trunc(digits / scale);
+        const fraction = String(digits - whole * scale);
+        return `${value < 0 ? '-' : ''}${whole}.${'0'.repeat(k - fraction.length)}${fraction}`;
+      }
+    }
+  }
+  return String(value);
+}
+
 /** Text of a scalar as Postgres reads it. */
 function scalarText(value: unknown): string {
   switch (typeof value) {
@@ -111,7 +145,7 @@ function scalarFieldText(value: unknown): string {
     case 'string':
       return csvText(value);
     case 'number':
-      return String(value);
+      return numberText(value);
     case 'boolean':
       return value ? 'true' : 'false';
     case 'bigint':

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { MIN_CHUNK_BYTES } from '../../src/format/byteReader.js';
 import { formattedCsv } from '../../src/format/parquet.js';
-import { CsvChunker, fieldText } from '../../src/format/toCsvRows.js';
+import { CsvChunker, fieldText, numberText } from '../../src/format/toCsvRows.js';
 
 describe('CsvChunker', () => {
   it('holds lines until MIN_CHUNK_BYTES, then hands them out whole as UTF-8, the rest when forced', () => {
@@ -45,5 +45,26 @@ describe('formattedCsv', () => {
     expect(passThrough(null)).toBe('');
     expect(passThrough(undefined)).toBe('');
     expect(passThrough(12n)).toBe('12');
+  });
+});
+
+describe('numberText', () => {
+  it('prints exactly what String() prints, for short decimals, long doubles and the edges', () => {
+    const values: number[] = [0, -0, 1, -1, 0.1, 0.2, 0.1 + 0.2, 1e-6, 1.5e-6, 9.99e-7, 1e-7, 123456789012345.6, 1e15 - 0.5, 1e15, 1e21, 1e-300, 5e-324, Number.MAX_VALUE, Number.MIN_SAFE_INTEGER, NaN, Infinity, -Infinity, 731.731, 0.000123, -42.5, 2 ** 53 + 0.5];
+    // Deterministic pseudo-random values: short decimals at every magnitude, and arbitrary doubles.
+    let seed = 12345;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let i = 0; i < 200_000; i++) {
+      const k = Math.floor(next() * 16);
+      const magnitude = 10 ** (Math.floor(next() * 22) - 7);
+      values.push(Math.round(next() * magnitude * 10 ** k) / 10 ** k);
+      values.push(-Math.round(next() * 1e6) / 10 ** (i % 12));
+      values.push((next() - 0.5) * magnitude);
+      values.push(((i + 100_001) * 0.731) % 1000);
+    }
+    const differ = values.filter((v) => numberText(v) !== String(v));
+    expect(differ.map((v) => [v, numberText(v), String(v)])).toEqual([]);
+    expect(numberText(731.731)).toBe('731.731');
+    expect(numberText(0.000123)).toBe('0.000123');
   });
 });
