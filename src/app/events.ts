@@ -166,7 +166,12 @@ export function instanceIdForEvent(pipeline: string, event: BlobCreated): string
   return eventInstanceId(pipeline, event.container, event.blob, event.etag ?? `renamed:${event.eventKey}`);
 }
 
-/** Scheduled runs of a pipeline share one ID: a tick while it runs finds it and skips. */
-export function scheduledInstanceId(pipeline: string): string {
-  return `${pipeline.slice(0, 80)}-scheduled`;
+/**
+ * Every tick is its own run, so the run log has one row per scheduled run (as ADF's Monitor
+ * lists them): `<pipeline>-scheduled-<tick time, UTC, to the millisecond>`, at most 70 + 11 +
+ * 19 = 100 characters (the durable limit). A tick while the previous one runs is found
+ * through the run log instead (triggers.ts, handleScheduleTick).
+ */
+export function scheduledInstanceId(pipeline: string, tick: Date): string {
+  return `${pipeline.slice(0, 70)}-scheduled-${tick.toISOString().replace(/[-:.]/g, '')}`;
 }

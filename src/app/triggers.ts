@@ -2,6 +2,7 @@
  * What each trigger does, apart from the Functions plumbing: parse the input, pick the
  * pipelines, start the run orchestrator. functions/*.ts bind these to triggers.
  */
+import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { Env } from '../connections/settings.js';
 import { SpecError } from '../errors.js';
@@ -13,7 +14,8 @@ import { redactError, redactSecrets } from '../redact.js';
 import { RUN_ORCHESTRATOR, type RunInput } from './plan.js';
 import { adHocConnectionProblem, adHocRunsAllowed, ALLOW_ADHOC_RUNS_SETTING, deployedConnections, pipelineRunBodySchema, requestIssues, runBodySchema } from './runRequest.js';
 import { isActive, type DurableStarter, type InstanceStatus } from './starter.js';
-import { logRunStart } from '../runLog/start.js';
+import { findActiveRun, logRunFailed, logRunStart } from '../runLog/start.js';
+import type { TriggerKind } from '../runLog/store.js';
 import { appEnv } from './appEnv.js';
 
 export { RUN_ORCHESTRATOR };
@@ -89,9 +91,8 @@ export async function handleBlobCreatedMessage(message: unknown, starter: Durabl
       // A renamed file names no version: the run lists it by name and loads what is there.
       const ref = blobRefFromEvent(event);
       const input: RunInput = ref ? { spec, deployed: true, blobs: [ref] } : { spec, deployed: true, blobNames: [event.blob] };
-      await starter.startNew(RUN_ORCHESTRATOR, { instanceId, input });
       // A restart reuses the instance ID: its run-log row is Running again.
-      await logRunStart(spec, instanceId, 'BlobEvent', appEnv(), { restarted: Boolean(existing) });
+      await startLoggedRun(starter, spec, instanceId, input, 'BlobEvent', appEnv(), { restarted: Boolean(existing) });
       log.log(`${existing ? 'restarted' : 'started'} ${instanceId}: pipeline ${spec.name}, blob ${event.container}/${event.blob}${existing ? ` (the previous run ended ${describeEnd(existing)})` : ''}`);
       outcome.started.push(instanceId);
     }
@@ -111,18 +112,58 @@ function describeEnd(status: InstanceStatus): string {
   return status.runtimeStatus === 'Completed' ? `with status ${output?.status ?? 'unknown'}` : status.runtimeStatus;
 }
 
-/** A tick while the previous scheduled run of the pipeline is still going is skipped. */
-export async function handleScheduleTick(spec: PipelineSpec, starter: DurableStarter, logger: Logger): Promise<{ started?: string; skipped?: string }> {
-  const log = redactingLogger(logger);
-  const instanceId = scheduledInstanceId(spec.name);
-  const current = await starter.getStatus(instanceId);
-  if (isActive(current)) {
-    log.warn(`pipeline ${spec.name}: the previous scheduled run (${instanceId}) is ${current!.runtimeStatus}; tick skipped`);
-    return { skipped: instanceId };
+/**
+ * The run's row first, then the orchestration: a process that dies in between leaves a
+ * Running row (shown Abandoned, or Failed by the next scheduled tick), never a run the log
+ * does not know. A start that fails marks the row Failed and throws.
+ */
+export async function startLoggedRun(
+  starter: DurableStarter,
+  spec: PipelineSpec,
+  instanceId: string,
+  input: RunInput,
+  trigger: TriggerKind,
+  env: Env = process.env,
+  options: { restarted?: boolean } = {},
+): Promise<string> {
+  await logRunStart(spec, instanceId, trigger, env, options);
+  try {
+    await starter.startNew(RUN_ORCHESTRATOR, { instanceId, input });
+  } catch (err) {
+    await logRunFailed(spec, instanceId, `the orchestration could not be started: ${redactSecrets((err as Error).message)}`, env);
+    throw err;
   }
-  const input: RunInput = { spec, deployed: true };
-  await starter.startNew(RUN_ORCHESTRATOR, { instanceId, input });
-  await logRunStart(spec, instanceId, 'Schedule', appEnv());
+  return instanceId;
+}
+
+/** A new instance ID, chosen before the start so the run log can have the row first (the durable client's own form: a GUID without dashes). */
+export function newRunId(): string {
+  return randomUUID().replace(/-/g, '');
+}
+
+/**
+ * Each tick starts its own run (`<pipeline>-scheduled-<tick time>`), unless a scheduled run
+ * of the pipeline is still going: an unfinished Schedule row in the run log whose
+ * orchestration is active. The scheduled runs found over on the way are completed in the
+ * log. A run log that cannot be read fails the tick (logged; the next tick tries again):
+ * without it there is no telling whether a run is going, and its sink is that database.
+ */
+export async function handleScheduleTick(spec: PipelineSpec, starter: DurableStarter, logger: Logger, now: Date = new Date()): Promise<{ started?: string; skipped?: string }> {
+  const log = redactingLogger(logger);
+  const env = appEnv();
+  let current;
+  try {
+    // 'Unknown' counts as going: when in doubt, skip rather than overlap.
+    current = await findActiveRun(spec, 'Schedule', (id) => starter.getStatus(id), (s) => isActive(s as InstanceStatus | undefined) || s?.runtimeStatus === 'Unknown', env);
+  } catch (err) {
+    log.error(`pipeline ${spec.name}: tick failed: cannot read the run log to find a scheduled run still going: ${(err as Error).message}`);
+    throw err;
+  }
+  if (current) {
+    log.warn(`pipeline ${spec.name}: the previous scheduled run (${current.runId}) is ${current.status!.runtimeStatus}; tick skipped`);
+    return { skipped: current.runId };
+  }
+  const instanceId = await startLoggedRun(starter, spec, scheduledInstanceId(spec.name, now), { spec, deployed: true }, 'Schedule', env);
   log.log(`pipeline ${spec.name}: scheduled run ${instanceId} started`);
   return { started: instanceId };
 }
@@ -171,8 +212,7 @@ async function startOrValidate(
     return { status: 200, jsonBody: { pipeline: spec.name, valid: problems.length === 0, problems } };
   }
   const input: RunInput = { spec, deployed, ...(body.blobs?.length && { blobNames: body.blobs }) };
-  const instanceId = await starter.startNew(RUN_ORCHESTRATOR, { input });
-  await logRunStart(spec, instanceId, 'HTTP', options.env);
+  const instanceId = await startLoggedRun(starter, spec, newRunId(), input, 'HTTP', options.env);
   return accepted(starter, request, instanceId);
 }
 

@@ -12,7 +12,7 @@ import type pg from 'pg';
 import type { Env } from '../connections/settings.js';
 import { redactSecrets } from '../redact.js';
 import { notice } from '../notices.js';
-import type { FileResult, RunOutput } from '../run/output.js';
+import { failedRun, type FileResult, type RunOutput } from '../run/output.js';
 import { ledgerSchemaName } from '../sink/ledger.js';
 import { poolFor, withClient } from '../sink/pool.js';
 import { logContainerName, skipLogBlobName } from '../sink/skipLog.js';
@@ -359,4 +359,30 @@ export async function recordAbandoned(target: RunLogTarget, runId: string, reaso
       [runId, reason],
     );
   });
+}
+
+/** The pipeline's runs of one trigger whose end the log does not have yet, newest first. Throws (not best effort): callers decide on it. */
+export async function unfinishedRuns({ pool, schema }: RunLogPlace, pipeline: string, trigger: TriggerKind): Promise<string[]> {
+  const { rows } = await pool.query<{ run_id: string }>(
+    `SELECT run_id FROM ${quoteIdent(schema)}.runs WHERE pipeline = $1 AND trigger = $2 AND finished_at IS NULL ORDER BY started_at DESC, run_id DESC`,
+    [pipeline, trigger],
+  );
+  return rows.map((r) => r.run_id);
+}
+
+/** An orchestration's end as the durable client reports it; undefined: no such instance. */
+export type OrchestrationEnd = { runtimeStatus: string; output?: unknown } | undefined;
+
+/**
+ * A run whose orchestration is over while its log row is unfinished (in Azure the
+ * orchestrator itself does no I/O): completed from its output, or Failed saying how it
+ * ended. No orchestration at all: the process stopped between the row and the start, or
+ * the history was purged.
+ */
+export async function recordOrchestrationEnd(target: RunLogTarget, pipeline: string, runId: string, status: OrchestrationEnd): Promise<void> {
+  const output =
+    status?.runtimeStatus === 'Completed'
+      ? (status.output as RunOutput)
+      : failedRun(pipeline, runId, status ? `the orchestration ${status.runtimeStatus.toLowerCase()}` : 'no orchestration has this run ID: the process stopped before starting it, or its history was purged');
+  await recordRunOutput(target, { ...output, pipeline: output.pipeline || pipeline });
 }

@@ -13,11 +13,9 @@ import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { Env } from '../connections/settings.js';
 import type { LoadedPipelines } from '../app/pipelines.js';
 import type { RunProgress, RunInput } from '../app/plan.js';
-import { RUN_ORCHESTRATOR } from '../app/triggers.js';
+import { newRunId, startLoggedRun } from '../app/triggers.js';
 import type { DurableStarter } from '../app/starter.js';
-import { failedRun, type RunOutput } from '../run/output.js';
-import { logRunStart } from '../runLog/start.js';
-import { recordRunOutput, type RunLogPlace } from '../runLog/store.js';
+import { recordOrchestrationEnd, type RunLogPlace } from '../runLog/store.js';
 import { ledgerSchemaName } from '../sink/ledger.js';
 import { poolFor } from '../sink/pool.js';
 import { handleUi } from './app.js';
@@ -55,16 +53,13 @@ export async function handleUiRequest(request: HttpRequest, starter: DurableStar
       async rerun(pipeline, blobs) {
         const spec = pipelines.pipelines.get(pipeline)!;
         const input: RunInput = { spec, deployed: true, blobNames: blobs };
-        const runId = await starter.startNew(RUN_ORCHESTRATOR, { input });
-        await logRunStart(spec, runId, 'Rerun', env);
-        return runId;
+        return startLoggedRun(starter, spec, newRunId(), input, 'Rerun', env);
       },
       async live(runId) {
         const status = await starter.getStatus(runId);
         if (!status) return undefined;
         if (status.runtimeStatus === 'Completed' || status.runtimeStatus === 'Failed' || status.runtimeStatus === 'Terminated') {
-          const output = status.runtimeStatus === 'Completed' ? (status.output as RunOutput) : failedRun('', runId, `the orchestration ${status.runtimeStatus.toLowerCase()}`);
-          await recordRunOutput(place, { ...output, pipeline: output.pipeline || '' });
+          await recordOrchestrationEnd(place, '', runId, status);
           return { running: false };
         }
         const p = status.customStatus as RunProgress | undefined;

@@ -8,10 +8,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventInstanceId, instanceIdForEvent, parseBlobEvents, scheduledInstanceId } from '../../src/app/events.js';
+import { eventInstanceId, instanceIdForEvent, parseBlobEvents } from '../../src/app/events.js';
 import type { LocalDurableRuntime } from '../../src/local/durable.js';
 import { registeredFunction } from '../../src/local/host.js';
-import { timerFunctionName } from '../../src/app/triggers.js';
+import { handleBlobCreatedMessage, handleScheduleTick, handleStartRun, pipelineTargets, timerFunctionName } from '../../src/app/triggers.js';
+import { appPipelines } from '../../src/app/pipelines.js';
+import type { DurableStarter } from '../../src/app/starter.js';
+import { logRunStart } from '../../src/runLog/start.js';
 import type { RunOutput } from '../../src/run/output.js';
 import { startLocalApp, stopLocalApp } from '../support/localApp.js';
 import { createHarness, type Harness } from '../support/harness.js';
@@ -248,21 +251,99 @@ describe('HTTP API', () => {
 });
 
 describe('schedule timer', () => {
-  it('starts a run listing the pipeline blobs; a tick while it runs is skipped, never overlapped', async () => {
+  const runsOf = (pipeline: string) =>
+    h.query<{ run_id: string; trigger: string; status: string; files_loaded: number; files_skipped: number; error: string | null }>(
+      `SELECT run_id, trigger, status, files_loaded, files_skipped, error FROM "${h.env.BLOB2PG_LEDGER_SCHEMA}".runs WHERE pipeline = $1 ORDER BY started_at, run_id`,
+      [pipeline],
+    );
+
+  it('each tick is its own run in the run log; a tick while the previous one runs is skipped, never overlapped', async () => {
     await h.upload('sched/1.csv', 'id,name\n30,thirty\n');
     await h.upload('sched/2.csv', 'id,name\n31,thirty-one\n');
     const timer = { isPastDue: false, scheduleStatus: undefined };
     await call(timerFunctionName('sched', 0), timer);
     await call(timerFunctionName('sched', 0), timer);
-    expect(logs.some((l) => l.includes('pipeline sched: the previous scheduled run') && l.includes('tick skipped'))).toBe(true);
-    const status = await runtime.waitForCompletion(scheduledInstanceId('sched'));
+    const [first, ...others] = await runsOf('sched');
+    expect(others).toEqual([]);
+    expect(first).toMatchObject({ trigger: 'Schedule', status: 'Running' });
+    expect(first!.run_id).toMatch(/^sched-scheduled-\d{8}T\d{9}Z$/);
+    expect(logs.some((l) => l.includes(`pipeline sched: the previous scheduled run (${first!.run_id})`) && l.includes('tick skipped'))).toBe(true);
+    const status = await runtime.waitForCompletion(first!.run_id);
     expect(status.output).toMatchObject({ pipeline: 'sched', status: 'Succeeded', filesRead: 2, rowsCopied: 2 });
-    expect(runtime.activityLog.filter((a) => a.instanceId === scheduledInstanceId('sched') && a.name === 'listBlobs')).toHaveLength(1);
+    expect(runtime.activityLog.filter((a) => a.instanceId === first!.run_id && a.name === 'listBlobs')).toHaveLength(1);
 
-    // Finished: the next tick runs again; the ledger skips what is already loaded.
+    // Finished: the next tick is a new run (the ledger skips what is already loaded), and
+    // completes the previous one in the log from its orchestration's output.
     await call(timerFunctionName('sched', 0), timer);
-    const again = await runtime.waitForCompletion(scheduledInstanceId('sched'));
+    const runs = await runsOf('sched');
+    expect(runs).toHaveLength(2);
+    expect(runs[0]).toMatchObject({ run_id: first!.run_id, status: 'Succeeded', files_loaded: 2 });
+    expect(runs[1]!.run_id).not.toBe(first!.run_id);
+    const again = await runtime.waitForCompletion(runs[1]!.run_id);
     expect(again.output).toMatchObject({ status: 'Succeeded', filesRead: 0, filesSkipped: 2 });
     expect(await h.query(`SELECT count(*)::int AS n FROM "${h.schema}".events WHERE id >= 30`)).toEqual([{ n: 2 }]);
+  });
+
+  it('a scheduled run whose orchestration never started (the process died after its row) is marked Failed; the tick runs', async () => {
+    const spec = appPipelines().pipelines.get('sched')!;
+    await logRunStart(spec, 'sched-scheduled-lost', 'Schedule', process.env);
+    const result = await handleScheduleTick(spec, runtime, context('tick'), new Date('2030-01-01T00:00:00Z'));
+    expect(result).toEqual({ started: 'sched-scheduled-20300101T000000000Z' });
+    await runtime.waitForCompletion(result.started!);
+    const lost = (await runsOf('sched')).find((r) => r.run_id === 'sched-scheduled-lost');
+    expect(lost).toMatchObject({ status: 'Failed' });
+    expect(lost!.error).toMatch(/no orchestration has this run ID/);
+  });
+});
+
+/**
+ * The run's row is written before its orchestration starts, whatever started it: a starter
+ * that looks at the run log when asked to start (as a process killed right after the start
+ * would leave it), then starts on the real runtime, or fails to.
+ */
+describe('run-log row before the orchestration', () => {
+  const rowOf = async (runId: string) =>
+    (await h.query<{ trigger: string; status: string; error: string | null }>(`SELECT trigger, status, error FROM "${h.env.BLOB2PG_LEDGER_SCHEMA}".runs WHERE run_id = $1`, [runId]))[0];
+
+  function lookingStarter(fail?: string): DurableStarter & { seen: Map<string, unknown> } {
+    const seen = new Map<string, unknown>();
+    return {
+      seen,
+      async startNew(orchestrator, options) {
+        seen.set(options.instanceId!, await rowOf(options.instanceId!));
+        if (fail) throw new Error(fail);
+        return runtime.startNew(orchestrator, options);
+      },
+      getStatus: (id) => runtime.getStatus(id),
+      managementUrls: (request, id) => runtime.managementUrls(request, id),
+    };
+  }
+
+  it('blob event, schedule tick, HTTP run: the Running row exists when the orchestration is started', async () => {
+    const pipelines = appPipelines();
+    const body = 'id,name\n40,forty\n';
+    const { etag } = await h.upload('ev/first.csv', body);
+    const starter = lookingStarter();
+    const events = await handleBlobCreatedMessage(blobCreatedEvent('ev/first.csv', etag, body.length), starter, pipelineTargets(pipelines.pipelines.values()), context('blobCreated'));
+    const tick = await handleScheduleTick(pipelines.pipelines.get('sched')!, starter, context('tick'), new Date('2031-01-01T00:00:00Z'));
+    const request = new HttpRequest({ method: 'POST', url: 'http://localhost:7071/api/pipelines/events/runs', params: { name: 'events' } });
+    const http = await handleStartRun(request, starter, pipelines);
+    const ids = [events.started[0]!, tick.started!, (http.jsonBody as { id: string }).id];
+    expect(ids.map((id) => starter.seen.get(id))).toEqual([
+      { trigger: 'BlobEvent', status: 'Running', error: null },
+      { trigger: 'Schedule', status: 'Running', error: null },
+      { trigger: 'HTTP', status: 'Running', error: null },
+    ]);
+    for (const id of ids) await runtime.waitForCompletion(id);
+  });
+
+  it('a start that fails leaves the run Failed in the log, saying why, and fails the trigger', async () => {
+    const pipelines = appPipelines();
+    const request = new HttpRequest({ method: 'POST', url: 'http://localhost:7071/api/pipelines/events/runs', params: { name: 'events' } });
+    const starter = lookingStarter('task hub unreachable');
+    await expect(handleStartRun(request, starter, pipelines)).rejects.toThrow(/task hub unreachable/);
+    const [id] = [...starter.seen.keys()];
+    expect(starter.seen.get(id!)).toMatchObject({ status: 'Running' });
+    expect(await rowOf(id!)).toMatchObject({ trigger: 'HTTP', status: 'Failed', error: 'the orchestration could not be started: task hub unreachable' });
   });
 });

@@ -81,7 +81,10 @@ describe('instance IDs', () => {
       eventInstanceId('orders', 'incoming', 'orders/a.csv', '0x8DE2'),
     ]).size).toBe(4);
     expect(eventInstanceId('x'.repeat(120), 'c', 'b', 'e').length).toBeLessThanOrEqual(100);
-    expect(scheduledInstanceId('orders')).toBe('orders-scheduled');
+    // One run per tick, named by its time; a long pipeline name still fits the durable limit.
+    expect(scheduledInstanceId('orders', new Date('2026-11-28T17:00:00.123Z'))).toBe('orders-scheduled-20261128T170000123Z');
+    expect(scheduledInstanceId('orders', new Date('2026-11-28T17:15:00Z'))).not.toBe(scheduledInstanceId('orders', new Date('2026-11-28T17:00:00Z')));
+    expect(scheduledInstanceId('x'.repeat(120), new Date()).length).toBe(100);
     expect(normalizeEtag('"0x1"')).toBe('0x1');
     expect(normalizeEtag('0x1')).toBe('0x1');
   });
