@@ -20,7 +20,7 @@ export const CLI_EXTERNAL = ['@azure/functions-core', 'azurite', 'embedded-postg
 
 export async function bundleCli(dist: string): Promise<void> {
   const outdir = path.join(dist, 'cli');
-  const written = await bundle({ entryPoints: [path.join(dist, 'src/cli/bin.js')], outbase: path.join(dist, 'src/cli'), outdir, external: CLI_EXTERNAL, plugins: [cliStubsPlugin()] });
+  const written = await bundle({ entryPoints: [path.join(dist, 'src/cli/bin.js')], outbase: path.join(dist, 'src/cli'), outdir, external: CLI_EXTERNAL, plugins: [cliStubsPlugin()], minifyLayout: true });
   // Chunk names are content hashes: drop the previous builds' chunks, so dist/cli is this build.
   const current = new Set(written.map((file) => path.resolve(file)));
   for (const file of await readdir(outdir)) if (!current.has(path.join(outdir, file))) await rm(path.join(outdir, file), { force: true });

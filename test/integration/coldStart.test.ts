@@ -87,7 +87,7 @@ async function reachableChunks(entry: string): Promise<string[]> {
   const seen = new Set<string>([entry]);
   for (const file of seen) {
     const text = await readFile(file, 'utf8');
-    for (const m of text.matchAll(/(?:from\s*|import\(\s*|import\s+)["'](\.\/[\w.-]+-[A-Z0-9]{8}\.js)["']/g)) seen.add(path.join(path.dirname(file), m[1]!));
+    for (const m of text.matchAll(/(?:from\s*|import\(\s*|import\s*)["'](\.\/[\w.-]+-[A-Z0-9]{8}\.js)["']/g)) seen.add(path.join(path.dirname(file), m[1]!));
   }
   return [...seen];
 }

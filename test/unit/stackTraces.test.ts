@@ -41,7 +41,8 @@ try {
 `,
     );
     await writeFile(path.join(src, 'thrower.ts'), `// a comment, so line numbers differ from the bundle's\nexport function fail(): never {\n  throw new TypeError('boom');\n}\n`);
-    await bundle({ entryPoints: [path.join(src, 'entry.ts')], outdir: out });
+    // As the CLI is bundled (src/deploy/bundleCli.ts): split chunks, layout minified.
+    await bundle({ entryPoints: [path.join(src, 'entry.ts')], outdir: out, minifyLayout: true });
     const { stdout } = await promisify(execFile)(process.execPath, [path.join(out, 'entry.js')]);
     const lines = stdout.trim().split('\n');
     expect(lines[0]).toBe('TypeError: boom');
