@@ -327,7 +327,7 @@ describe('run orchestrator replay', () => {
     expect(output.files).toHaveLength(1);
     expect(output.files[0]!.error!.message).toContain('batch 2 failed: worker recycled');
 
-    // The next scheduled run has the same instance ID but other batch IDs; a replay of one run keeps its own.
+    // A run started again under the same instance ID (a redelivered blob event) gets other batch IDs; a replay of one run keeps its own.
     const next = new Replay('blob2pgRun', input, 'orders-scheduled');
     next.events.splice(0, 2, history.orchestratorStarted(at(900_000)), history.executionStarted('blob2pgRun', input, at(900_000)));
     await next.start();
