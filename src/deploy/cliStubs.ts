@@ -17,6 +17,10 @@
  *   `Response`; @typespec/ts-http-runtime's formData policy tests every request body with
  *   `instanceof FormData`. The CLI runs on Node, and a FormData body is still recognised by
  *   its tag (undici's FormData has Symbol.toStringTag "FormData"), without touching the global.
+ * - zod's locales: `import { z } from 'zod'` re-exports `z.locales`, every language's error
+ *   messages (358 KB of the 734 KB zod chunk), which esbuild cannot drop from a namespace
+ *   export. blob2pg prints zod's English messages only (the default, which zod's schemas import
+ *   from locales/en.js themselves); `z.locales` keeps `en`.
  *
  * The build fails when a replacement no longer applies (an upgrade moved or changed the code):
  * a stub that silently stopped applying would only show as a slower start.
@@ -52,6 +56,7 @@ interface Replacement {
 const REPLACEMENTS: Replacement[] = [
   { module: 'durable-functions/lib/src/durableClient/getClient.js', filter: /[\\/]node_modules[\\/]durable-functions[\\/]lib[\\/]src[\\/]durableClient[\\/]getClient\.js$/, contents: DURABLE_CLIENT_STUB },
   { module: 'pg/lib/stream.js', filter: /[\\/]node_modules[\\/]pg[\\/]lib[\\/]stream\.js$/, edit: ['if (isCloudflareRuntime()) {', 'if (false) {'] },
+  { module: 'zod/v4/locales/index.js', filter: /[\\/]node_modules[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/, contents: 'export { default as en } from "./en.js";\n' },
   {
     module: '@typespec/ts-http-runtime/dist/{esm,commonjs}/formData.js',
     filter: /[\\/]node_modules[\\/]@typespec[\\/]ts-http-runtime[\\/]dist[\\/](esm|commonjs)[\\/]formData\.js$/,

@@ -139,6 +139,8 @@ describe('cold start: modules load when a command or spec needs them', () => {
     expect(present(loaded, ['durable-functions', '@azure/functions', '@azure/storage-blob', 'pg', 'pg-copy-streams', 'zod'])).toEqual(['durable-functions', '@azure/functions', '@azure/storage-blob', 'pg', 'pg-copy-streams', 'zod']);
     expect(present(loaded, [...DURABLE_CLIENT_STACK, '@azure/identity', '@azure/msal-node', 'hyparquet', 'hyparquet-compressors', 'unzipper'])).toEqual([]);
     expect(loaded.sources.filter((s) => /src\/(format\/(json|parquet)|sink\/(bulkInsert|upsert))\.ts$/.test(s))).toEqual([]);
+    // zod's English messages only (cliStubs.ts): its other locales are not in the bundle.
+    expect(loaded.sources.filter((s) => /zod\/v4\/locales\/[^/]+\.js$/.test(s)).map((s) => path.basename(s)).sort()).toEqual(['en.js', 'index.js']);
     // pg's Cloudflare check and the HTTP pipeline's FormData test are answered without loading Node's undici (cliStubs.ts).
     expect(run.builtins).toContain('https');
     // (worker_threads and perf_hooks are not asserted: the recorder's own resolve hook runs on a worker thread.)
