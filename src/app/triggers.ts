@@ -145,8 +145,9 @@ export function newRunId(): string {
  * Each tick starts its own run (`<pipeline>-scheduled-<tick time>`), unless a scheduled run
  * of the pipeline is still going: an unfinished Schedule row in the run log whose
  * orchestration is active. The scheduled runs found over on the way are completed in the
- * log. A run log that cannot be read fails the tick (logged; the next tick tries again):
- * without it there is no telling whether a run is going, and its sink is that database.
+ * log. A run log or status that cannot be read fails the tick (logged; the next tick tries
+ * again): without them there is no telling whether a run is going (the run log is in the
+ * sink database, which the run needs anyway).
  */
 export async function handleScheduleTick(spec: PipelineSpec, starter: DurableStarter, logger: Logger, now: Date = new Date()): Promise<{ started?: string; skipped?: string }> {
   const log = redactingLogger(logger);
@@ -156,7 +157,7 @@ export async function handleScheduleTick(spec: PipelineSpec, starter: DurableSta
     // 'Unknown' counts as going: when in doubt, skip rather than overlap.
     current = await findActiveRun(spec, 'Schedule', (id) => starter.getStatus(id), (s) => isActive(s as InstanceStatus | undefined) || s?.runtimeStatus === 'Unknown', env);
   } catch (err) {
-    log.error(`pipeline ${spec.name}: tick failed: cannot read the run log to find a scheduled run still going: ${(err as Error).message}`);
+    log.error(`pipeline ${spec.name}: tick failed: cannot tell whether a scheduled run is still going (run log or orchestration status): ${(err as Error).message}`);
     throw err;
   }
   if (current) {

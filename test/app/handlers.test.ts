@@ -294,6 +294,21 @@ describe('schedule timer', () => {
     expect(lost).toMatchObject({ status: 'Failed' });
     expect(lost!.error).toMatch(/no orchestration has this run ID/);
   });
+
+  it('a tick that cannot tell whether a scheduled run is going fails, logged, and starts nothing', async () => {
+    const spec = appPipelines().pipelines.get('sched')!;
+    await logRunStart(spec, 'sched-scheduled-unsure', 'Schedule', process.env);
+    const started: string[] = [];
+    const blind: DurableStarter = {
+      startNew: async (_name, options) => (started.push(options.instanceId!), options.instanceId!),
+      getStatus: () => Promise.reject(new Error('task hub unreachable')),
+      managementUrls: (request, id) => runtime.managementUrls(request, id),
+    };
+    await expect(handleScheduleTick(spec, blind, context('tick'), new Date('2030-06-01T00:00:00Z'))).rejects.toThrow(/task hub unreachable/);
+    expect(started).toEqual([]);
+    expect(logs.some((l) => l.includes('pipeline sched: tick failed: cannot tell whether a scheduled run is still going') && l.includes('task hub unreachable'))).toBe(true);
+    expect((await runsOf('sched')).find((r) => r.run_id === 'sched-scheduled-unsure')).toMatchObject({ status: 'Running' });
+  });
 });
 
 /**
