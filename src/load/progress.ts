@@ -8,15 +8,11 @@
  * of a file still loading are not known without counting records in the hot path; the page
  * shows rows of finished files and bytes of loading ones.
  */
+import type { InFlightFile } from '../run/output.js';
 import type { BlobRef } from '../source/blobs.js';
 
-/** One file being loaded: its blob version, its size when listed, and the bytes read so far. */
-export interface InFlightFile {
-  blob: string;
-  etag: string;
-  bytesRead: number;
-  size: number;
-}
+export type { InFlightFile };
+
 
 export class LoadProgress {
   private readonly files = new Map<string, { ref: BlobRef; bytesRead: () => number }>();

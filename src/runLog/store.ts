@@ -12,14 +12,13 @@ import type pg from 'pg';
 import type { Env } from '../connections/settings.js';
 import { redactSecrets } from '../redact.js';
 import { notice } from '../notices.js';
-import { failedRun, type FileResult, type RunOutput } from '../run/output.js';
+import { failedRun, type FileResult, type InFlightFile, type RunOutput } from '../run/output.js';
 import { ledgerSchemaName } from '../sink/ledger.js';
 import { poolFor, withClient } from '../sink/pool.js';
 import { logContainerName, skipLogBlobName } from '../sink/skipLog.js';
 import { withTransaction } from '../sink/transaction.js';
 import { quoteIdent } from '../sink/sql.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
-import type { InFlightFile } from '../load/progress.js';
 
 /** What started a run; Rerun: the page's "rerun failed files". */
 export type TriggerKind = 'BlobEvent' | 'Schedule' | 'HTTP' | 'CLI' | 'Rerun';

@@ -6,7 +6,7 @@
 import { formatBytes } from '../run/report.js';
 import { html, raw, type Html } from './html.js';
 import type { ChartPoint, FileRow, RunFilter, RunRow } from './queries.js';
-import type { InFlightFile } from '../load/progress.js';
+import type { InFlightFile } from '../run/output.js';
 
 /** How links are made: the route's base path, and query parameters every link keeps (none locally). */
 export interface LinkContext {

@@ -5,7 +5,7 @@
  */
 import type { RunLogPlace } from '../runLog/store.js';
 import { quoteIdent } from '../sink/sql.js';
-import type { InFlightFile } from '../load/progress.js';
+import type { InFlightFile } from '../run/output.js';
 
 export const PAGE_SIZE = 50;
 
