@@ -6,8 +6,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { runPipeline } from '../../src/local/run.js';
+import { ensureRunLog } from '../../src/runLog/store.js';
 import { closePools } from '../../src/sink/index.js';
-import { createHarness, type Harness } from '../support/harness.js';
+import { ensureLedger } from '../../src/sink/ledger.js';
+import { quoteIdent } from '../../src/sink/sql.js';
+import { createHarness, uniqueName, type Harness } from '../support/harness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -68,5 +71,18 @@ describe('round trips of a one-row run', () => {
     expect(await h.query(`SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'run_files' AND column_name = 'skip_log'`, [h.env.BLOB2PG_LEDGER_SCHEMA])).toHaveLength(1);
     expect(await marks()).toEqual(current);
     expect(await h.query(`SELECT id FROM "${h.schema}".upgrade ORDER BY id`)).toEqual([{ id: 1 }, { id: 2 }]);
+  });
+
+  it('concurrent first uses of a fresh schema (three processes) all succeed and leave both marks', async () => {
+    const schema = uniqueName('ledger_race_');
+    const pools = [1, 2, 3].map(() => new pg.Pool({ connectionString: h.env.TARGET_POSTGRES, max: 1 }));
+    try {
+      await Promise.all(pools.map(async (pool) => Promise.all([ensureLedger(pool, schema), ensureRunLog({ pool, schema })])));
+      const marks = await h.query(`SELECT obj_description(c.oid, 'pg_class') AS mark FROM pg_class c WHERE c.relnamespace = $1::regnamespace AND c.relname IN ('runs', 'ingestions') ORDER BY c.relname`, [quoteIdent(schema)]);
+      expect(marks.map((r) => r.mark)).toEqual([expect.stringMatching(/^blob2pg ledger /), expect.stringMatching(/^blob2pg run log /)]);
+    } finally {
+      await Promise.all(pools.map((pool) => pool.end()));
+      await h.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
+    }
   });
 });
