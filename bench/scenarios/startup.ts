@@ -12,8 +12,8 @@
  * by bench/usage.ts), so they do not depend on sampling.
  *
  * BENCH_STARTUP_BASELINE=/path/to/other/dist also measures another build's processes in
- * the same runs (before/after: an older commit, built with its own `tsc`, beside a
- * node_modules). The CLI measured is what package.json "bin" runs (the esbuild bundle
+ * the same runs (before/after: an older commit, built with its own `npm run build`, beside a
+ * node_modules; its CLI bundle when it has one). The CLI measured is what package.json "bin" runs (the esbuild bundle
  * dist/cli/bin.js); `--help`, `schema` and the one-row `run` of the unbundled tsc output
  * (dist/src/cli/main.js) are measured in the same runs for comparison.
  */
@@ -92,6 +92,12 @@ function row(label: string, s: Series, bare: Series, target: string): BenchRow {
   };
 }
 
+/** The baseline's CLI as installed: its bundle (dist/cli/bin.js) when it has one, else its tsc output. */
+function baselineCli(build: string): string {
+  const bundle = path.join(build, 'cli/bin.js');
+  return existsSync(bundle) ? bundle : path.join(build, 'src/cli/main.js');
+}
+
 /** The Functions host's registration API (src/local/host.ts of `build`; src/app/localHost.ts in builds before the move), then the entry point. */
 function functionsImport(build: string, entry: string): string[] {
   const host = ['src/local/host.js', 'src/app/localHost.js'].map((file) => path.join(build, file)).find((file) => existsSync(file)) ?? path.join(build, 'src/local/host.js');
@@ -130,7 +136,7 @@ export default async function startupScenario(ctx: BenchContext): Promise<BenchR
     { label: 'this build', prefix: '', build: dist, main: cli, functionsEntry: path.join(dist, 'functions/index.js') },
   ];
   const baseline = process.env.BENCH_STARTUP_BASELINE;
-  if (baseline) variants.push({ label: 'baseline build', prefix: `baseline build (${baseline}): `, build: baseline, main: path.join(baseline, 'src/cli/main.js'), functionsEntry: path.join(baseline, 'functions/index.js'), target: 'before' });
+  if (baseline) variants.push({ label: 'baseline build', prefix: `baseline build (${baseline}): `, build: baseline, main: baselineCli(baseline), functionsEntry: path.join(baseline, 'functions/index.js'), target: 'before' });
   variants.push({ label: 'unbundled', prefix: 'unbundled tsc output (dist/src/cli/main.js): ', build: dist, main: path.join(dist, 'src/cli/main.js'), functionsEntry: path.join(dist, 'functions/index.js'), target: 'comparison' });
   const rows: BenchRow[] = [];
   try {
