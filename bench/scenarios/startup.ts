@@ -7,6 +7,7 @@
  *   - importing the Functions entry point (dist/functions/index.js) with the host's
  *     registration API in place, as the Functions host does on a cold start;
  *   - `blob2pg run` of the standard 5M-row CSV against `psql \copy` of the same file.
+ * BENCH_STARTUP_CPU_PROF=<dir> writes a CPU profile of every one-row `run` there.
  * Each figure is the median of BENCH_STARTUP_RUNS runs (default 7), with the range. CPU
  * time and peak RSS come from the child itself (process.resourceUsage at exit, recorded
  * by bench/usage.ts), so they do not depend on sampling.
@@ -125,11 +126,14 @@ export default async function startupScenario(ctx: BenchContext): Promise<BenchR
   await uploadOneRow();
   await measure([cli, 'run', oneRowSpec], runEnv, scratch); // creates the ledger
 
+  // BENCH_STARTUP_CPU_PROF=<dir>: every one-row `run` writes a V8 CPU profile there (not allowed in NODE_OPTIONS).
+  const profileDir = process.env.BENCH_STARTUP_CPU_PROF;
+  const profileArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   /** The four processes of one build: `main` is its CLI, `functionsEntry` its Functions entry point. */
   const cases = (build: string, main: string, functionsEntry: string) => ({
     help: { args: [main, '--help'] },
     schema: { args: [main, 'schema'] },
-    run: { args: [main, 'run', oneRowSpec], env: runEnv, before: uploadOneRow },
+    run: { args: [...profileArgs, main, 'run', oneRowSpec], env: runEnv, before: uploadOneRow },
     functions: { args: functionsImport(build, functionsEntry), env: { BLOB2PG_PIPELINES: pipelines } },
   });
   const variants: Array<{ label: string; prefix: string; build: string; main: string; functionsEntry: string; target?: string }> = [
