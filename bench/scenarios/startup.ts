@@ -7,13 +7,14 @@
  *   - importing the Functions entry point (dist/functions/index.js) with the host's
  *     registration API in place, as the Functions host does on a cold start;
  *   - `blob2pg run` of the standard 5M-row CSV against `psql \copy` of the same file.
+ * BENCH_STARTUP_CPU_PROF=<dir> writes a CPU profile of every one-row `run` there.
  * Each figure is the median of BENCH_STARTUP_RUNS runs (default 7), with the range. CPU
  * time and peak RSS come from the child itself (process.resourceUsage at exit, recorded
  * by bench/usage.ts), so they do not depend on sampling.
  *
  * BENCH_STARTUP_BASELINE=/path/to/other/dist also measures another build's processes in
- * the same runs (before/after: an older commit, built with its own `tsc`, beside a
- * node_modules). The CLI measured is what package.json "bin" runs (the esbuild bundle
+ * the same runs (before/after: an older commit, built with its own `npm run build`, beside a
+ * node_modules; its CLI bundle when it has one). The CLI measured is what package.json "bin" runs (the esbuild bundle
  * dist/cli/bin.js); `--help`, `schema` and the one-row `run` of the unbundled tsc output
  * (dist/src/cli/main.js) are measured in the same runs for comparison.
  */
@@ -92,6 +93,12 @@ function row(label: string, s: Series, bare: Series, target: string): BenchRow {
   };
 }
 
+/** The baseline's CLI as installed: its bundle (dist/cli/bin.js) when it has one, else its tsc output. */
+function baselineCli(build: string): string {
+  const bundle = path.join(build, 'cli/bin.js');
+  return existsSync(bundle) ? bundle : path.join(build, 'src/cli/main.js');
+}
+
 /** The Functions host's registration API (src/local/host.ts of `build`; src/app/localHost.ts in builds before the move), then the entry point. */
 function functionsImport(build: string, entry: string): string[] {
   const host = ['src/local/host.js', 'src/app/localHost.js'].map((file) => path.join(build, file)).find((file) => existsSync(file)) ?? path.join(build, 'src/local/host.js');
@@ -119,18 +126,21 @@ export default async function startupScenario(ctx: BenchContext): Promise<BenchR
   await uploadOneRow();
   await measure([cli, 'run', oneRowSpec], runEnv, scratch); // creates the ledger
 
+  // BENCH_STARTUP_CPU_PROF=<dir>: every one-row `run` writes a V8 CPU profile there (not allowed in NODE_OPTIONS).
+  const profileDir = process.env.BENCH_STARTUP_CPU_PROF;
+  const profileArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   /** The four processes of one build: `main` is its CLI, `functionsEntry` its Functions entry point. */
   const cases = (build: string, main: string, functionsEntry: string) => ({
     help: { args: [main, '--help'] },
     schema: { args: [main, 'schema'] },
-    run: { args: [main, 'run', oneRowSpec], env: runEnv, before: uploadOneRow },
+    run: { args: [...profileArgs, main, 'run', oneRowSpec], env: runEnv, before: uploadOneRow },
     functions: { args: functionsImport(build, functionsEntry), env: { BLOB2PG_PIPELINES: pipelines } },
   });
   const variants: Array<{ label: string; prefix: string; build: string; main: string; functionsEntry: string; target?: string }> = [
     { label: 'this build', prefix: '', build: dist, main: cli, functionsEntry: path.join(dist, 'functions/index.js') },
   ];
   const baseline = process.env.BENCH_STARTUP_BASELINE;
-  if (baseline) variants.push({ label: 'baseline build', prefix: `baseline build (${baseline}): `, build: baseline, main: path.join(baseline, 'src/cli/main.js'), functionsEntry: path.join(baseline, 'functions/index.js'), target: 'before' });
+  if (baseline) variants.push({ label: 'baseline build', prefix: `baseline build (${baseline}): `, build: baseline, main: baselineCli(baseline), functionsEntry: path.join(baseline, 'functions/index.js'), target: 'before' });
   variants.push({ label: 'unbundled', prefix: 'unbundled tsc output (dist/src/cli/main.js): ', build: dist, main: path.join(dist, 'src/cli/main.js'), functionsEntry: path.join(dist, 'functions/index.js'), target: 'comparison' });
   const rows: BenchRow[] = [];
   try {

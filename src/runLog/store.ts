@@ -17,6 +17,7 @@ import { ledgerSchemaName } from '../sink/ledger.js';
 import { poolFor, withClient } from '../sink/pool.js';
 import { logContainerName, skipLogBlobName } from '../sink/skipLog.js';
 import { withTransaction } from '../sink/transaction.js';
+import { ddlMark, hasDdlMark, setDdlMark } from '../sink/schemaMark.js';
 import { quoteIdent } from '../sink/sql.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
 
@@ -50,18 +51,35 @@ export function runLogTarget(spec: PipelineSpec, env: Env = process.env): RunLog
 
 const ensured = new WeakMap<object, Set<string>>();
 
-/** Creates the run log tables if missing, once per pool and schema. */
+/**
+ * Creates the run log tables if missing, once per pool and schema; one statement when they
+ * are current (the mark of their DDL, sink/schemaMark.ts).
+ */
 export async function ensureRunLog({ pool, schema }: RunLogPlace): Promise<void> {
   let done = ensured.get(pool);
   if (!done) ensured.set(pool, (done = new Set()));
   if (done.has(schema)) return;
-  const s = quoteIdent(schema);
-  await withClient(pool, (client) =>
-    withTransaction(client, async () => {
+  const statements = runLogDdl(schema);
+  const table = `${quoteIdent(schema)}.runs`;
+  const mark = ddlMark('run log', statements);
+  await withClient(pool, async (client) => {
+    if (await hasDdlMark(client, table, mark)) return;
+    await withTransaction(client, async () => {
       // Same lock as ensureLedger: concurrent CREATE … IF NOT EXISTS can collide on the catalog.
       await client.query(`SELECT pg_advisory_xact_lock(hashtext('blob2pg.ledger:' || $1))`, [schema]);
-      await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
-      await client.query(`CREATE TABLE IF NOT EXISTS ${s}.runs (
+      for (const statement of statements) await client.query(statement);
+      await setDdlMark(client, table, mark);
+    });
+  });
+  done.add(schema);
+}
+
+/** The run log's DDL, every statement of it (a change here changes the mark, so existing logs are upgraded). */
+function runLogDdl(schema: string): string[] {
+  const s = quoteIdent(schema);
+  return [
+    `CREATE SCHEMA IF NOT EXISTS ${s}`,
+    `CREATE TABLE IF NOT EXISTS ${s}.runs (
         run_id        text PRIMARY KEY,
         pipeline      text NOT NULL,
         trigger       text NOT NULL DEFAULT 'Unknown',
@@ -78,14 +96,14 @@ export async function ensureRunLog({ pool, schema }: RunLogPlace): Promise<void>
         bytes         bigint NOT NULL DEFAULT 0,
         copy_duration_ms bigint,
         error         text
-      )`);
-      // Keyset pagination of the runs list, newest first, all runs or one pipeline's.
-      await client.query(`CREATE INDEX IF NOT EXISTS runs_started ON ${s}.runs (started_at DESC, run_id DESC)`);
-      await client.query(`CREATE INDEX IF NOT EXISTS runs_pipeline_started ON ${s}.runs (pipeline, started_at DESC, run_id DESC)`);
-      // Filtered by status too: without these a rare status (Failed) scans every run of the pipeline.
-      await client.query(`CREATE INDEX IF NOT EXISTS runs_status_started ON ${s}.runs (status, started_at DESC, run_id DESC)`);
-      await client.query(`CREATE INDEX IF NOT EXISTS runs_pipeline_status_started ON ${s}.runs (pipeline, status, started_at DESC, run_id DESC)`);
-      await client.query(`CREATE TABLE IF NOT EXISTS ${s}.run_files (
+      )`,
+    // Keyset pagination of the runs list, newest first, all runs or one pipeline's.
+    `CREATE INDEX IF NOT EXISTS runs_started ON ${s}.runs (started_at DESC, run_id DESC)`,
+    `CREATE INDEX IF NOT EXISTS runs_pipeline_started ON ${s}.runs (pipeline, started_at DESC, run_id DESC)`,
+    // Filtered by status too: without these a rare status (Failed) scans every run of the pipeline.
+    `CREATE INDEX IF NOT EXISTS runs_status_started ON ${s}.runs (status, started_at DESC, run_id DESC)`,
+    `CREATE INDEX IF NOT EXISTS runs_pipeline_status_started ON ${s}.runs (pipeline, status, started_at DESC, run_id DESC)`,
+    `CREATE TABLE IF NOT EXISTS ${s}.run_files (
         run_id        text NOT NULL REFERENCES ${s}.runs ON DELETE CASCADE,
         blob          text NOT NULL,
         etag          text NOT NULL,
@@ -104,27 +122,25 @@ export async function ensureRunLog({ pool, schema }: RunLogPlace): Promise<void>
         blob_modified_at timestamptz,
         finished_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
         PRIMARY KEY (run_id, blob, etag)
-      )`);
-      // Added after the first release of the run log: tables made before get them here.
-      // skip_log: '<container>/<name>' of the file's skipped-rows log (sink/skipLog.ts), when it has one.
-      await client.query(`ALTER TABLE ${s}.run_files ADD COLUMN IF NOT EXISTS skip_log text`);
-      // files_total / files_done: the orchestration's progress, written by the process running
-      // the run (RunLogFollower) together with updated_at, its heartbeat.
-      await client.query(`ALTER TABLE ${s}.runs ADD COLUMN IF NOT EXISTS files_total int, ADD COLUMN IF NOT EXISTS files_done int`);
-      // One row per file still loading (bytes read so far, its size), written by the copy's
-      // heartbeat, deleted when the file's outcome is written: several copies of one run add up.
-      await client.query(`CREATE TABLE IF NOT EXISTS ${s}.run_progress (
-        run_id     text NOT NULL REFERENCES ${s}.runs ON DELETE CASCADE,
-        blob       text NOT NULL,
-        etag       text NOT NULL,
-        bytes_read bigint NOT NULL,
-        size       bigint NOT NULL,
-        updated_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-        PRIMARY KEY (run_id, blob, etag)
-      )`);
-    }),
-  );
-  done.add(schema);
+      )`,
+    // Added after the first release of the run log: tables made before get them here.
+    // skip_log: '<container>/<name>' of the file's skipped-rows log (sink/skipLog.ts), when it has one.
+    `ALTER TABLE ${s}.run_files ADD COLUMN IF NOT EXISTS skip_log text`,
+    // files_total / files_done: the orchestration's progress, written by the process running
+    // the run (RunLogFollower) together with updated_at, its heartbeat.
+    `ALTER TABLE ${s}.runs ADD COLUMN IF NOT EXISTS files_total int, ADD COLUMN IF NOT EXISTS files_done int`,
+    // One row per file still loading (bytes read so far, its size), written by the copy's
+    // heartbeat, deleted when the file's outcome is written: several copies of one run add up.
+    `CREATE TABLE IF NOT EXISTS ${s}.run_progress (
+      run_id     text NOT NULL REFERENCES ${s}.runs ON DELETE CASCADE,
+      blob       text NOT NULL,
+      etag       text NOT NULL,
+      bytes_read bigint NOT NULL,
+      size       bigint NOT NULL,
+      updated_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+      PRIMARY KEY (run_id, blob, etag)
+    )`,
+  ];
 }
 
 /** Runs best-effort: a run log that cannot be written is a warning, never a failed load. */

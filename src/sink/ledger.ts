@@ -12,6 +12,7 @@ import { ConfigError } from '../errors.js';
 import { withClient } from './pool.js';
 import { resolvePreparedLoads } from './preparedLoads.js';
 import { assertSupportedServer } from './serverVersion.js';
+import { MARK_IS_CURRENT, ddlMark, setDdlMark } from './schemaMark.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
 import { CITUS_PRESENT } from './tableInfo.js';
 import type { LedgerKey } from './ledgerKey.js';
@@ -40,16 +41,35 @@ export async function ensureLedger(pool: pg.Pool, schema: string): Promise<void>
   let done = ensured.get(pool);
   if (!done) ensured.set(pool, (done = new Set()));
   if (done.has(schema)) return;
+  const statements = ledgerDdl(schema);
+  const table = `${quoteIdent(schema)}.ingestions`;
+  const mark = ddlMark('ledger', statements);
   await withClient(pool, async (client) => {
     // The first statement of a pool's first load: an unsupported server fails here, by name.
     await assertSupportedServer(client);
     await resolvePreparedLoads(client);
+    // A current ledger on plain PostgreSQL: nothing to create (one statement). On Citus the
+    // whole check runs every time, as the cluster may have distributed the ledger since.
+    const { rows } = await client.query<{ current: boolean; citus: boolean }>(`SELECT ${MARK_IS_CURRENT} AS current, ${CITUS_PRESENT} AS citus`, [table, mark]);
+    if (rows[0]!.current && !rows[0]!.citus) return;
     await withTransaction(client, async () => {
       // Concurrent CREATE … IF NOT EXISTS can still collide on the catalog; serialise it.
       await client.query(`SELECT pg_advisory_xact_lock(hashtext('blob2pg.ledger:' || $1))`, [schema]);
       await keepLedgerLocal(client);
-      await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
-      await client.query(`CREATE TABLE IF NOT EXISTS ${quoteIdent(schema)}.ingestions (
+      for (const statement of statements) await client.query(statement);
+      await refuseDistributedLedger(client, schema);
+      await setDdlMark(client, table, mark);
+    });
+  });
+  done.add(schema);
+}
+
+/** The ledger's DDL, every statement of it: its text is the ledger's mark (schemaMark.ts). */
+function ledgerDdl(schema: string): string[] {
+  const s = quoteIdent(schema);
+  return [
+    `CREATE SCHEMA IF NOT EXISTS ${s}`,
+    `CREATE TABLE IF NOT EXISTS ${s}.ingestions (
         target_table text NOT NULL,
         blob_url     text NOT NULL,
         etag         text NOT NULL,
@@ -62,20 +82,17 @@ export async function ensureLedger(pool: pg.Pool, schema: string): Promise<void>
         started_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
         finished_at  timestamptz,
         PRIMARY KEY (target_table, blob_url, etag)
-      )`);
-      // Per-pipeline high-water marks of sweeps (sweepMarks.ts; source.highWaterMark).
-      await client.query(`CREATE TABLE IF NOT EXISTS ${quoteIdent(schema)}.sweep_marks (
+      )`,
+    // Per-pipeline high-water marks of sweeps (sweepMarks.ts; source.highWaterMark).
+    `CREATE TABLE IF NOT EXISTS ${s}.sweep_marks (
         pipeline       text NOT NULL,
         target_table   text NOT NULL,
         source         text NOT NULL,
         modified_after timestamptz NOT NULL,
         updated_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
         PRIMARY KEY (pipeline, target_table, source)
-      )`);
-      await refuseDistributedLedger(client, schema);
-    });
-  });
-  done.add(schema);
+      )`,
+  ];
 }
 
 /**
