@@ -12,11 +12,10 @@ import { ConfigError } from '../errors.js';
 import { withClient } from './pool.js';
 import { resolvePreparedLoads } from './preparedLoads.js';
 import { assertSupportedServer } from './serverVersion.js';
-import { MARK_IS_CURRENT, ddlMark, setDdlMark } from './schemaMark.js';
+import { MARK_IS_CURRENT, applyMarkedDdl, ddlMark } from './schemaMark.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
 import { CITUS_PRESENT } from './tableInfo.js';
 import type { LedgerKey } from './ledgerKey.js';
-import { withTransaction } from './transaction.js';
 
 export interface LedgerCompletion {
   rowsRead: number;
@@ -52,14 +51,7 @@ export async function ensureLedger(pool: pg.Pool, schema: string): Promise<void>
     // whole check runs every time, as the cluster may have distributed the ledger since.
     const { rows } = await client.query<{ current: boolean; citus: boolean }>(`SELECT ${MARK_IS_CURRENT} AS current, ${CITUS_PRESENT} AS citus`, [table, mark]);
     if (rows[0]!.current && !rows[0]!.citus) return;
-    await withTransaction(client, async () => {
-      // Concurrent CREATE … IF NOT EXISTS can still collide on the catalog; serialise it.
-      await client.query(`SELECT pg_advisory_xact_lock(hashtext('blob2pg.ledger:' || $1))`, [schema]);
-      await keepLedgerLocal(client);
-      for (const statement of statements) await client.query(statement);
-      await refuseDistributedLedger(client, schema);
-      await setDdlMark(client, table, mark);
-    });
+    await applyMarkedDdl(client, { schema, table, mark, statements }, { before: () => keepLedgerLocal(client), after: () => refuseDistributedLedger(client, schema) });
   });
   done.add(schema);
 }
