@@ -11,7 +11,7 @@ import type pg from 'pg';
 import { ConfigError } from '../errors.js';
 import { withClient } from './pool.js';
 import { resolvePreparedLoads } from './preparedLoads.js';
-import { assertSupportedServer } from './serverVersion.js';
+import { assertSupportedServer, rememberServerVersion } from './serverVersion.js';
 import { MARK_IS_CURRENT, applyMarkedDdl, ddlMark } from './schemaMark.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
 import { CITUS_PRESENT } from './tableInfo.js';
@@ -45,11 +45,15 @@ export async function ensureLedger(pool: pg.Pool, schema: string): Promise<void>
   const mark = ddlMark('ledger', statements);
   await withClient(pool, async (client) => {
     // The first statement of a pool's first load: an unsupported server fails here, by name.
+    // It also asks whether the ledger is current (its mark, schemaMark.ts) and whether this is
+    // Citus, where the whole check runs every time (the cluster may have distributed it since).
+    const { rows } = await client.query<{ v: string; current: boolean; citus: boolean }>(
+      `SELECT current_setting('server_version_num') AS v, ${MARK_IS_CURRENT} AS current, ${CITUS_PRESENT} AS citus`,
+      [table, mark],
+    );
+    rememberServerVersion(client, Number(rows[0]!.v));
     await assertSupportedServer(client);
     await resolvePreparedLoads(client);
-    // A current ledger on plain PostgreSQL: nothing to create (one statement). On Citus the
-    // whole check runs every time, as the cluster may have distributed the ledger since.
-    const { rows } = await client.query<{ current: boolean; citus: boolean }>(`SELECT ${MARK_IS_CURRENT} AS current, ${CITUS_PRESENT} AS citus`, [table, mark]);
     if (rows[0]!.current && !rows[0]!.citus) return;
     await applyMarkedDdl(client, { schema, table, mark, statements }, { before: () => keepLedgerLocal(client), after: () => refuseDistributedLedger(client, schema) });
   });
