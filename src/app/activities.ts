@@ -13,6 +13,7 @@
  */
 import { redactError, redactSecrets } from '../redact.js';
 import { copyBlobs } from '../load/index.js';
+import { LoadProgress } from '../load/progress.js';
 import type { Env } from '../connections/settings.js';
 import { ConfigError, isTransient, TransientError } from '../errors.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
@@ -62,7 +63,15 @@ export async function copyBlobActivity(input: CopyBlobInput, env: Env = process.
   const spec = resolveSpec(input, env);
   try {
     // The heartbeat tells the page a long load is alive (a run without one turns Abandoned).
-    const results = await withHeartbeat(() => runLogTarget(spec, env), input.runId, env, () => copyBlobs(spec, input.refs, { runId: input.runId, env }));
+    // It also carries the bytes read so far of the files this copy is loading (live progress).
+    const progress = new LoadProgress();
+    const results = await withHeartbeat(
+      () => runLogTarget(spec, env),
+      input.runId,
+      env,
+      () => copyBlobs(spec, input.refs, { runId: input.runId, env, progress }),
+      () => progress.snapshot(),
+    );
     await logFiles(spec, input, env, flattenFiles(results));
     return results;
   } catch (err) {

@@ -13,11 +13,14 @@ import { describeTable } from '../sink/tableInfo.js';
 import type { SinkWriter } from '../sink/writer.js';
 import { blobUrl, normalizeEtag, type BlobRef } from '../source/blobs.js';
 import type pg from 'pg';
+import type { LoadProgress } from './progress.js';
 
 export interface CopyBlobOptions {
   runId: string;
   env?: Env;
   abortSignal?: AbortSignal;
+  /** Where the loaders register the byte counters of the files they read (the heartbeat reports them). */
+  progress?: LoadProgress;
 }
 
 /** What one load needs besides the blob: the open transaction and what it was told. */

@@ -33,6 +33,7 @@ export async function loadBlob(context: LoadContext, ref: BlobRef): Promise<File
   const key = ledgerKey(spec, ref, env);
   let at: Location = { blob: ref.name, lineOffset: 0 };
   const source = blobSource(spec, ref, { env, abortSignal: options.abortSignal });
+  options.progress?.track(ref, () => source.bytesRead);
   try {
     // An archive is one transaction too: its entries each claim a ledger row
     // (`<blob url>/<entry>`) inside it, so a corrupt entry k rolls back entries 1..k-1.

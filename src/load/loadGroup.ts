@@ -104,6 +104,7 @@ async function loadConcatenated(context: LoadContext, refs: readonly BlobRef[]):
     const openDecoded = (i: number) => {
       const source = blobSource(spec, refs[i]!, { env, abortSignal: options.abortSignal });
       sources[i] = source;
+      options.progress?.track(refs[i]!, () => source.bytesRead);
       const decoded = (async () => {
         const file = (await sourceFiles(source, spec.source.format).next()).value as SourceFile;
         return file.decode({ tableColumns: table.columns, mapping: spec.mapping, skipBadRecords: false });

@@ -90,3 +90,11 @@ function summarizeRun(pipeline: string, runId: string, files: FileResult[], copy
 export function failedRun(pipeline: string, runId: string, error: string, files: FileResult[] = []): RunOutput {
   return { ...summarizeRun(pipeline, runId, files, 0), status: 'Failed', error };
 }
+
+/** A file a copy is loading (live progress, load/progress.ts): its blob version, its size when listed, the bytes read so far. */
+export interface InFlightFile {
+  blob: string;
+  etag: string;
+  bytesRead: number;
+  size: number;
+}

@@ -12,7 +12,7 @@ import type pg from 'pg';
 import type { Env } from '../connections/settings.js';
 import { redactSecrets } from '../redact.js';
 import { notice } from '../notices.js';
-import { failedRun, type FileResult, type RunOutput } from '../run/output.js';
+import { failedRun, type FileResult, type InFlightFile, type RunOutput } from '../run/output.js';
 import { ledgerSchemaName } from '../sink/ledger.js';
 import { poolFor, withClient } from '../sink/pool.js';
 import { logContainerName, skipLogBlobName } from '../sink/skipLog.js';
@@ -123,6 +123,17 @@ function runLogDdl(schema: string): string[] {
     // files_total / files_done: the orchestration's progress, written by the process running
     // the run (RunLogFollower) together with updated_at, its heartbeat.
     `ALTER TABLE ${s}.runs ADD COLUMN IF NOT EXISTS files_total int, ADD COLUMN IF NOT EXISTS files_done int`,
+    // One row per file still loading (bytes read so far, its size), written by the copy's
+    // heartbeat, deleted when the file's outcome is written: several copies of one run add up.
+    `CREATE TABLE IF NOT EXISTS ${s}.run_progress (
+      run_id     text NOT NULL REFERENCES ${s}.runs ON DELETE CASCADE,
+      blob       text NOT NULL,
+      etag       text NOT NULL,
+      bytes_read bigint NOT NULL,
+      size       bigint NOT NULL,
+      updated_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+      PRIMARY KEY (run_id, blob, etag)
+    )`,
   ];
 }
 
@@ -234,10 +245,13 @@ export async function recordFiles(target: RunLogTarget, run: { runId: string; pi
 
 async function writeFiles(client: pg.ClientBase, schema: string, run: { runId: string; pipeline: string }, files: readonly LoggedFile[]): Promise<void> {
   const s = quoteIdent(schema);
-  // Locks the run's row first, so the counters below see every file committed before.
+  // Locks the run's row first, so the counters below see every file committed before; the
+  // files written are no longer loading (an archive's entries end its own progress row).
   await client.query(
-    `INSERT INTO ${s}.runs (run_id, pipeline) VALUES ($1, $2) ON CONFLICT (run_id) DO UPDATE SET updated_at = clock_timestamp()`,
-    [run.runId, run.pipeline],
+    `WITH done AS (DELETE FROM ${s}.run_progress p WHERE p.run_id = $1
+                     AND EXISTS (SELECT FROM unnest($3::text[]) AS w(blob) WHERE w.blob = p.blob OR left(w.blob, length(p.blob) + 1) = p.blob || '/'))
+     INSERT INTO ${s}.runs (run_id, pipeline) VALUES ($1, $2) ON CONFLICT (run_id) DO UPDATE SET updated_at = clock_timestamp()`,
+    [run.runId, run.pipeline, files.map((f) => f.blob)],
   );
   const col = <T>(pick: (f: LoggedFile) => T) => files.map(pick);
   await client.query(
@@ -314,8 +328,10 @@ export async function recordRunOutput(target: RunLogTarget, output: RunOutput): 
         // found already in the ledger (skipped without a copy) and, from the orchestration,
         // files whose log write was lost. A run that failed as a whole counts nothing: greatest
         // keeps what its files recorded.
+        // The run is over: nothing of it is loading any more.
         await client.query(
-          `UPDATE ${quoteIdent(schema)}.runs SET status = $2, error = $3, copy_duration_ms = $4,
+          `WITH done AS (DELETE FROM ${quoteIdent(schema)}.run_progress WHERE run_id = $1)
+           UPDATE ${quoteIdent(schema)}.runs SET status = $2, error = $3, copy_duration_ms = $4,
              files_loaded = greatest(files_loaded, $5), files_skipped = greatest(files_skipped, $6),
              rows_read = greatest(rows_read, $7), rows_copied = greatest(rows_copied, $8), rows_skipped = greatest(rows_skipped, $9),
              bytes = greatest(bytes, $10), finished_at = clock_timestamp(), updated_at = clock_timestamp()
@@ -334,29 +350,45 @@ export function heartbeatMs(env: Env = process.env): number {
 }
 
 /**
- * The process is still working on the run: updated_at now, and the orchestration's
- * progress when known. A finished row is left alone (the end may have been recorded
- * between the caller's look at the run and this write).
+ * The process is still working on the run: updated_at now, the orchestration's progress
+ * when known, and the files it is loading (bytes read so far), all in one statement. A
+ * finished row is left alone (the end may have been recorded between the caller's look at
+ * the run and this write), and so are its files.
  */
-export async function recordHeartbeat(target: RunLogTarget, runId: string, progress?: { filesTotal: number; filesDone: number }): Promise<void> {
+export async function recordHeartbeat(target: RunLogTarget, runId: string, progress?: { filesTotal: number; filesDone: number }, loading: readonly InFlightFile[] = []): Promise<void> {
   await bestEffort(`the progress of run ${runId}`, target, async (place) => {
-    await place.pool.query(
-      `UPDATE ${quoteIdent(place.schema)}.runs SET updated_at = clock_timestamp(),
+    const s = quoteIdent(place.schema);
+    const beat = `UPDATE ${s}.runs SET updated_at = clock_timestamp(),
          files_total = coalesce($2, files_total), files_done = coalesce($3, files_done)
-       WHERE run_id = $1 AND finished_at IS NULL`,
-      [runId, progress?.filesTotal ?? null, progress?.filesDone ?? null],
+       WHERE run_id = $1 AND finished_at IS NULL`;
+    const params = [runId, progress?.filesTotal ?? null, progress?.filesDone ?? null];
+    if (!loading.length) return void (await place.pool.query(beat, params));
+    await place.pool.query(
+      `WITH beat AS (${beat} RETURNING run_id)
+       INSERT INTO ${s}.run_progress AS p (run_id, blob, etag, bytes_read, size)
+       SELECT beat.run_id, u.blob, u.etag, u.bytes_read, u.size FROM beat, unnest($4::text[], $5::text[], $6::int8[], $7::int8[]) AS u(blob, etag, bytes_read, size)
+       ON CONFLICT (run_id, blob, etag) DO UPDATE SET bytes_read = EXCLUDED.bytes_read, size = EXCLUDED.size, updated_at = clock_timestamp()`,
+      [...params, loading.map((f) => f.blob), loading.map((f) => f.etag), loading.map((f) => f.bytesRead), loading.map((f) => f.size)],
     );
   });
 }
 
-/** Runs `work` with a heartbeat for the run every heartbeatMs (the copy activity: a long load is not an abandoned run). */
-export async function withHeartbeat<T>(target: RunLogTarget, runId: string, env: Env, work: () => Promise<T>): Promise<T> {
-  const timer = setInterval(() => void recordHeartbeat(target, runId), heartbeatMs(env));
+/**
+ * Runs `work` with a heartbeat for the run every heartbeatMs (the copy activity: a long load
+ * is not an abandoned run), carrying `loading()`, the files it is reading. A beat still
+ * being written is awaited, so it cannot land after the files' outcome.
+ */
+export async function withHeartbeat<T>(target: RunLogTarget, runId: string, env: Env, work: () => Promise<T>, loading?: () => InFlightFile[]): Promise<T> {
+  let beating: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    beating = beating.then(() => recordHeartbeat(target, runId, undefined, loading?.()));
+  }, heartbeatMs(env));
   timer.unref();
   try {
     return await work();
   } finally {
     clearInterval(timer);
+    await beating;
   }
 }
 

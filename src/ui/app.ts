@@ -12,6 +12,7 @@ import type { Readable } from 'node:stream';
 import type { Env } from '../connections/settings.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
 import { redactSecrets } from '../redact.js';
+import { formatBytes } from '../run/report.js';
 import { getRun, listRuns, loggedPipelines, pipelineSeries, type RunLogView, type RunRow } from './queries.js';
 import { openSkipLog } from './skipLogFile.js';
 import { href, messagePage, pipelinePage, RUN_STATUSES, runDetailPage, runsListPage, type LinkContext } from './pages.js';
@@ -125,14 +126,15 @@ async function route(request: UiRequest, deps: UiDeps): Promise<UiResponse> {
     const runId = decodeURIComponent(runMatch[1]!);
     const found = await getRun(place, runId);
     if (!found) return ok(messagePage('Not found', `No run ${runId} in the run log (runs past the retention are pruned).`, links), 404);
-    let { run, files } = found;
+    let { run, files, loading } = found;
     let live = await liveOf([run], deps);
     if (live.get(runId)?.running === false) {
-      ({ run, files } = (await getRun(place, runId)) ?? found);
+      ({ run, files, loading } = (await getRun(place, runId)) ?? found);
       live = await liveOf([run], deps);
     }
     const refused = deps.rerunRefusal(run.pipeline);
-    return ok(runDetailPage(links, run, files, { refused, csrfToken: deps.csrfToken }, progressLines([run], live).get(runId)));
+    const progress = progressLines([run], live).get(runId);
+    return ok(runDetailPage(links, run, files, { refused, csrfToken: deps.csrfToken }, progress, run.status === 'Running' ? loading : []));
   }
   const pipelineMatch = /^\/pipelines\/([^/]+)$/.exec(path);
   if (request.method === 'GET' && pipelineMatch) {
@@ -197,6 +199,13 @@ async function liveOf(runs: RunRow[], deps: UiDeps): Promise<Map<string, LiveRun
   return live;
 }
 
+/** The files a run is loading now, from their copies' heartbeats: rows so far count finished files, these count bytes. */
+function loadingPart(run: RunRow): string {
+  const { files, bytesRead, size } = run.loading;
+  if (!files) return '';
+  return `; loading ${files.toLocaleString('en-US')} file${files > 1 ? 's' : ''}: ${formatBytes(bytesRead)} of ${formatBytes(size)} read`;
+}
+
 /**
  * One progress line per run in flight: the orchestration's when it answered (and then the
  * run is Running whatever its heartbeat says), else the log's own counters.
@@ -207,11 +216,11 @@ function progressLines(runs: RunRow[], live: Map<string, LiveRun>): Map<string, 
     const l = live.get(run.runId);
     if (l?.running) {
       run.status = 'Running';
-      if (l.progress) lines.set(run.runId, l.progress);
+      if (l.progress) lines.set(run.runId, l.progress + loadingPart(run));
     } else if (run.status === 'Running') {
       const done = run.filesDone ?? run.filesLoaded + run.filesSkipped + run.filesFailed;
       const files = run.filesTotal === null ? `${done.toLocaleString('en-US')} files done` : `${done.toLocaleString('en-US')} of ${run.filesTotal.toLocaleString('en-US')} files done`;
-      lines.set(run.runId, `${files}, ${run.rowsCopied.toLocaleString('en-US')} rows so far`);
+      lines.set(run.runId, `${files}, ${run.rowsCopied.toLocaleString('en-US')} rows so far${loadingPart(run)}`);
     }
   }
   return lines;

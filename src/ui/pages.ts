@@ -6,6 +6,7 @@
 import { formatBytes } from '../run/report.js';
 import { html, raw, type Html } from './html.js';
 import type { ChartPoint, FileRow, RunFilter, RunRow } from './queries.js';
+import type { InFlightFile } from '../run/output.js';
 
 /** How links are made: the route's base path, and query parameters every link keeps (none locally). */
 export interface LinkContext {
@@ -99,7 +100,7 @@ export interface RerunForm {
   csrfToken?: string;
 }
 
-export function runDetailPage(links: LinkContext, run: RunRow, files: FileRow[], rerun: RerunForm, progress?: string): string {
+export function runDetailPage(links: LinkContext, run: RunRow, files: FileRow[], rerun: RerunForm, progress?: string, loading: InFlightFile[] = []): string {
   const failed = files.filter((f) => f.status === 'Failed');
   const ms = runDurationMs(run);
   const fileRows = files.map(
@@ -134,11 +135,24 @@ ${n(run.filesLoaded)} loaded, ${n(run.filesSkipped)} skipped (already loaded), $
 ${n(run.rowsCopied)} rows copied of ${n(run.rowsRead)} read, ${n(run.rowsSkipped)} skipped; ${formatBytes(run.bytes)} read</p>
 ${run.error ? html`<div class="err">${run.error}</div>` : ''}
 ${rerunForm}
+${loadingTable(loading)}
 <table><thead><tr><th>Blob</th><th>Status</th><th class="n">Rows read</th><th class="n">Copied</th><th class="n">Skipped</th>
 <th class="n">Data read</th><th class="n">Duration</th><th class="n">Attempts</th><th class="n">Lag</th><th>Error</th></tr></thead>
 <tbody>${fileRows}</tbody></table>`,
     { refresh: run.status === 'Running' ? 2 : undefined },
   );
+}
+
+/** The files a run is loading now (their copies' last heartbeat): bytes read of the blob's size, as a bar and a percent. */
+function loadingTable(loading: InFlightFile[]): Html | '' {
+  if (!loading.length) return '';
+  const rows = loading.map((f) => {
+    const percent = f.size > 0 ? Math.min(100, Math.floor((f.bytesRead * 100) / f.size)) : 0;
+    return html`<tr class="loading"><td class="blob">${f.blob}</td><td class="n">${formatBytes(f.bytesRead)} of ${formatBytes(f.size)}</td>
+<td><progress max="100" value="${String(percent)}"></progress> <span class="percent">${String(percent)}%</span></td></tr>`;
+  });
+  return html`<h2>Loading now</h2>
+<table id="loading"><thead><tr><th>Blob</th><th class="n">Read</th><th>Progress</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
 /** Rows copied per run (bars, left scale) and load lag (line, right scale), oldest run first. */

@@ -5,6 +5,7 @@
  */
 import type { RunLogPlace } from '../runLog/store.js';
 import { quoteIdent } from '../sink/sql.js';
+import type { InFlightFile } from '../run/output.js';
 
 export const PAGE_SIZE = 50;
 
@@ -28,6 +29,8 @@ export interface RunRow {
   /** The orchestration's progress while it runs (local runs; null before the listing is done). */
   filesTotal: number | null;
   filesDone: number | null;
+  /** Its files still loading, from their copies' heartbeats: how many, bytes read so far, their sizes. */
+  loading: { files: number; bytesRead: number; size: number };
   /** Keyset cursor: started_at as the server prints it (full microsecond precision) and run_id. */
   cursor: string;
 }
@@ -71,8 +74,10 @@ export function abandonedAfterSeconds(env: Record<string, string | undefined> = 
 /** A Running row whose process stopped beating (killed) reads Abandoned; `$1` is abandonedAfterSeconds. */
 const STALE = `(status = 'Running' AND updated_at < clock_timestamp() - make_interval(secs => $1::float8))`;
 
-const RUN_COLUMNS = `run_id, pipeline, trigger, started_at, finished_at, CASE WHEN ${STALE} THEN 'Abandoned' ELSE status END AS status,
+/** A run's columns; `s` is the quoted schema (its loading files are summed from run_progress, by primary key). */
+const runColumns = (s: string) => `run_id, pipeline, trigger, started_at, finished_at, CASE WHEN ${STALE} THEN 'Abandoned' ELSE status END AS status,
   files_loaded, files_skipped, files_failed, rows_read, rows_copied, rows_skipped, bytes, error, updated_at, files_total, files_done,
+  (SELECT array[count(*), coalesce(sum(bytes_read), 0), coalesce(sum(size), 0)] FROM ${s}.run_progress p WHERE p.run_id = runs.run_id) AS loading,
   started_at::text || '|' || run_id AS cursor`;
 
 /** Where the page reads the run log, and after how long without a heartbeat a run is Abandoned. */
@@ -99,8 +104,14 @@ function toRun(r: Record<string, unknown>): RunRow {
     updatedAt: r.updated_at as Date,
     filesTotal: (r.files_total as number | null) ?? null,
     filesDone: (r.files_done as number | null) ?? null,
+    loading: loadingOf(r.loading as string[] | null),
     cursor: r.cursor as string,
   };
+}
+
+function loadingOf(sums: string[] | null): RunRow['loading'] {
+  const [files, bytesRead, size] = (sums ?? []).map(Number);
+  return { files: files ?? 0, bytesRead: bytesRead ?? 0, size: size ?? 0 };
 }
 
 /** One page of runs, newest first, and the cursor of the next page when there is one. */
@@ -117,7 +128,7 @@ export async function listRuns(place: RunLogView, filter: RunFilter, pageSize = 
     if (bar > 0) where.push(`(started_at, run_id) < ($${params.push(filter.after.slice(0, bar))}::timestamptz, $${params.push(filter.after.slice(bar + 1))})`);
   }
   const { rows } = await place.pool.query(
-    `SELECT ${RUN_COLUMNS} FROM ${quoteIdent(place.schema)}.runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+    `SELECT ${runColumns(quoteIdent(place.schema))} FROM ${quoteIdent(place.schema)}.runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY started_at DESC, run_id DESC LIMIT ${pageSize + 1}`,
     params,
   );
@@ -125,10 +136,11 @@ export async function listRuns(place: RunLogView, filter: RunFilter, pageSize = 
   return rows.length > pageSize ? { runs, next: runs.at(-1)!.cursor } : { runs };
 }
 
-export async function getRun(place: RunLogView, runId: string): Promise<{ run: RunRow; files: FileRow[] } | undefined> {
+export async function getRun(place: RunLogView, runId: string): Promise<{ run: RunRow; files: FileRow[]; loading: InFlightFile[] } | undefined> {
   const s = quoteIdent(place.schema);
-  const { rows } = await place.pool.query(`SELECT ${RUN_COLUMNS} FROM ${s}.runs WHERE run_id = $2`, [place.abandonedAfterSeconds, runId]);
+  const { rows } = await place.pool.query(`SELECT ${runColumns(s)} FROM ${s}.runs WHERE run_id = $2`, [place.abandonedAfterSeconds, runId]);
   if (!rows[0]) return undefined;
+  const loading = await place.pool.query(`SELECT blob, etag, bytes_read, size FROM ${s}.run_progress WHERE run_id = $1 ORDER BY blob, etag`, [runId]);
   const files = await place.pool.query(
     `SELECT *, extract(epoch FROM finished_at - blob_modified_at)::float8 AS lag_seconds FROM ${s}.run_files WHERE run_id = $1
       ORDER BY (status = 'Failed') DESC, blob, etag`,
@@ -136,6 +148,7 @@ export async function getRun(place: RunLogView, runId: string): Promise<{ run: R
   );
   return {
     run: toRun(rows[0]),
+    loading: loading.rows.map((f) => ({ blob: f.blob, etag: f.etag, bytesRead: Number(f.bytes_read), size: Number(f.size) })),
     files: files.rows.map((f) => ({
       blob: f.blob,
       etag: f.etag,

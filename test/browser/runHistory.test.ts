@@ -123,7 +123,7 @@ describe.skipIf(unavailable !== undefined)('run-history page in Chromium', () =>
     await page.goto(ui.url);
     const row = page.locator('tbody tr', { hasText: 'slow-orders' });
     // The list refreshes itself (meta refresh, no script) while a run is in flight.
-    await expect.poll(async () => (await row.count()) && row.locator('.progress').textContent(), { timeout: 30_000, interval: 250 }).toMatch(/^[12] of 3 files done, [12] rows so far$/);
+    await expect.poll(async () => (await row.count()) && row.locator('.progress').textContent(), { timeout: 30_000, interval: 250 }).toMatch(/^[12] of 3 files done, [12] rows so far(; loading 1 file: \d+ B of \d+ B read)?$/);
     expect(await row.locator('.s').textContent()).toBe('Running');
     await page.screenshot({ path: path.join(shots, 'run-history-running.png'), fullPage: true });
     await row.locator('a').first().click();

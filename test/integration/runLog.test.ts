@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runPipeline } from '../../src/local/run.js';
-import { pruneRuns, recordRunStart, runLogTarget } from '../../src/runLog/store.js';
+import { loggedFile, pruneRuns, recordFiles, recordHeartbeat, recordRunOutput, recordRunStart, runLogTarget } from '../../src/runLog/store.js';
+import { listRuns } from '../../src/ui/queries.js';
+import { failedRun } from '../../src/run/output.js';
 import { createHarness, type Harness } from '../support/harness.js';
 
 let h: Harness;
@@ -81,5 +83,29 @@ describe('run log', () => {
     // A shorter retention prunes more.
     await h.query(`UPDATE ${ledger()}.runs SET started_at = now() - interval '2 days' WHERE run_id = 'recent-run'`);
     expect(await pruneRuns(place, 1)).toBe(1);
+  });
+
+  it('files still loading: each copy beats its own, they add up, an outcome ends its file (an archive by its entries), the run end the rest', async () => {
+    const place = runLogTarget(h.spec({ name: 'runlog-live', sink: { table: `${h.schema}.none` } }), h.env);
+    const run = { runId: 'live-run', pipeline: 'runlog-live' };
+    await recordRunStart(place, { ...run, trigger: 'HTTP' }, h.env);
+    // Two copies of one run at once (Azure), each with its own files.
+    await recordHeartbeat(place, run.runId, undefined, [{ blob: 'a.csv', etag: 'e', bytesRead: 100, size: 1000 }]);
+    await recordHeartbeat(place, run.runId, undefined, [{ blob: 'b.zip', etag: 'e', bytesRead: 50, size: 500 }, { blob: 'c.csv', etag: 'e', bytesRead: 5, size: 10 }]);
+    await recordHeartbeat(place, run.runId, undefined, [{ blob: 'a.csv', etag: 'e', bytesRead: 700, size: 1000 }]);
+    const view = { ...place, abandonedAfterSeconds: 300 };
+    const loading = async () => (await listRuns(view, { pipeline: 'runlog-live' })).runs[0]!.loading;
+    expect(await loading()).toEqual({ files: 3, bytesRead: 755, size: 1510 });
+    // a.csv's outcome ends its row; b.zip's entries end the archive's.
+    const done = (blob: string) => loggedFile({ blob, etag: 'e', status: 'Succeeded', rowsRead: 1, rowsCopied: 1, rowsSkipped: 0, dataRead: 1, durationMs: 1 });
+    await recordFiles(place, run, [done('a.csv')]);
+    expect(await loading()).toEqual({ files: 2, bytesRead: 55, size: 510 });
+    await recordFiles(place, run, [done('b.zip/x.csv'), done('b.zip/y.csv')]);
+    expect(await h.query(`SELECT blob FROM ${ledger()}.run_progress WHERE run_id = 'live-run'`)).toEqual([{ blob: 'c.csv' }]);
+    // The run's end ends what is left; a late beat writes no progress to a finished run.
+    await recordRunOutput(place, failedRun('runlog-live', run.runId, 'stopped'));
+    expect(await loading()).toEqual({ files: 0, bytesRead: 0, size: 0 });
+    await recordHeartbeat(place, run.runId, undefined, [{ blob: 'c.csv', etag: 'e', bytesRead: 9, size: 10 }]);
+    expect(await h.query(`SELECT * FROM ${ledger()}.run_progress WHERE run_id = 'live-run'`)).toEqual([]);
   });
 });

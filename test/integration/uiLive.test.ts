@@ -11,6 +11,7 @@ import { runPipeline } from '../../src/local/run.js';
 import { startLocalUi } from '../../src/local/ui.js';
 import { getPage } from '../support/page.js';
 import { listRuns } from '../../src/ui/queries.js';
+import { formatBytes } from '../../src/run/report.js';
 import { plainBlobName } from '../../src/ui/skipLogFile.js';
 import { createHarness, type Harness } from '../support/harness.js';
 
@@ -57,7 +58,9 @@ describe('a run in flight', () => {
     // Never Abandoned although no file finished for 7 s at a time: the heartbeat kept it alive.
     expect(seen.filter((x) => x.status !== 'Running' && x.status !== 'Succeeded')).toEqual([]);
     expect(seen.filter((x) => x.status === 'Running').length).toBeGreaterThan(20);
-    const progressLines = new Set(seen.map((x) => x.progress).filter(Boolean));
+    // Without the files loading now (their bytes, tested below): the finished files' counters.
+    const progressLines = new Set(seen.map((x) => x.progress?.split('; loading')[0]).filter(Boolean));
+    expect(seen.map((x) => x.progress).filter((p) => p?.includes('; loading'))).toContainEqual(expect.stringMatching(/; loading 1 file: \d+ B of 5 B read$/));
     expect(progressLines).toContain('0 of 3 files done, 0 rows so far');
     expect(progressLines).toContain('1 of 3 files done, 1 rows so far');
     expect(progressLines).toContain('2 of 3 files done, 2 rows so far');
@@ -78,6 +81,52 @@ describe('a run in flight', () => {
     expect(detail.text).toContain('no sign of life from the process running it since');
     expect(detail.text).not.toContain('http-equiv="refresh"');
   });
+});
+
+describe('a file still loading', () => {
+  it('shows the bytes read so far, rising before the file finishes, on the runs list and the run detail', async () => {
+    const table = await h.table('big', 'id int, pad text');
+    // 20 MB in 20,000 rows; the table's trigger sleeps 0.4 s every 1,000 rows, so COPY takes
+    // ~8 s and back-pressure holds the blob's stream: bytes come in steps while the file loads.
+    await h.query(`CREATE FUNCTION ${h.schema}.slow_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.id % 1000 = 0 THEN PERFORM pg_sleep(0.4); END IF; RETURN NEW; END $$`);
+    await h.query(`CREATE TRIGGER slow BEFORE INSERT ON ${h.schema}.big FOR EACH ROW EXECUTE FUNCTION ${h.schema}.slow_rows()`);
+    const rows = Array.from({ length: 20_000 }, (_, i) => `${i + 1},${'x'.repeat(1000)}\n`);
+    const body = `id,pad\n${rows.join('')}`;
+    await h.upload('big/one.csv', body);
+    const size = Buffer.byteLength(body);
+    const spec = h.spec({ name: 'big', source: { prefix: 'big/' }, sink: { table } });
+    const run = runPipeline(spec, { env: h.env });
+    let finished = false;
+    void run.finally(() => (finished = true));
+    const reads: number[] = [];
+    let listLine: string | undefined;
+    let detail: string | undefined;
+    while (!finished) {
+      const [progress] = await h.query<{ run_id: string; bytes_read: string; size: string; done: boolean }>(
+        `SELECT p.run_id, p.bytes_read, p.size, EXISTS (SELECT FROM ${s}.run_files f WHERE f.run_id = p.run_id) AS done
+           FROM ${s}.run_progress p JOIN ${s}.runs r USING (run_id) WHERE r.pipeline = 'big'`,
+      );
+      if (progress && !progress.done && Number(progress.bytes_read) < size) {
+        expect(Number(progress.size)).toBe(size);
+        reads.push(Number(progress.bytes_read));
+        const line = /<span class="progress">([^<]*)<\/span>/.exec((await get('/?pipeline=big')).text)?.[1];
+        if (line?.includes('loading 1 file')) listLine = line;
+        const page = (await get(`/runs/${progress.run_id}`)).text;
+        if (page.includes('<table id="loading">')) detail = page;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect((await run).status).toBe('Succeeded');
+    // Several beats while the file loaded, the bytes read rising between them.
+    expect(new Set(reads).size).toBeGreaterThan(2);
+    expect(Math.max(...reads)).toBeGreaterThan(Math.min(...reads));
+    const total = formatBytes(size).replace('.', '\\.');
+    expect(listLine).toMatch(new RegExp(`^0 (of 1 )?files done, 0 rows so far; loading 1 file: [\\d.]+ [KMG]?B of ${total} read$`));
+    expect(detail).toMatch(new RegExp(`<tr class="loading"><td class="blob">big/one\\.csv</td><td class="n">[\\d.]+ [KMG]?B of ${total}</td>\\s*<td><progress max="100" value="(\\d+)"></progress> <span class="percent">\\1%</span></td></tr>`));
+    // The file's outcome ended its progress row.
+    expect(await h.query(`SELECT * FROM ${s}.run_progress p JOIN ${s}.runs r USING (run_id) WHERE r.pipeline = 'big'`)).toEqual([]);
+  }, 120_000);
 });
 
 describe("a file's skipped-rows log", () => {

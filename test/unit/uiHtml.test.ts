@@ -23,6 +23,7 @@ const run = (over: Partial<RunRow> = {}): RunRow => ({
   updatedAt: new Date('2026-11-28T10:00:02Z'),
   filesTotal: null,
   filesDone: null,
+  loading: { files: 0, bytesRead: 0, size: 0 },
   cursor: '2026-11-28 10:00:00+00|r1',
   ...over,
 });
@@ -95,6 +96,14 @@ describe('pages', () => {
     const page = runDetailPage(links, run({ status: 'Running', finishedAt: null }), [], {}, '3 of 10 files done');
     expect(page).toContain('http-equiv="refresh"');
     expect(page).toContain('3 of 10 files done');
+  });
+
+  it('a running run lists its loading files: bytes read of size, a bar and a percent, the blob name as text', () => {
+    const page = runDetailPage(links, run({ status: 'Running', finishedAt: null }), [], {}, undefined, [{ blob: HOSTILE, etag: 'e', bytesRead: 512 * 1024, size: 2 * 1024 * 1024 }]);
+    expect(page).toContain('<td class="blob">&lt;img src=x onerror=alert(1)&gt;.csv</td><td class="n">512.0 KB of 2.0 MB</td>');
+    expect(page).toContain('<progress max="100" value="25"></progress> <span class="percent">25%</span>');
+    expect(page).not.toContain('<img');
+    expect(runDetailPage(links, run({ status: 'Running', finishedAt: null }), [], {})).not.toContain('id="loading"');
   });
 
   it('runs list: one row per run, links encoded, the next page by cursor, filters kept', () => {
