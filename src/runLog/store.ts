@@ -17,7 +17,7 @@ import { ledgerSchemaName } from '../sink/ledger.js';
 import { poolFor, withClient } from '../sink/pool.js';
 import { logContainerName, skipLogBlobName } from '../sink/skipLog.js';
 import { withTransaction } from '../sink/transaction.js';
-import { ddlMark, hasDdlMark, setDdlMark } from '../sink/schemaMark.js';
+import { applyMarkedDdl, ddlMark, hasDdlMark } from '../sink/schemaMark.js';
 import { quoteIdent } from '../sink/sql.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
 
@@ -63,13 +63,7 @@ export async function ensureRunLog({ pool, schema }: RunLogPlace): Promise<void>
   const table = `${quoteIdent(schema)}.runs`;
   const mark = ddlMark('run log', statements);
   await withClient(pool, async (client) => {
-    if (await hasDdlMark(client, table, mark)) return;
-    await withTransaction(client, async () => {
-      // Same lock as ensureLedger: concurrent CREATE … IF NOT EXISTS can collide on the catalog.
-      await client.query(`SELECT pg_advisory_xact_lock(hashtext('blob2pg.ledger:' || $1))`, [schema]);
-      for (const statement of statements) await client.query(statement);
-      await setDdlMark(client, table, mark);
-    });
+    if (!(await hasDdlMark(client, table, mark))) await applyMarkedDdl(client, { schema, table, mark, statements });
   });
   done.add(schema);
 }

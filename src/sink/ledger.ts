@@ -11,12 +11,11 @@ import type pg from 'pg';
 import { ConfigError } from '../errors.js';
 import { withClient } from './pool.js';
 import { resolvePreparedLoads } from './preparedLoads.js';
-import { assertSupportedServer } from './serverVersion.js';
-import { MARK_IS_CURRENT, ddlMark, setDdlMark } from './schemaMark.js';
+import { assertSupportedServer, rememberServerVersion } from './serverVersion.js';
+import { MARK_IS_CURRENT, applyMarkedDdl, ddlMark } from './schemaMark.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
 import { CITUS_PRESENT } from './tableInfo.js';
 import type { LedgerKey } from './ledgerKey.js';
-import { withTransaction } from './transaction.js';
 
 export interface LedgerCompletion {
   rowsRead: number;
@@ -46,20 +45,17 @@ export async function ensureLedger(pool: pg.Pool, schema: string): Promise<void>
   const mark = ddlMark('ledger', statements);
   await withClient(pool, async (client) => {
     // The first statement of a pool's first load: an unsupported server fails here, by name.
+    // It also asks whether the ledger is current (its mark, schemaMark.ts) and whether this is
+    // Citus, where the whole check runs every time (the cluster may have distributed it since).
+    const { rows } = await client.query<{ v: string; current: boolean; citus: boolean }>(
+      `SELECT current_setting('server_version_num') AS v, ${MARK_IS_CURRENT} AS current, ${CITUS_PRESENT} AS citus`,
+      [table, mark],
+    );
+    rememberServerVersion(client, Number(rows[0]!.v));
     await assertSupportedServer(client);
     await resolvePreparedLoads(client);
-    // A current ledger on plain PostgreSQL: nothing to create (one statement). On Citus the
-    // whole check runs every time, as the cluster may have distributed the ledger since.
-    const { rows } = await client.query<{ current: boolean; citus: boolean }>(`SELECT ${MARK_IS_CURRENT} AS current, ${CITUS_PRESENT} AS citus`, [table, mark]);
     if (rows[0]!.current && !rows[0]!.citus) return;
-    await withTransaction(client, async () => {
-      // Concurrent CREATE … IF NOT EXISTS can still collide on the catalog; serialise it.
-      await client.query(`SELECT pg_advisory_xact_lock(hashtext('blob2pg.ledger:' || $1))`, [schema]);
-      await keepLedgerLocal(client);
-      for (const statement of statements) await client.query(statement);
-      await refuseDistributedLedger(client, schema);
-      await setDdlMark(client, table, mark);
-    });
+    await applyMarkedDdl(client, { schema, table, mark, statements }, { before: () => keepLedgerLocal(client), after: () => refuseDistributedLedger(client, schema) });
   });
   done.add(schema);
 }

@@ -11,6 +11,7 @@
  */
 import type pg from 'pg';
 import { quoteLiteral } from './sql.js';
+import { withTransaction } from './transaction.js';
 
 /** `blob2pg <part> <hash>`: FNV-1a (32 bit) of the statements, in order. */
 export function ddlMark(part: string, statements: readonly string[]): string {
@@ -32,11 +33,30 @@ export async function hasDdlMark(client: pg.ClientBase, table: string, mark: str
 }
 
 /**
+ * Runs `statements` in one transaction under the ledger schema's advisory lock (concurrent
+ * CREATE … IF NOT EXISTS can still collide on the catalog; the ledger and the run log share
+ * the lock), `before` and `after` them what the caller checks there, then marks `table`.
+ */
+export async function applyMarkedDdl(
+  client: pg.ClientBase,
+  ddl: { schema: string; table: string; mark: string; statements: readonly string[] },
+  hooks: { before?: () => Promise<void>; after?: () => Promise<void> } = {},
+): Promise<void> {
+  await withTransaction(client, async () => {
+    await client.query(`SELECT pg_advisory_xact_lock(hashtext('blob2pg.ledger:' || $1))`, [ddl.schema]);
+    await hooks.before?.();
+    for (const statement of ddl.statements) await client.query(statement);
+    await hooks.after?.();
+    await setDdlMark(client, ddl.table, ddl.mark);
+  });
+}
+
+/**
  * Inside the DDL's transaction, after it ran: sets the mark. Only the table's owner may
  * comment on it; a ledger created by someone else (an administrator) stays unmarked and
  * its DDL keeps running on each process's first use, as it always did.
  */
-export async function setDdlMark(client: pg.ClientBase, table: string, mark: string): Promise<void> {
+async function setDdlMark(client: pg.ClientBase, table: string, mark: string): Promise<void> {
   const { rows } = await client.query<{ owned: boolean }>(`SELECT pg_has_role(relowner, 'USAGE') AS owned FROM pg_class WHERE oid = to_regclass($1)`, [table]);
   if (rows[0]?.owned) await client.query(`COMMENT ON TABLE ${table} IS ${quoteLiteral(mark)}`);
 }

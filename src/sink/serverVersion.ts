@@ -22,6 +22,11 @@ export async function serverVersionNum(client: pg.ClientBase): Promise<number> {
   return version;
 }
 
+/** `server_version_num` asked by a caller's own query (ensureLedger's first statement): remembered as serverVersionNum's answer. */
+export function rememberServerVersion(client: pg.ClientBase, versionNum: number): void {
+  versions.set(client, versionNum);
+}
+
 /** Why blob2pg refuses this server, or undefined. Pure. */
 export function serverVersionProblem(versionNum: number): string | undefined {
   const major = Math.floor(versionNum / 10000);
