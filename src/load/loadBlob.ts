@@ -13,19 +13,20 @@ import { resolveMapping } from '../pipeline/mapping.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
 import type { FileResult } from '../run/output.js';
 import type { WriteCounters } from '../sink/index.js';
-import { claimIngestion, completeIngestion } from '../sink/ledger.js';
+import { claimIngestion, completeIngestion, recordedByRun } from '../sink/ledger.js';
 import { uploadSkipLog } from '../sink/skipLog.js';
 import { quoteTable } from '../sink/sql.js';
 import { skipMode } from '../sink/stagedWrite.js';
 import { openBlob, type BlobRef } from '../source/blobs.js';
 import { blobSource } from '../source/blobSource.js';
 import { describeTarget, ledgerKey, type LoadContext } from './context.js';
-import { fileResult, LoadFailure, type Location } from './result.js';
+import { fileResult, loadedBeforeResult, LoadFailure, type Location } from './result.js';
 
 /**
- * Loads one blob inside the open transaction: claims its ledger row (Skipped if this version
- * is loaded already), pre-copy script, data, ledger counters, post-copy script, skipped-row
- * logs. Throws LoadFailure; the caller rolls back.
+ * Loads one blob inside the open transaction: claims its ledger row (a version loaded
+ * already is Skipped, or Succeeded when this run loaded it: loadedBeforeResult), pre-copy
+ * script, data, ledger counters, post-copy script, skipped-row logs. Throws LoadFailure;
+ * the caller rolls back.
  */
 export async function loadBlob(context: LoadContext, ref: BlobRef): Promise<FileResult> {
   const { client, spec, options, env, ledgerSchema } = context;
@@ -42,7 +43,9 @@ export async function loadBlob(context: LoadContext, ref: BlobRef): Promise<File
     const archive = isArchive(resolveCodec(spec.source.format.compressionCodec, ref.name));
     await checkTargetBeforeClaim(context);
     if (!(await claimIngestion(client, ledgerSchema, key, { pipeline: spec.name, runId: options.runId }))) {
-      return fileResult(ref, 'Skipped', started);
+      // Loaded before: by this run (Succeeded, with what it recorded) or another (Skipped).
+      // Nothing has run in this transaction yet, so it changes nothing whether it commits.
+      return loadedBeforeResult(ref, started, (await recordedByRun(client, ledgerSchema, [key], options.runId))[0]);
     }
     if (spec.sink.preCopyScript) await client.query(spec.sink.preCopyScript);
     const { table, writer } = await describeTarget(context);
@@ -55,7 +58,8 @@ export async function loadBlob(context: LoadContext, ref: BlobRef): Promise<File
       const fileKey = file.entry === undefined ? key : { ...key, blobUrl: `${key.blobUrl}/${file.entry}` };
       at = { blob: file.entry === undefined ? ref.name : `${ref.name}/${file.entry}`, lineOffset: 0 };
       if (file.entry !== undefined && !(await claimIngestion(client, ledgerSchema, fileKey, { pipeline: spec.name, runId: options.runId }))) {
-        // Entries commit together, so one already loaded means the whole archive was.
+        // Entries commit together, so one already loaded means the whole archive was — by
+        // another run: this run's own earlier attempt would have found the archive's row.
         source.destroy();
         return fileResult(ref, 'Skipped', started);
       }

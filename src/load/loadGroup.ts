@@ -16,7 +16,7 @@ import type { FileResult } from '../run/output.js';
 import { GroupCopy, GroupCopyRefused } from '../sink/groupCopy.js';
 import { copiesDirectly } from '../sink/copyCommand.js';
 import { connectionLossOf } from '../sink/index.js';
-import { claimIngestions, completeIngestions, type LedgerCompletion } from '../sink/ledger.js';
+import { claimIngestions, completeIngestions, recordedByRun, type LedgerCompletion } from '../sink/ledger.js';
 import type { LedgerKey } from '../sink/ledgerKey.js';
 import { quoteTable } from '../sink/sql.js';
 import { skipMode } from '../sink/stagedWrite.js';
@@ -25,14 +25,31 @@ import type { BlobRef } from '../source/blobs.js';
 import { blobSource, type CountedBlobSource } from '../source/blobSource.js';
 import { describeTarget, ledgerKey, type LoadContext } from './context.js';
 import { loadBlob } from './loadBlob.js';
-import { failedResult, fileResult, LoadFailure } from './result.js';
+import { failedResult, fileResult, loadedBeforeResult, LoadFailure } from './result.js';
 
 const BLOB_SAVEPOINT = 'blob2pg_blob';
 const GROUP_SAVEPOINT = 'blob2pg_group';
 
 /** Loads a group (two or more blobs): one COPY when it may and can, else blob by blob. Throws LoadFailure for a transient error. */
 export async function loadGroup(context: LoadContext, refs: readonly BlobRef[]): Promise<FileResult[]> {
-  return (mayConcatenate(context.spec, refs) && (await loadConcatenated(context, refs))) || (await loadOneByOne(context, refs));
+  const keys = refs.map((ref) => ledgerKey(context.spec, ref, context.env));
+  const repeated = repeats(keys);
+  return (mayConcatenate(context.spec, refs) && (await loadConcatenated(context, refs, keys, repeated))) || (await loadOneByOne(context, refs, repeated));
+}
+
+/**
+ * For each blob, whether a blob before it in the group is the same version: the first loads
+ * it, a repeat is Skipped. Said here, not by the ledger: a repeat finds the row this very
+ * transaction wrote, which would look like one this run loaded before (loadedBeforeResult).
+ */
+function repeats(keys: readonly LedgerKey[]): boolean[] {
+  const seen = new Set<string>();
+  return keys.map((k) => {
+    const id = JSON.stringify([k.blobUrl, k.etag]);
+    const again = seen.has(id);
+    seen.add(id);
+    return again;
+  });
 }
 
 /**
@@ -40,11 +57,15 @@ export async function loadGroup(context: LoadContext, refs: readonly BlobRef[]):
  * rolls back to it and reports Failed, and the others go on; a blob found loaded before
  * (Skipped) rolls back too, undoing anything it ran, such as an archive's pre-copy script.
  */
-async function loadOneByOne(context: LoadContext, refs: readonly BlobRef[]): Promise<FileResult[]> {
+async function loadOneByOne(context: LoadContext, refs: readonly BlobRef[], repeated: readonly boolean[]): Promise<FileResult[]> {
   const { client, spec } = context;
   const results: FileResult[] = [];
-  for (const ref of refs) {
+  for (const [i, ref] of refs.entries()) {
     const started = performance.now();
+    if (repeated[i]) {
+      results.push(fileResult(ref, 'Skipped', started));
+      continue;
+    }
     try {
       results.push(await withSavepoint(client, BLOB_SAVEPOINT, () => loadBlob(context, ref), { keep: (result) => result.status !== 'Skipped' }));
     } catch (err) {
@@ -84,7 +105,7 @@ function mayConcatenate(spec: PipelineSpec, refs: readonly BlobRef[]): boolean {
  * blob, line and column. A transient error throws a LoadFailure naming the blob it belongs
  * to (the group is retried).
  */
-async function loadConcatenated(context: LoadContext, refs: readonly BlobRef[]): Promise<FileResult[] | undefined> {
+async function loadConcatenated(context: LoadContext, refs: readonly BlobRef[], keys: readonly LedgerKey[], repeated: readonly boolean[]): Promise<FileResult[] | undefined> {
   const { client, spec, options, env, ledgerSchema } = context;
   const run = { pipeline: spec.name, runId: options.runId };
   let copy: GroupCopy | undefined;
@@ -95,8 +116,11 @@ async function loadConcatenated(context: LoadContext, refs: readonly BlobRef[]):
   const load = async (): Promise<FileResult[]> => {
     // The table first: a spec that no longer fits it fails even for blobs loaded before.
     const { table } = await describeTarget(context);
-    const keys = refs.map((ref) => ledgerKey(spec, ref, env));
     const owned = await claimIngestions(client, ledgerSchema, keys, run);
+    // Versions found loaded (not repeats): what this run recorded for them, if it loaded them.
+    const loadedBefore = [...refs.keys()].filter((i) => !owned[i] && !repeated[i]);
+    const found = await recordedByRun(client, ledgerSchema, loadedBefore.map((i) => keys[i]!), options.runId);
+    const recorded = new Map(loadedBefore.map((i, j) => [i, found[j]]));
     copy = new GroupCopy(client, quoteTable(table.table));
     const results: FileResult[] = [];
     const loads: Array<{ key: LedgerKey; counts: LedgerCompletion }> = [];
@@ -117,7 +141,7 @@ async function loadConcatenated(context: LoadContext, refs: readonly BlobRef[]):
     for (const [i, ref] of refs.entries()) {
       const started = performance.now();
       if (!owned[i]) {
-        results.push(fileResult(ref, 'Skipped', started));
+        results.push(repeated[i] ? fileResult(ref, 'Skipped', started) : loadedBeforeResult(ref, started, recorded.get(i)));
         continue;
       }
       current = i;

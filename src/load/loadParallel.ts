@@ -13,7 +13,7 @@ import { copyInParallel, parallelCopiesFor } from '../sink/parallelCopy.js';
 import { openBlob, type BlobRef } from '../source/blobs.js';
 import { blobSource } from '../source/blobSource.js';
 import { ledgerKey, type CopyBlobOptions } from './context.js';
-import { fileResult } from './result.js';
+import { fileResult, loadedBeforeResult } from './result.js';
 
 export async function loadInParallel(spec: PipelineSpec, ref: BlobRef, options: CopyBlobOptions, env: Env): Promise<FileResult | undefined> {
   const streams = parallelCopiesFor(spec, ref);
@@ -38,7 +38,7 @@ export async function loadInParallel(spec: PipelineSpec, ref: BlobRef, options: 
       streams,
     );
     if (!loaded) return undefined;
-    if (loaded.status === 'Skipped') return fileResult(ref, 'Skipped', started);
+    if (loaded.status === 'LoadedBefore') return loadedBeforeResult(ref, started, loaded.recorded);
     return fileResult(ref, 'Succeeded', started, { rowsRead: loaded.rowsCopied, rowsCopied: loaded.rowsCopied, dataRead: loaded.dataRead });
   } catch (err) {
     const mapped = mapLoadError(err, { pipeline: spec.name, blob: ref.name });

@@ -6,6 +6,7 @@
 import { mapLoadError, toFileErrorOutput, TransientError } from '../errors.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
 import type { FileResult } from '../run/output.js';
+import type { LedgerCompletion } from '../sink/ledger.js';
 import type { BlobRef } from '../source/blobs.js';
 
 /** Where an error points: the file (archive entry) being loaded and its line mapping. */
@@ -43,6 +44,17 @@ export function fileResult(ref: BlobRef, status: FileResult['status'], started: 
     durationMs: Math.round(performance.now() - started),
     ...counts,
   };
+}
+
+/**
+ * The result of a blob whose ledger claim found its version loaded (ledger.ts, recordedByRun):
+ * loaded by this run — an earlier attempt whose COMMIT's answer was lost — Succeeded with
+ * the counts that attempt recorded; loaded by another run, Skipped.
+ */
+export function loadedBeforeResult(ref: BlobRef, started: number, recorded: LedgerCompletion | undefined): FileResult {
+  if (!recorded) return fileResult(ref, 'Skipped', started);
+  const { bytes, ...counts } = recorded;
+  return fileResult(ref, 'Succeeded', started, { ...counts, dataRead: bytes });
 }
 
 /** The Failed result of one blob that failed alone (its savepoint rolled back). */

@@ -186,18 +186,27 @@ function sameTable(keys: readonly LedgerKey[]): string {
   return table;
 }
 
-/** The committed ledger row of one blob version: which run loaded it, and its counters; undefined when there is none. */
-export async function ingestionOf(
-  client: pg.ClientBase,
-  schema: string,
-  key: LedgerKey,
-): Promise<{ runId: string; rowsCopied: number; bytes: number } | undefined> {
-  const { rows } = await client.query<{ run_id: string; rows_copied: string | null; bytes: string | null }>(
-    `SELECT run_id, rows_copied, bytes FROM ${quoteIdent(schema)}.ingestions WHERE target_table = $1 AND blob_url = $2 AND etag = $3`,
-    [key.targetTable, key.blobUrl, key.etag],
+/**
+ * What a load whose claim found these versions (of one target table) loaded answers, in the
+ * keys' order: the counters recorded with the ledger row when this run wrote it — an earlier
+ * attempt of the same activity whose COMMIT succeeded on the server though its answer was
+ * lost (a connection reset), and Durable retried it — so the run's totals say what it
+ * loaded; undefined when another run loaded it (Skipped). One statement for a whole group.
+ * The keys must not include rows this transaction wrote itself (a version twice in a group).
+ */
+export async function recordedByRun(client: pg.ClientBase, schema: string, keys: readonly LedgerKey[], runId: string): Promise<Array<LedgerCompletion | undefined>> {
+  if (keys.length === 0) return [];
+  const { rows } = await client.query<{ n: string; rows_read: string | null; rows_copied: string | null; rows_skipped: string | null; bytes: string | null }>(
+    `SELECT k.n, i.rows_read, i.rows_copied, i.rows_skipped, i.bytes
+       FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS k(blob_url, etag, n)
+       JOIN ${quoteIdent(schema)}.ingestions i ON i.target_table = $1 AND i.blob_url = k.blob_url AND i.etag = k.etag
+      WHERE i.run_id = $4`,
+    [sameTable(keys), keys.map((k) => k.blobUrl), keys.map((k) => k.etag), runId],
   );
-  const row = rows[0];
-  return row && { runId: row.run_id, rowsCopied: Number(row.rows_copied ?? 0), bytes: Number(row.bytes ?? 0) };
+  const recorded = new Map(
+    rows.map((r) => [Number(r.n), { rowsRead: Number(r.rows_read ?? 0), rowsCopied: Number(r.rows_copied ?? 0), rowsSkipped: Number(r.rows_skipped ?? 0), bytes: Number(r.bytes ?? 0) }]),
+  );
+  return keys.map((_, i) => recorded.get(i + 1));
 }
 
 /**

@@ -43,7 +43,7 @@ import type { PipelineSpec } from '../pipeline/spec.js';
 import type { BlobRef } from '../source/blobs.js';
 import { openCopy } from './copyFromStdin.js';
 import { copiesDirectly } from './copyCommand.js';
-import { claimIngestion, completeIngestion, ingestionOf } from './ledger.js';
+import { claimIngestion, completeIngestion, recordedByRun, type LedgerCompletion } from './ledger.js';
 import type { LedgerKey } from './ledgerKey.js';
 import { finishPrepared, ledgerTransactionStatus, preparedCapacity, preparedGid, preparedOf, resolvePreparedLoads } from './preparedLoads.js';
 import { backendPid, checkOut, connectionLossOf, markBroken, withClient } from './pool.js';
@@ -71,7 +71,8 @@ export interface ParallelCopyRequest {
   size(): Promise<number>;
 }
 
-export type ParallelOutcome = { status: 'Skipped' } | { status: 'Succeeded'; rowsCopied: number; dataRead: number };
+/** Loaded now, or found loaded before (with what this run recorded then: ledger.ts, recordedByRun). */
+export type ParallelOutcome = { status: 'Succeeded'; rowsCopied: number; dataRead: number } | { status: 'LoadedBefore'; recorded: LedgerCompletion | undefined };
 
 /**
  * How many COPY streams the spec asks for this blob: `sink.parallelCopies`, or AUTO_STREAMS
@@ -284,9 +285,9 @@ async function loadRanges(request: ParallelCopyRequest, head: CsvHead, starts: n
  * every range of that load has committed too — a load whose COMMIT PREPARED failed after
  * its range 0 committed (a transient error) leaves ranges prepared, their rows invisible:
  * they are committed here (resolvePreparedLoads: the decision is range 0's), and while any
- * stays prepared the answer is a transient error, not "loaded". Loaded by an earlier
- * attempt of this same run (the activity retried after that error): Succeeded with the
- * counts that attempt recorded, so the run's totals say what it loaded. Otherwise Skipped.
+ * stays prepared the answer is a transient error, not "loaded". Then what the ledger says,
+ * as for a one-stream load: Succeeded if an earlier attempt of this same run loaded it (the
+ * activity retried after that error), else Skipped (load/result.ts, loadedBeforeResult).
  */
 async function loadedBefore(connection: RangeConnection, request: ParallelCopyRequest): Promise<ParallelOutcome> {
   const { key, ledgerSchema, runId } = request;
@@ -295,9 +296,7 @@ async function loadedBefore(connection: RangeConnection, request: ParallelCopyRe
   if (pending.length > 0) {
     throw new TransientError(`loaded, but ${pending.length} prepared range transactions of this blob are not committed yet (${pending.join(', ')})`);
   }
-  const row = await ingestionOf(connection.client, ledgerSchema, key);
-  if (row?.runId !== runId) return { status: 'Skipped' };
-  return { status: 'Succeeded', rowsCopied: row.rowsCopied, dataRead: row.bytes };
+  return { status: 'LoadedBefore', recorded: (await recordedByRun(connection.client, ledgerSchema, [key], runId))[0] };
 }
 
 /** `starts` thinned to at most `n` ranges of about equal size (the first always kept). */

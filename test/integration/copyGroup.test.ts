@@ -86,7 +86,15 @@ describe('copyBlobs (a group of small blobs)', () => {
       ['Succeeded', 1],
       ['Skipped', 0],
     ]);
-    expect(await h.query(`SELECT count(*)::int AS n FROM "${h.schema}".cat`)).toEqual([{ n: 8 }]);
+    // Blob by blob too (a post-copy script runs per blob): the repeat finds this load's own
+    // ledger row, which is not one this run loaded before.
+    const fresh3 = await uploadAll('cat3', ['id,v\n9,i\n']);
+    const twiceOneByOne = await copyBlobs(h.spec({ source: { prefix: 'cat3/' }, sink: { table: t, postCopyScript: 'SELECT 1' } }), [fresh3[0]!, fresh3[0]!], { runId: 'c4', env: h.env });
+    expect(twiceOneByOne.map((r) => [r.status, r.rowsCopied])).toEqual([
+      ['Succeeded', 1],
+      ['Skipped', 0],
+    ]);
+    expect(await h.query(`SELECT count(*)::int AS n FROM "${h.schema}".cat`)).toEqual([{ n: 9 }]);
   });
 
   it('a transient error in the shared COPY throws for a retry and leaves nothing behind; the retry loads each blob once', async () => {
