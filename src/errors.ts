@@ -212,6 +212,25 @@ export function isTransient(err: unknown): boolean {
   return classify(err) === 'transient';
 }
 
+/**
+ * What a refused COMMIT PREPARED / ROLLBACK PREPARED means when two sessions finish the same
+ * prepared transaction at once (two orphan sweeps, or a sweep and the loader; PostgreSQL's
+ * LockGXact in twophase.c). The decision is the same for both (range 0's status,
+ * sink/preparedLoads.ts), so:
+ *  - 42704 undefined object, the gid no longer exists: the other session finished it —
+ *    `finished`, which is what this one wanted;
+ *  - 55000 object not in prerequisite state, the gid "is busy": the other session is
+ *    finishing it right now — a TransientError (a later look finds it gone).
+ * Judged for this statement only: elsewhere 55000 means a setting or state that a retry
+ * does not change, so it is not in TRANSIENT_SQLSTATE. Undefined for any other error.
+ */
+export function finishPreparedRace(err: unknown, gid: string): 'finished' | TransientError | undefined {
+  const sqlstate = sqlstateOf(err);
+  if (sqlstate === '42704') return 'finished';
+  if (sqlstate === '55000') return new TransientError(`prepared transaction ${gid} is being finished by another session (55000)`, { cause: err });
+  return undefined;
+}
+
 /** Longest value quoted in a message; the rest is cut (a bad "line" may be 300 MB of binary). */
 export const MAX_QUOTED_CHARS = 200;
 

@@ -14,7 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { sqlstateOf } from '../errors.js';
+import { finishPreparedRace, type TransientError } from '../errors.js';
 import type { LedgerKey } from './ledgerKey.js';
 import { quoteLiteral } from './sql.js';
 
@@ -60,14 +60,17 @@ export async function preparedCapacity(client: Queryable): Promise<{ max: number
   return { max, free: Math.max(0, max - used) };
 }
 
-export type Resolution = 'committed' | 'rolled back' | 'left';
+/** `busy`: another session was finishing it at that moment (two sweeps racing), so this one left it. */
+export type Resolution = 'committed' | 'rolled back' | 'left' | 'busy';
 
 /**
  * Resolves the prepared transactions of parallel loads in this database whose ledger
  * transaction has ended (see the file comment), and returns what it did per gid. Those of
  * a loader still running are left to it. A gid resolved meanwhile by someone else (the
- * loader, another sweep) is skipped. Runs outside any transaction (COMMIT / ROLLBACK
- * PREPARED cannot run inside one).
+ * loader, another sweep) is skipped; one being resolved by someone else this very moment
+ * is left to them (`busy`: the decision is the same, and failing the load that swept would
+ * only retry it). Runs outside any transaction (COMMIT / ROLLBACK PREPARED cannot run
+ * inside one).
  */
 export async function resolvePreparedLoads(client: Queryable): Promise<Map<string, Resolution>> {
   const done = new Map<string, Resolution>();
@@ -89,8 +92,8 @@ export async function resolvePreparedLoads(client: Queryable): Promise<Map<strin
         done.set(gid, 'left');
         continue;
       }
-      await finishPrepared(client, verb, gid);
-      done.set(gid, verb === 'COMMIT' ? 'committed' : 'rolled back');
+      const busy = await settle(client, verb, gid);
+      done.set(gid, busy ? 'busy' : verb === 'COMMIT' ? 'committed' : 'rolled back');
     }
   }
   return done;
@@ -103,13 +106,23 @@ export async function ledgerTransactionStatus(client: Queryable, xid: string): P
 }
 
 /**
- * COMMIT PREPARED / ROLLBACK PREPARED `gid`; a gid that no longer exists was resolved by
- * someone else with the same decision (42704), which is what this call wanted.
+ * COMMIT PREPARED / ROLLBACK PREPARED `gid`. A gid another session resolved first is done
+ * (the decision is the same); one another session is resolving right now throws a
+ * TransientError (errors.ts, finishPreparedRace).
  */
 export async function finishPrepared(client: Queryable, verb: 'COMMIT' | 'ROLLBACK', gid: string): Promise<void> {
+  const busy = await settle(client, verb, gid);
+  if (busy) throw busy;
+}
+
+/** finishPrepared, but another session resolving the gid right now comes back as its TransientError. */
+async function settle(client: Queryable, verb: 'COMMIT' | 'ROLLBACK', gid: string): Promise<TransientError | undefined> {
   try {
     await client.query(`${verb} PREPARED ${quoteLiteral(gid)}`);
+    return undefined;
   } catch (err) {
-    if (sqlstateOf(err) !== '42704') throw err;
+    const race = finishPreparedRace(err, gid);
+    if (race === undefined) throw err;
+    return race === 'finished' ? undefined : race;
   }
 }
