@@ -52,6 +52,34 @@ try {
     expect(stdout).not.toContain(out);
   });
 
+  it('name the original file, line and column of a frame in the CommonJS bundle (the code-cached one, dist/cli/blob2pg.cjs)', async () => {
+    const src = path.join(dir, 'cjs-src');
+    const out = path.join(dir, 'cjs-out');
+    await (await import('node:fs/promises')).mkdir(src);
+    await writeFile(
+      path.join(src, 'entry.ts'),
+      `import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { mapStackTracesLazily } from ${JSON.stringify(path.join(root, 'src/cli/stackTraces.ts'))};
+import { fail } from './thrower.js';
+mapStackTracesLazily(path.dirname(fileURLToPath(import.meta.url)));
+try {
+  fail();
+} catch (err) {
+  console.log((err as Error).stack);
+}
+`,
+    );
+    await writeFile(path.join(src, 'thrower.ts'), `// two comment lines,\n// so line numbers differ from the bundle's\nexport function fail(): never {\n  throw new RangeError('cjs boom');\n}\n`);
+    await bundle({ entryPoints: [path.join(src, 'entry.ts')], outdir: out, minifyLayout: true, format: 'cjs' });
+    const { stdout } = await promisify(execFile)(process.execPath, [path.join(out, 'entry.cjs')]);
+    const lines = stdout.trim().split('\n');
+    expect(lines[0]).toBe('RangeError: cjs boom');
+    expect(lines[1]).toBe(`    at fail (${path.join(src, 'thrower.ts')}:4:9)`);
+    expect(lines[2]).toBe(`    at Object.<anonymous> (${path.join(src, 'entry.ts')}:7:3)`);
+    expect(stdout).not.toContain(out);
+  });
+
   it('the installed CLI maps lazily instead of switching Node\'s source maps on at start', async () => {
     const bin = await readFile(path.join(root, 'dist/cli/bin.js'), 'utf8');
     expect(bin).toContain('mapStackTracesLazily');
