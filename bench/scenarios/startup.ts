@@ -27,6 +27,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { buildDeployPackage } from '../../src/deploy/package.js';
+import { interleave, median as medianOf, ratios, spread, times, type Contender, type Measured } from '../measure.js';
 import type { BenchContext, BenchRow } from '../types.js';
 
 const RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 7);
@@ -175,47 +176,61 @@ export default async function startupScenario(ctx: BenchContext): Promise<BenchR
   return rows;
 }
 
-/** Each build's whole CLI process on the standard CSV against `psql \copy` of the same file, interleaved; best of BENCH_REPEAT each. */
+/**
+ * Each build's whole CLI process on the standard CSV against `psql \copy` of the same file:
+ * fair rounds (bench/measure.ts: a fresh table before each run, CHECKPOINT and no autovacuum,
+ * the order reversed every other round), BENCH_REPEAT rounds (3); the ratio per round, median
+ * and range — a round where a checkpoint of the previous load landed in one contender's run
+ * no longer decides the figure.
+ */
 async function cliVersusPsql(ctx: BenchContext, builds: Array<{ prefix: string; main: string }>, scratch: string): Promise<BenchRow[]> {
   const table = 'bench_cli_copy';
   const reset = () => ctx.pg.query(`DROP TABLE IF EXISTS ${table}; CREATE TABLE ${table} ${ctx.narrowColumns}`);
   const spec = path.join(scratch, 'cli-copy.json');
   await writeFile(spec, JSON.stringify({ name: 'bench-cli-copy', source: { container: ctx.container.containerName, prefix: ctx.csvBlob }, sink: { table: `public.${table}` } }));
-  const repeat = Number(process.env.BENCH_REPEAT ?? 2);
+  const rounds = Number(process.env.BENCH_REPEAT ?? 3);
   const cliRuns: ProcessFigures[][] = builds.map(() => []);
-  const psqlRuns: number[] = [];
   const checkLoaded = async (who: string) => {
     const { rows: loaded } = await ctx.pg.query(`SELECT count(*)::int AS n FROM ${table}`);
     if (loaded[0].n !== ctx.rows) throw new Error(`${who} loaded ${loaded[0].n} rows, expected ${ctx.rows}`);
   };
-  try {
-    for (let i = 0; i < repeat; i++) {
-      for (const [b, build] of builds.entries()) {
-        await reset();
+  const contenders: Contender[] = [
+    ...builds.map((build, b) => ({
+      name: `cli${b}`,
+      prepare: reset,
+      run: async () => {
         cliRuns[b]!.push(await measure([build.main, 'run', spec], { ...ctx.env, BLOB2PG_LEDGER_SCHEMA: `bench_cli_${Date.now()}` }, scratch));
         await checkLoaded('blob2pg');
-      }
-      await reset();
-      const started = performance.now();
-      await promisify(execFile)('psql', [ctx.env.TARGET_POSTGRES!, '-q', '-c', `\\copy ${table} FROM '${ctx.csvFile}' (FORMAT csv, HEADER true)`]);
-      psqlRuns.push((performance.now() - started) / 1000);
-      await checkLoaded('psql');
-    }
+      },
+    })),
+    {
+      name: 'psql',
+      prepare: reset,
+      run: async () => {
+        await promisify(execFile)('psql', [ctx.env.TARGET_POSTGRES!, '-q', '-c', `\\copy ${table} FROM '${ctx.csvFile}' (FORMAT csv, HEADER true)`]);
+        await checkLoaded('psql');
+      },
+    },
+  ];
+  let measured: Map<string, Measured>;
+  try {
+    measured = await interleave(ctx.pg, contenders, rounds, ctx.log);
   } finally {
     await ctx.pg.query(`DROP TABLE IF EXISTS ${table}`);
   }
-  const psqlSeconds = Math.min(...psqlRuns);
+  const psql = measured.get('psql')!;
   return builds.map((build, b) => {
+    const cli = measured.get(`cli${b}`)!;
+    const perRound = ratios(cli, psql);
     const runs = cliRuns[b]!;
-    const seconds = Math.min(...runs.map((r) => r.seconds));
     return {
       case: `${build.prefix}\`blob2pg run\`, whole process, ${ctx.rows.toLocaleString('en-US')}-row CSV in Azurite`,
       baseline: 'psql \\copy of the local file, whole process',
-      seconds,
-      baselineSeconds: psqlSeconds,
-      ratio: psqlSeconds / seconds,
+      seconds: medianOf(cli.seconds),
+      baselineSeconds: medianOf(psql.seconds),
+      ratio: medianOf(perRound),
       target: build.prefix ? 'before' : '≥ 0.95×',
-      notes: `best of ${repeat}: blob2pg ${range(runs.map((r) => r.seconds))} s (CPU ${range(runs.map((r) => r.cpuSeconds))} s, peak RSS ${Math.max(...runs.map((r) => r.peakRssMb)).toFixed(0)} MB), psql ${range(psqlRuns)} s`,
+      notes: `${spread(perRound)}; blob2pg ${times(cli)} (CPU ${range(runs.map((r) => r.cpuSeconds))} s, peak RSS ${Math.max(...runs.map((r) => r.peakRssMb)).toFixed(0)} MB), psql ${times(psql)}`,
     };
   });
 }
