@@ -12,13 +12,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CACHED_BUNDLE } from '../deploy/cliBundleFiles.js';
 import { runCachedBundle } from './codeCache.js';
-import { OFFLINE_COMMANDS } from './commandKinds.js';
+import { SERVICE_COMMANDS } from './commandKinds.js';
 import { mapStackTracesLazily } from './stackTraces.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 mapStackTracesLazily(here);
 const command = process.argv[2];
 // The unbundled build (dist/src/cli/) has no CommonJS bundle beside it: it imports main.js.
-if (command === undefined || OFFLINE_COMMANDS.has(command) || !runCachedBundle(path.join(here, CACHED_BUNDLE), command)) {
+if (command === undefined || !SERVICE_COMMANDS.has(command) || !runCachedBundle(path.join(here, CACHED_BUNDLE), command)) {
   await import('./main.js');
 }

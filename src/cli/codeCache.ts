@@ -72,9 +72,9 @@ function wrap(source: string): string {
   return `(function (exports, require, module, __filename, __dirname) { ${source}\n})`;
 }
 
-/** One cache per command: each holds the functions its own runs compile. */
+/** One cache per command: each holds the functions its own runs compile. (No hyphen: `run-` must prefix only run's files.) */
 function cacheKey(command: string): string {
-  return /^[a-z][a-z-]{0,30}$/.test(command) ? command : 'other';
+  return /^[a-z]{1,20}$/.test(command) ? command : 'other';
 }
 
 function userTempFolder(): string {

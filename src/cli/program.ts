@@ -165,6 +165,9 @@ const processIO: CliIO = {
 let poolsMayBeOpen = false;
 
 /** Runs one command; resolves to the exit code. Never calls process.exit (tests call it in-process). */
+/** The commands `blob2pg` knows, in usage order (test/unit/commandKinds.test.ts). */
+export const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS);
+
 export async function runCli(argv: string[], io: CliIO = processIO): Promise<number> {
   try {
     return await dispatch(argv, io);
