@@ -31,6 +31,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import vm from 'node:vm';
 
+/** The CLI-only environment switches read here (not Functions app settings: the host never runs the CLI). */
+export const CODE_CACHE_SETTINGS: readonly string[] = ['BLOB2PG_CODE_CACHE', 'BLOB2PG_CODE_CACHE_DEBUG'];
+
 /**
  * Runs `bundleFile` for `command` and returns true, or returns false (running nothing) when
  * the bundle is absent (the unbundled tsc build) or BLOB2PG_CODE_CACHE=off.
