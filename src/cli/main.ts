@@ -1,8 +1,5 @@
 #!/usr/bin/env node
-/** The `blob2pg` executable: runs one command, closes the pools, sets the exit code. */
-import './heap.js';
-import { closeCliPools, runCli } from './program.js';
+/** The `blob2pg` executable of the unbundled build (dist/src/cli/main.js): runs one command. */
+import { runMain } from './runMain.js';
 
-const code = await runCli(process.argv.slice(2));
-await closeCliPools().catch(() => undefined);
-process.exitCode = code;
+await runMain(process.argv.slice(2));

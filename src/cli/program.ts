@@ -17,13 +17,12 @@ import type { PipelineSpec } from '../pipeline/spec.js';
 import { failedRun } from '../run/output.js';
 import { formatFileLine, formatRunSummary } from '../run/report.js';
 import type { CliIO } from './io.js';
+import { OFFLINE_COMMANDS } from './commandKinds.js';
 
 
 interface Command {
   /** Its line(s) in the usage text, after `blob2pg `. */
   usage: string;
-  /** Opens no connection: main.ts need not load the pool module to close pools after it. */
-  offline?: true;
   run(args: string[], io: CliIO): Promise<number>;
 }
 
@@ -128,7 +127,6 @@ const COMMANDS: Record<string, Command> = {
   },
   schema: {
     usage: 'schema                                           print the pipeline JSON Schema',
-    offline: true,
     async run(_args, io) {
       const { pipelineJsonSchema } = await import('../pipeline/spec.js');
       io.stdout(JSON.stringify(pipelineJsonSchema(), null, 2) + '\n');
@@ -138,7 +136,6 @@ const COMMANDS: Record<string, Command> = {
   'import-adf': {
     usage: `import-adf <path> [--out DIR] [--strict] [--dry-run]
                                                            turn ADF copy pipelines (Git folder, pipeline file, ARM template) into pipeline files`,
-    offline: true,
     async run(args, io) {
       const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { out: { type: 'string' }, strict: { type: 'boolean' }, 'dry-run': { type: 'boolean' } } });
       if (!positionals[0]) throw new UsageError('missing <path> (an ADF Git folder, pipeline JSON or ARMTemplateForFactory.json)');
@@ -168,6 +165,9 @@ const processIO: CliIO = {
 let poolsMayBeOpen = false;
 
 /** Runs one command; resolves to the exit code. Never calls process.exit (tests call it in-process). */
+/** The commands `blob2pg` knows, in usage order (test/unit/commandKinds.test.ts). */
+export const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS);
+
 export async function runCli(argv: string[], io: CliIO = processIO): Promise<number> {
   try {
     return await dispatch(argv, io);
@@ -204,6 +204,6 @@ async function dispatch(argv: string[], io: CliIO): Promise<number> {
   }
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command) throw new UsageError(`unknown command "${name}"`);
-  if (!command.offline) poolsMayBeOpen = true;
+  if (!OFFLINE_COMMANDS.has(name)) poolsMayBeOpen = true;
   return command.run(rest, io);
 }

@@ -41,7 +41,7 @@ function originalLocation(file: string, line: number, column: number): string | 
 /** Installs the mapping for modules in `bundleDir` (the folder of the CLI's chunks). */
 export function mapStackTracesLazily(bundleDir: string): void {
   const prefix = bundleDir.endsWith(path.sep) ? bundleDir : bundleDir + path.sep;
-  const location = /((?:file:\/\/)?\/[^\s()]+?\.js):(\d+):(\d+)/;
+  const location = /((?:file:\/\/)?\/[^\s()]+?\.c?js):(\d+):(\d+)/;
   Error.prepareStackTrace = (error: Error, frames: NodeJS.CallSite[]) => {
     let header: string;
     try {

@@ -1,7 +1,10 @@
 /**
- * Bundles the CLI (`npm run build`, after tsc): dist/src/cli/bin.js → dist/cli/bin.js and
- * its chunks, with source maps. package.json "bin" points there. dist/src/ stays what tsc
- * wrote (the tests, the bench and the deploy package import it).
+ * Bundles the CLI (`npm run build`, after tsc), with source maps:
+ *   dist/src/cli/bin.js → dist/cli/bin.js and its ES module chunks (package.json "bin"; the
+ *     offline commands run from these);
+ *   dist/src/cli/cachedMain.js → dist/cli/blob2pg.cjs, one CommonJS file that bin.js compiles
+ *     with a V8 code cache for the commands that connect to services (src/cli/codeCache.ts).
+ * dist/src/ stays what tsc wrote (the tests, the bench and the deploy package import it).
  *
  * Left to a runtime import: @azure/functions-core (no package: `blob2pg run` installs the
  * local host's stand-in by intercepting require, src/local/host.ts), and the
@@ -13,6 +16,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CACHED_BUNDLE } from './cliBundleFiles.js';
 import { bundle } from './bundle.js';
 import { cliStubsPlugin } from './cliStubs.js';
 
@@ -20,10 +24,15 @@ export const CLI_EXTERNAL = ['@azure/functions-core', 'azurite', 'embedded-postg
 
 export async function bundleCli(dist: string): Promise<void> {
   const outdir = path.join(dist, 'cli');
-  const written = await bundle({ entryPoints: [path.join(dist, 'src/cli/bin.js')], outbase: path.join(dist, 'src/cli'), outdir, external: CLI_EXTERNAL, plugins: [cliStubsPlugin()], minifyLayout: true });
+  const common = { outbase: path.join(dist, 'src/cli'), outdir, external: CLI_EXTERNAL, plugins: [cliStubsPlugin()], minifyLayout: true };
+  const written = [
+    ...(await bundle({ ...common, entryPoints: [path.join(dist, 'src/cli/bin.js')] })),
+    ...(await bundle({ ...common, entryPoints: { [path.basename(CACHED_BUNDLE, '.cjs')]: path.join(dist, 'src/cli/cachedMain.js') }, format: 'cjs' })),
+  ];
   // Chunk names are content hashes: drop the previous builds' chunks, so dist/cli is this build.
   const current = new Set(written.map((file) => path.resolve(file)));
-  for (const file of await readdir(outdir)) if (!current.has(path.join(outdir, file))) await rm(path.join(outdir, file), { force: true });
+  // (and the code cache: keyed by the old bundle, it would only be pruned later)
+  for (const file of await readdir(outdir)) if (!current.has(path.join(outdir, file))) await rm(path.join(outdir, file), { recursive: true, force: true });
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {

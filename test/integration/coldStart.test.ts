@@ -102,7 +102,7 @@ describe('cold start: modules load when a command or spec needs them', () => {
     const loaded = await loadedBy([cli, '--help']);
     expect(loaded.stdout).toContain('usage:');
     expect([...loaded.packages]).toEqual([]);
-    expect([...loaded.own].sort()).toEqual(['src/cli/heap.js', 'src/cli/main.js', 'src/cli/program.js', 'src/errors.js', 'src/redact.js', 'src/run/output.js', 'src/run/report.js']);
+    expect([...loaded.own].sort()).toEqual(['src/cli/commandKinds.js', 'src/cli/heap.js', 'src/cli/main.js', 'src/cli/program.js', 'src/cli/runMain.js', 'src/errors.js', 'src/redact.js', 'src/run/output.js', 'src/run/report.js']);
   });
 
   it('the installed `blob2pg` (package.json bin) is the esbuild bundle: `--help` reads its own chunks only, `schema` prints what the tsc output prints', async () => {
@@ -130,7 +130,8 @@ describe('cold start: modules load when a command or spec needs them', () => {
     await h.upload('cold-bundle/one.csv', 'id,name\n1,one\n');
     const spec = path.join(dir, 'cold-bundle.json');
     await writeFile(spec, JSON.stringify({ name: 'cold-bundle', source: { container: h.container.containerName, prefix: 'cold-bundle/' }, sink: { table: `${h.schema}.cold_bundle` } }));
-    const run = await loadedBy([bin, 'run', spec, '--json'], h.env);
+    // The ES module bundle (the code cache off): what the offline commands run from, and the fallback.
+    const run = await loadedBy([bin, 'run', spec, '--json'], { ...h.env, BLOB2PG_CODE_CACHE: 'off' });
     // The stub throws when called: a Succeeded run through the durable orchestration never reached it.
     expect(JSON.parse(run.stdout)).toMatchObject({ status: 'Succeeded', rowsCopied: 1 });
     expect(run.packages.size, [...run.packages].join()).toBe(0); // everything from the bundle: no node_modules file read
@@ -145,6 +146,20 @@ describe('cold start: modules load when a command or spec needs them', () => {
     expect(run.builtins).toContain('https');
     // (worker_threads and perf_hooks are not asserted: the recorder's own resolve hook runs on a worker thread.)
     expect(['internal/deps/undici/undici', 'http2'].filter((id) => run.builtins.has(id))).toEqual([]);
+
+    // The CommonJS bundle the same run compiles with the code cache (src/cli/codeCache.ts): built
+    // from the same modules with the same stubs.
+    const cached = path.join(root, 'dist/cli/blob2pg.cjs');
+    const inCached = await bundledSources([cached]);
+    expect(inCached.sources.some((s) => s.endsWith('durable-functions/lib/src/durableClient/getClient.js'))).toBe(true);
+    expect(present(inCached, DURABLE_CLIENT_STACK)).toEqual([]);
+    expect((await readFile(cached, 'utf8')).split(DURABLE_CLIENT_STUB_MARK)).toHaveLength(2);
+    expect(inCached.sources.filter((s) => /zod\/v4\/locales\/[^/]+\.js$/.test(s)).map((s) => path.basename(s)).sort()).toEqual(['en.js', 'index.js']);
+    await h.upload('cold-bundle/one.csv', 'id,name\n2,two\n');
+    const viaCache = await loadedBy([bin, 'run', spec, '--json'], h.env);
+    expect(JSON.parse(viaCache.stdout)).toMatchObject({ status: 'Succeeded', rowsCopied: 1 });
+    expect(viaCache.packages.size, [...viaCache.packages].join()).toBe(0);
+    expect(['internal/deps/undici/undici', 'http2'].filter((id) => viaCache.builtins.has(id))).toEqual([]);
   });
 
   it('`blob2pg schema` loads zod and nothing else', async () => {

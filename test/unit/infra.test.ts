@@ -15,6 +15,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it, expect } from 'vitest';
+import { CODE_CACHE_SETTINGS } from '../../src/cli/codeCache.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const INFRA = join(ROOT, 'infra');
@@ -72,6 +73,7 @@ const LOCAL_ONLY_SETTINGS = new Set([
 /** Environment variables the code may read that are platform-provided or local/CLI-only. */
 const NOT_APP_SETTINGS = new Set([
   ...LOCAL_ONLY_SETTINGS,
+  ...CODE_CACHE_SETTINGS, // the installed CLI's own (src/cli/codeCache.ts); the host never runs the CLI
   'NODE_ENV',
   'CI',
   'HOME',
