@@ -13,6 +13,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TransientError } from '../../src/errors.js';
 import { copyBlob, copyBlobs } from '../../src/load/index.js';
+import { runPipeline } from '../../src/local/run.js';
 import type { PipelineSpecInput } from '../../src/pipeline/spec.js';
 import type { FileResult } from '../../src/run/output.js';
 import { ensureLedger, ledgerSchemaName } from '../../src/sink/ledger.js';
@@ -48,12 +49,10 @@ function spec(name: string, t: string, sink: Partial<PipelineSpecInput['sink']> 
 }
 
 /**
- * Runs `load` through the proxy and loses its COMMIT's answer: the COMMIT is held in the
- * server (a deferred trigger on the ledger rows of `t` waits for a row in a switch table),
- * every connection is reset, the load must fail with a transient error, then the commit is
- * let go and lands. Resolves once `ledgerRows` ledger rows of `t` are committed.
+ * Holds every COMMIT that writes ledger rows of `t` inside the server (a deferred trigger on
+ * them waits for a row in a switch table) until `release`; `drop` releases and removes it.
  */
-async function loseCommitAnswer(name: string, t: string, ledgerRows: number, load: (env: Record<string, string>) => Promise<unknown>): Promise<void> {
+async function holdCommits(name: string, t: string): Promise<{ holding(): Promise<void>; release(): Promise<void>; drop(): Promise<void> }> {
   const [schema] = t.split('.');
   const go = `"${schema}"."go_${name}"`;
   await h.query(`CREATE TABLE ${go} (x int)`);
@@ -67,28 +66,52 @@ async function loseCommitAnswer(name: string, t: string, ledgerRows: number, loa
     END $$`);
   await h.query(`CREATE CONSTRAINT TRIGGER "hold_${name}" AFTER UPDATE ON ${ledger()} DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
     WHEN (NEW.target_table = '${t}') EXECUTE FUNCTION "${schema}"."hold_${name}"()`);
+  const release = async () => void (await h.query(`INSERT INTO ${go} VALUES (1)`));
+  return {
+    async holding() {
+      let held = false;
+      for (let i = 0; i < 500 && !held; i++) {
+        held = (await h.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query = 'COMMIT' AND datname = current_database()`)).length > 0;
+        if (!held) await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(held).toBe(true);
+    },
+    release,
+    async drop() {
+      await release();
+      await h.query(`DROP TRIGGER "hold_${name}" ON ${ledger()}`);
+    },
+  };
+}
+
+/** Resolves once `n` ledger rows of `t` are committed. */
+async function untilLedgerRows(t: string, n: number): Promise<void> {
+  let committed = 0;
+  for (let i = 0; i < 500 && committed < n; i++) {
+    committed = (await loadedOnce(h, t)).ledgerRows;
+    if (committed < n) await new Promise((r) => setTimeout(r, 20));
+  }
+  expect(committed).toBe(n);
+}
+
+/**
+ * Runs `load` through the proxy and loses its COMMIT's answer: the COMMIT is held in the
+ * server, every connection is reset, the load must fail with a transient error, then the
+ * commit is let go and lands. Resolves once `ledgerRows` ledger rows of `t` are committed.
+ */
+async function loseCommitAnswer(name: string, t: string, ledgerRows: number, load: (env: Record<string, string>) => Promise<unknown>): Promise<void> {
+  const hold = await holdCommits(name, t);
   try {
     const loading = load(viaProxy).then(() => undefined, (err: unknown) => err);
-    let holding = false;
-    for (let i = 0; i < 500 && !holding; i++) {
-      holding = (await h.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query = 'COMMIT' AND datname = current_database()`)).length > 0;
-      if (!holding) await new Promise((r) => setTimeout(r, 20));
-    }
-    expect(holding).toBe(true);
+    await hold.holding();
     proxy.breakAll();
     expect(await loading).toBeInstanceOf(TransientError);
     // Nothing is visible yet: the commit is still held.
     expect((await loadedOnce(h, t)).ledgerRows).toBe(0);
-    await h.query(`INSERT INTO ${go} VALUES (1)`);
-    let committed = 0;
-    for (let i = 0; i < 500 && committed < ledgerRows; i++) {
-      committed = (await loadedOnce(h, t)).ledgerRows;
-      if (committed < ledgerRows) await new Promise((r) => setTimeout(r, 20));
-    }
-    expect(committed).toBe(ledgerRows);
+    await hold.release();
+    await untilLedgerRows(t, ledgerRows);
   } finally {
-    await h.query(`INSERT INTO ${go} VALUES (1)`);
-    await h.query(`DROP TRIGGER "hold_${name}" ON ${ledger()}`);
+    await hold.drop();
   }
 }
 
@@ -104,6 +127,25 @@ describe('a retry after a lost COMMIT answer reports Succeeded for the run that 
     expect(outcome([retried])).toEqual([['single/a.csv', 'Succeeded', 5_000, 5_000, ref.size]]);
     const other = await copyBlob(spec('single', t), ref, { runId: 's2', env: h.env });
     expect(outcome([other])).toEqual([['single/a.csv', 'Skipped', 0, 0, 0]]);
+    expect(await loadedOnce(h, t)).toEqual({ rows: 5_000, keys: 5_000, ledgerRows: 1 });
+  });
+
+  it('a whole run (blob2pg run): the run retries the copy, and its output counts the blob Succeeded with its rows, once', async () => {
+    const t = await h.table('wholerun', ORDERS_DDL);
+    const ref = await upload('wholerun/a.csv', ordersCsv(5_000));
+    const hold = await holdCommits('wholerun', t);
+    try {
+      const running = runPipeline(spec('wholerun', t), { env: viaProxy, timerScale: 0.02, log: () => undefined });
+      await hold.holding();
+      proxy.breakAll();
+      // The retry meets the first attempt's ledger row, committed once it is let go.
+      await hold.release();
+      const output = await running;
+      expect(output).toMatchObject({ status: 'Succeeded', filesRead: 1, filesSkipped: 0, rowsCopied: 5_000 });
+      expect(output.files).toMatchObject([{ blob: 'wholerun/a.csv', status: 'Succeeded', rowsCopied: 5_000, dataRead: ref.size, attempts: 2 }]);
+    } finally {
+      await hold.drop();
+    }
     expect(await loadedOnce(h, t)).toEqual({ rows: 5_000, keys: 5_000, ledgerRows: 1 });
   });
 
