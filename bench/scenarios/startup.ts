@@ -27,7 +27,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { buildDeployPackage } from '../../src/deploy/package.js';
-import { interleave, median as medianOf, ratios, spread, times, type Contender, type Measured } from '../measure.js';
+import { interleave, median, ratios, spread, times, type Contender, type Measured } from '../measure.js';
 import type { BenchContext, BenchRow } from '../types.js';
 
 const RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 7);
@@ -55,7 +55,6 @@ async function measure(args: string[], env: Record<string, string>, scratch: str
   return { seconds, cpuSeconds: usage.cpuMicros / 1e6, peakRssMb: usage.maxRssKb / 1024 };
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!;
 const range = (values: number[], digits = 2) => `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
 
 interface Series {
@@ -226,9 +225,9 @@ async function cliVersusPsql(ctx: BenchContext, builds: Array<{ prefix: string; 
     return {
       case: `${build.prefix}\`blob2pg run\`, whole process, ${ctx.rows.toLocaleString('en-US')}-row CSV in Azurite`,
       baseline: 'psql \\copy of the local file, whole process',
-      seconds: medianOf(cli.seconds),
-      baselineSeconds: medianOf(psql.seconds),
-      ratio: medianOf(perRound),
+      seconds: median(cli.seconds),
+      baselineSeconds: median(psql.seconds),
+      ratio: median(perRound),
       target: build.prefix ? 'before' : '≥ 0.95×',
       notes: `${spread(perRound)}; blob2pg ${times(cli)} (CPU ${range(runs.map((r) => r.cpuSeconds))} s, peak RSS ${Math.max(...runs.map((r) => r.peakRssMb)).toFixed(0)} MB), psql ${times(psql)}`,
     };

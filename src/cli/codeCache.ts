@@ -25,7 +25,7 @@
  * BLOB2PG_CODE_CACHE=<dir> puts the cache there. BLOB2PG_CODE_CACHE_DEBUG=1 says on stderr
  * whether the cache was used, rejected or written.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -40,9 +40,9 @@ export const CODE_CACHE_SETTINGS: readonly string[] = ['BLOB2PG_CODE_CACHE', 'BL
  */
 export function runCachedBundle(bundleFile: string, command: string, env: NodeJS.ProcessEnv = process.env): boolean {
   const setting = env.BLOB2PG_CODE_CACHE;
-  if (setting === 'off' || !existsSync(bundleFile)) return false;
+  const stat = setting === 'off' ? undefined : statSync(bundleFile, { throwIfNoEntry: false });
+  if (!stat) return false;
   const debug = env.BLOB2PG_CODE_CACHE_DEBUG ? (line: string) => process.stderr.write(`blob2pg: code cache: ${line}\n`) : () => undefined;
-  const stat = statSync(bundleFile);
   const prefix = `${cacheKey(command)}-`;
   const name = `${prefix}${process.version}-${process.arch}-${stat.size}-${Math.trunc(stat.mtimeMs)}.bin`;
   const folders = setting && setting !== 'on' ? [setting] : [path.join(path.dirname(bundleFile), '.code-cache'), userTempFolder()];
